@@ -1,0 +1,78 @@
+"""Shared fixtures: tiny random models of every family, small audio data made on the fly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import transformers
+
+FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
+
+_W2V = dict(
+    hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+    conv_dim=(16,) * 7, conv_stride=(5, 2, 2, 2, 2, 2, 2), conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+    num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2, classifier_proj_size=16,
+)
+_WHISPER = dict(d_model=32, encoder_layers=4, encoder_attention_heads=2, encoder_ffn_dim=64, decoder_layers=1,
+                decoder_attention_heads=2, num_mel_bins=80, max_source_positions=1500, classifier_proj_size=16)
+
+
+def tiny_configs() -> dict[str, transformers.PretrainedConfig]:
+    """One or more tiny configs per family; keys are ``model_type[/variant]``."""
+    d2v = {k: v for k, v in _W2V.items() if k != "num_conv_pos_embeddings"}
+    return {
+        "wav2vec2": transformers.Wav2Vec2Config(**_W2V),
+        "wav2vec2/stable": transformers.Wav2Vec2Config(**_W2V, do_stable_layer_norm=True, feat_extract_norm="layer"),
+        "wav2vec2/weighted": transformers.Wav2Vec2Config(**_W2V, use_weighted_layer_sum=True),
+        "wav2vec2/stable-weighted": transformers.Wav2Vec2Config(
+            **_W2V, do_stable_layer_norm=True, feat_extract_norm="layer", use_weighted_layer_sum=True),
+        "hubert": transformers.HubertConfig(**_W2V),
+        "data2vec-audio": transformers.Data2VecAudioConfig(**d2v, num_conv_pos_embeddings=3, conv_pos_kernel_size=3),
+        "wavlm": transformers.WavLMConfig(**_W2V),
+        "wavlm/weighted": transformers.WavLMConfig(**_W2V, use_weighted_layer_sum=True),
+        "wavlm/stable": transformers.WavLMConfig(**_W2V, do_stable_layer_norm=True, feat_extract_norm="layer"),
+        "whisper": transformers.WhisperConfig(**_WHISPER),
+        "whisper/weighted": transformers.WhisperConfig(**_WHISPER, use_weighted_layer_sum=True),
+    }
+
+
+@pytest.fixture(params=sorted(tiny_configs()))
+def family_config(request):
+    """Each tiny config in turn (a fresh copy)."""
+    return request.param, tiny_configs()[request.param]
+
+
+def write_wav(path: Path, x: np.ndarray, rate: int = 16000) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), x, rate, subtype="PCM_16" if x.dtype != np.float64 else "FLOAT")
+    return path
+
+
+def tone(freq: float, seconds: float = 1.0, rate: int = 16000, amp: float = 0.5, rng=None) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    x = amp * np.sin(2 * np.pi * freq * t)
+    if rng is not None:
+        x = x + 0.05 * rng.standard_normal(len(t))
+    return x.astype(np.float32)
+
+
+@pytest.fixture
+def tone_dataset(tmp_path) -> Path:
+    """A separable 3-class data set in the folders layout: tones at 300, 900 and 2500 Hz with noise."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "tones"
+    for split, n in (("train", 24), ("validation", 6), ("test", 6)):
+        for label, freq in (("low", 300), ("mid", 900), ("high", 2500)):
+            for k in range(n):
+                f = freq * rng.uniform(0.9, 1.1)
+                write_wav(root / split / label / f"{label}_{k}.wav", tone(f, rng.uniform(0.5, 1.0), rng=rng))
+    return root
+
+
+def require_fsdd() -> Path:
+    if not (FSDD / "recordings").is_dir():
+        pytest.skip(f"FSDD recordings not found at {FSDD} (see shared/data/fsdd/README.md)")
+    return FSDD

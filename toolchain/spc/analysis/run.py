@@ -1,0 +1,95 @@
+"""Run the similarity analysis of a model over a calibration set of clips, batch by batch."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.clips import ClipSet
+from ..progress import track
+from .accumulate import SimilarityAccumulator
+from .blocks import find_blocks
+from .metrics import block_influence
+
+METRICS = ("cosine", "cosine_frames", "cka", "cka_batch_biased", "mutual_knn")
+
+
+@dataclass
+class AnalysisConfig:
+    """Settings of an analysis run (recorded in its JSON)."""
+
+    n_clips: int = 256
+    batch_size: int = 64
+    k: int = 10
+    seed: int = 0
+    split: str = "validation"
+    block_metric: str = "cka"
+    device: str = "auto"
+
+
+@dataclass
+class AnalysisResult:
+    """Similarity matrices over hidden states h_0..h_L, Block Influence per layer, and blocks.
+
+    ``bi`` lists layers by their 0-based index in the stack: BI of layer j = 1 - cos(h_j, h_{j+1}).
+    """
+
+    model: str
+    n_layers: int
+    n_clips: int
+    matrices: dict[str, list[list[float]]]
+    bi: dict[str, list[float]]
+    blocks: dict[str, dict]
+    settings: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+
+    def lowest_bi(self, count: int = 3, variant: str = "frames") -> list[int]:
+        """The ``count`` layers with the lowest Block Influence (least change: first to prune)."""
+        return [int(i) for i in np.argsort(self.bi[variant], kind="stable")[:count]]
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "AnalysisResult":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def summarize(acc: SimilarityAccumulator, model_name: str, block_metric: str) -> AnalysisResult:
+    """Turn filled accumulators into matrices, BI scores and blocks."""
+    mats = {k: v.numpy() for k, v in acc.result().items()}
+    n_layers = acc.n_states - 1
+    bi = {
+        "frames": block_influence(np.diagonal(mats["cosine_frames"], 1)).tolist(),
+        "flat": block_influence(np.diagonal(mats["cosine"], 1)).tolist(),
+    }
+    blocks = {}
+    for name, m in mats.items():
+        found, tau = find_blocks(m)
+        blocks[name] = {"tau": tau, "blocks": [b.as_dict() for b in found]}
+    blocks["primary"] = {"metric": block_metric if block_metric in mats else "cosine"}
+    return AnalysisResult(model_name, n_layers, acc.clips, {k: v.tolist() for k, v in mats.items()}, bi, blocks)
+
+
+def analyze_model(model, clips: ClipSet, config: AnalysisConfig = AnalysisConfig(), show_progress: bool = True,
+                  model_name: str = "") -> AnalysisResult:
+    """Stream ``clips`` through ``model`` (a ``SpeechClassifier``) and reduce every batch of hidden states."""
+    from ..train import resolve_device
+
+    device = resolve_device(config.device)
+    model = model.to(device).eval()
+    acc = SimilarityAccumulator(model.num_layers + 1, k=config.k)
+    starts = range(0, len(clips), config.batch_size)
+    for s in track(starts, "analysing", show=show_progress):
+        audio = torch.from_numpy(clips.audio[s : s + config.batch_size]).to(device)
+        with torch.inference_mode():
+            hiddens = model.hidden_states(audio)
+            acc.update(hiddens)
+        del hiddens
+    result = summarize(acc, model_name or model.meta.source, config.block_metric)
+    result.settings = asdict(config)
+    return result

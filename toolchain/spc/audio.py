@@ -1,0 +1,55 @@
+"""Reading clips: mono, resampled to the model's rate, padded or cropped to a fixed length."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+class BadAudio(ValueError):
+    """A file that cannot be used (unreadable, empty, silent, not finite); the reason is the message."""
+
+
+def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Polyphase resampling (scipy) from ``src_rate`` to ``dst_rate``; 1-D float32 out."""
+    if src_rate == dst_rate:
+        return x.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(dst_rate, src_rate)
+    return resample_poly(x, ratio.numerator, ratio.denominator).astype(np.float32)
+
+
+def read_audio(path: str | Path, rate: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Read ``path`` (optionally a segment in seconds) as mono float32 at ``rate``; raises ``BadAudio``."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            src_rate = f.samplerate
+            f.seek(int(start * src_rate))
+            frames = -1 if duration is None else int(round(duration * src_rate))
+            data = f.read(frames=frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+        raise BadAudio(f"unreadable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if data.size == 0:
+        raise BadAudio("empty")
+    x = data.mean(axis=1)
+    if not np.all(np.isfinite(x)):
+        raise BadAudio("contains NaN or infinite samples")
+    if not np.any(x):
+        raise BadAudio("all samples are zero")
+    return resample(x, src_rate, rate)
+
+
+def fix_length(x: np.ndarray, n: int) -> np.ndarray:
+    """Centre-crop or zero-pad (equally on both sides) a 1-D signal to exactly ``n`` samples."""
+    if len(x) > n:
+        start = (len(x) - n) // 2
+        return x[start : start + n]
+    if len(x) < n:
+        left = (n - len(x)) // 2
+        return np.pad(x, (left, n - len(x) - left))
+    return x

@@ -1,0 +1,237 @@
+"""The ``spc`` command: a thin Click layer over the Python API (see ``spc --help``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .console import eval_table, params_table, pct, stderr, stdout
+from .errors import SpcError
+
+LAYOUT_HELP = "Data layout: auto, speech-commands, speech-commands-v2-12, folders, fsdd."
+
+
+class SpcGroup(click.Group):
+    """Turns user errors into one red line and exit code 1, with no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SpcError as exc:
+            stderr().print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            stderr().print("[yellow]interrupted[/]: run the same command again to resume")
+            ctx.exit(130)
+
+
+def data_options(split_by: str | None, test_speaker: str | None, task: str | None) -> dict:
+    opts = {}
+    if split_by:
+        opts["split_by"] = split_by
+    if test_speaker:
+        opts["test_speaker"] = test_speaker
+    if task:
+        opts["task"] = task
+    return opts
+
+
+def data_flags(f):
+    f = click.option("--layout", default="auto", show_default=True, help=LAYOUT_HELP)(f)
+    f = click.option("--split-by", type=click.Choice(["take", "speaker"]), help="fsdd layout: split rule.")(f)
+    f = click.option("--test-speaker", help="fsdd layout with --split-by speaker: the held-out speaker.")(f)
+    f = click.option("--task", type=click.Choice(["35", "v2-12"]), help="speech-commands layout: the task.")(f)
+    return f
+
+
+@click.group(cls=SpcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spc")
+def cli():
+    """Compress fine-tuned speech transformers for keyword spotting on Jetson and desktop GPUs.
+
+    \b
+    Examples:
+      spc demo                                   # the built-in default, offline, CPU
+      spc finetune facebook/wav2vec2-base --data speech_commands_v0.02 --out kws-teacher
+      spc eval kws-teacher --data speech_commands_v0.02 --split test
+    """
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # spc shows its own progress; keep the terminal readable
+
+
+@cli.command()
+def families():
+    """List the model families spc handles (by config.model_type)."""
+    from .families import supported_model_types
+
+    for name in supported_model_types():
+        stdout().print(name)
+
+
+@cli.command()
+@click.argument("backbone")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output model folder.")
+@click.option("--epochs", default=10, show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--lr", default=1e-4, show_default=True, help="Peak learning rate (AdamW, warm-up then linear decay).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--clip-seconds", default=1.0, show_default=True, help="Clips are padded or cropped to this length.")
+@click.option("--freeze-feature-encoder/--train-feature-encoder", default=True, show_default=True)
+@click.option("--augment/--no-augment", default=True, show_default=True, help="Random shift and gain.")
+@click.option("--overwrite", is_flag=True, help="Delete the output folder first.")
+@data_flags
+def finetune(backbone, data_dir, out_dir, epochs, batch_size, lr, seed, device, clip_seconds,
+             freeze_feature_encoder, augment, overwrite, layout, split_by, test_speaker, task):
+    """Fine-tune BACKBONE into a keyword-spotting classifier (the paper's teacher step).
+
+    BACKBONE is a hub id, a local model folder, a config .json (trained from scratch) or a preset
+    (preset:wav2vec2-small, preset:wav2vec2-base). Validation runs every epoch and the best model is
+    kept in --out; an interrupted run resumes when the same command is run again.
+
+    \b
+    Example:
+      spc finetune preset:wav2vec2-small --data ../shared/data/fsdd --out fsdd-teacher --lr 1e-3
+    """
+    from .recipes.finetune import run_finetune
+    from .train import TrainConfig
+
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                         freeze_feature_encoder=freeze_feature_encoder, augment=augment)
+    summary = run_finetune(backbone, data_dir, out_dir, config=config, layout=layout, clip_seconds=clip_seconds,
+                           overwrite=overwrite, data_options=data_options(split_by, test_speaker, task))
+    out = stdout()
+    out.print(params_table(summary["params"]))
+    out.print(f"best epoch {summary['best_epoch'] + 1}: validation {pct(summary['val_accuracy'])}, "
+              f"test {pct(summary['test_accuracy'])}; model in [bold]{summary['model']}[/]")
+
+
+@cli.command(name="eval")
+@click.argument("model")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "validation", "test"]))
+@click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+@data_flags
+def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, layout, split_by, test_speaker, task):
+    """Accuracy, per-class accuracy and confusion matrix of MODEL on a data split.
+
+    \b
+    Example:
+      spc eval fsdd-teacher --data ../shared/data/fsdd --split test --json
+    """
+    from .recipes.evaluate import run_eval
+
+    result = run_eval(model, data_dir, split=split, layout=layout, by_name=map_labels, batch_size=batch_size,
+                      device=device, show_progress=not as_json,
+                      data_options=data_options(split_by, test_speaker, task))
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        stdout().print(eval_table(result, f"{model} on {split}"))
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--data", "data_dir", type=click.Path(), help="Data folder (the calibration clips come from it).")
+@click.option("--out", "out_dir", type=click.Path(), help="Folder for analysis.json and the PNG figures.")
+@click.option("--clips", "n_clips", default=256, show_default=True, help="Calibration clips (class-balanced sample).")
+@click.option("--split", default="validation", show_default=True, type=click.Choice(["train", "validation"]),
+              help="Split the calibration clips are drawn from (never the test split).")
+@click.option("--batch-size", default=64, show_default=True, help="Clips per batch (CKA and kNN are per batch).")
+@click.option("--k", default=10, show_default=True, help="Neighbours for mutual kNN alignment.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--block-metric", default="cka", show_default=True,
+              type=click.Choice(["cosine", "cosine_frames", "cka", "cka_batch_biased", "mutual_knn"]))
+@click.option("--device", default="auto", show_default=True)
+@click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
+@click.option("--compare", nargs=2, type=click.Path(exists=True, dir_okay=False), metavar="A.json B.json",
+              help="Show two earlier analyses side by side instead of running one.")
+@data_flags
+def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block_metric, device, map_labels, compare,
+            layout, split_by, test_speaker, task):
+    """Layer similarity of MODEL: cosine, CKA, mutual kNN, Block Influence and the block structure.
+
+    Writes analysis.json (matrices, BI, blocks, settings) and PNG heatmaps with the blocks outlined.
+    Hidden state 0 is the stack input; state i is the output of layer i (1-based here, BI and
+    pruning use 0-based layer indices).
+
+    \b
+    Examples:
+      spc analyze fsdd-teacher --data ../shared/data/fsdd --out analysis
+      spc analyze --compare pretrained/analysis.json finetuned/analysis.json
+    """
+    from .analysis.run import AnalysisConfig, AnalysisResult
+    from .console import analysis_summary, compare_table
+
+    if compare:
+        a, b = (AnalysisResult.from_json(p) for p in compare)
+        stdout().print(compare_table(a, b, block_metric))
+        if out_dir:
+            from .analysis.plots import compare_figure
+
+            path = compare_figure(a, b, block_metric, Path(out_dir))
+            stdout().print(f"figure: {path}")
+        return
+    if not model or not data_dir or not out_dir:
+        raise SpcError("analyze needs MODEL, --data and --out (or --compare A.json B.json)")
+    from .recipes.analyze import run_analysis
+
+    config = AnalysisConfig(n_clips=n_clips, batch_size=batch_size, k=k, seed=seed, split=split,
+                            block_metric=block_metric, device=device)
+    result = run_analysis(model, data_dir, out_dir, config=config, layout=layout, by_name=map_labels,
+                          data_options=data_options(split_by, test_speaker, task))
+    stdout().print(analysis_summary(result, block_metric))
+    stdout().print(f"results: {Path(out_dir) / 'analysis.json'} and PNG figures in {out_dir}")
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="spc-demo", show_default=True, type=click.Path(), help="Work folder.")
+@click.option("--epochs", default=None, type=int, help="Training epochs (default: the demo's 30).")
+def demo(out_dir, epochs):
+    """The built-in default: offline keyword data (espeak-ng), a small teacher, its accuracy.
+
+    Needs no network and no GPU; a few minutes on 2 CPU cores. Re-running reuses what is done.
+    """
+    from dataclasses import replace
+
+    from .recipes.demo import DEMO_TRAIN, run_demo
+
+    train = DEMO_TRAIN if epochs is None else replace(DEMO_TRAIN, epochs=epochs)
+    result = run_demo(out_dir, train=train)
+    stdout().print(
+        f"demo teacher: test accuracy {pct(result['test_accuracy'])} (chance {pct(result['chance'])}), "
+        f"{result['params']['total'] / 1e6:.2f} M parameters; summary in {Path(out_dir) / 'demo.json'}"
+    )
+
+
+@cli.group()
+def data():
+    """Data sets: download."""
+
+
+@data.command()
+@click.argument("name", type=click.Choice(["speech-commands"]))
+@click.argument("dest", type=click.Path())
+def download(name, dest):
+    """Download and unpack a data set (Speech Commands v0.02, 2.3 GB) into DEST."""
+    from .data.download import download_speech_commands
+
+    path = download_speech_commands(Path(dest))
+    stdout().print(f"Speech Commands v0.02 in {path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main(standalone_mode=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Terminal output helpers (Rich): tables for results, one-line errors."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def stdout() -> Console:
+    return Console(highlight=False)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def millions(n: int) -> str:
+    return f"{n / 1e6:.3f} M"
+
+
+def eval_table(result, title: str) -> Table:
+    """Per-class accuracy with the overall figure as the caption."""
+    table = Table(title=title, caption=f"accuracy {pct(result.accuracy)} on {result.n_clips} clips"
+                  + (f", {len(result.skipped)} files skipped" if result.skipped else ""))
+    table.add_column("class")
+    table.add_column("clips", justify="right")
+    table.add_column("correct", justify="right")
+    table.add_column("accuracy", justify="right")
+    for name, row in result.per_class.items():
+        table.add_row(name, str(row["n"]), str(row["correct"]), pct(row["accuracy"]))
+    return table
+
+
+def params_table(counts: dict, title: str = "parameters") -> Table:
+    table = Table(title=title)
+    table.add_column("part")
+    table.add_column("parameters", justify="right")
+    for key in ("feature_encoder", "stack", "stack_layers", "head", "other", "total"):
+        table.add_row(key.replace("_", " "), millions(counts[key]))
+    return table
+
+
+def _blocks_text(result, metric: str) -> str:
+    blocks = result.blocks[metric]["blocks"]
+    return "  ".join(f"[{b['start']}-{b['end']}]" for b in blocks)
+
+
+def analysis_summary(result, metric: str = "cka") -> Table:
+    """Blocks per metric and the lowest-BI layers of one analysis."""
+    table = Table(title=f"layer similarity of {result.model} ({result.n_clips} clips, {result.n_layers} layers)",
+                  caption="blocks: hidden-state ranges [first-last]; 0 = stack input, i = output of layer i")
+    table.add_column("metric")
+    table.add_column("blocks")
+    table.add_column("threshold", justify="right")
+    for name in result.matrices:
+        mark = " *" if name == metric else ""
+        table.add_row(name + mark, _blocks_text(result, name), f"{result.blocks[name]['tau']:.3f}")
+    low = result.lowest_bi(min(5, result.n_layers))
+    bi = result.bi["frames"]
+    table.add_row("lowest BI", ", ".join(f"layer {i} ({bi[i]:.3f})" for i in low), "")
+    return table
+
+
+def compare_table(a, b, metric: str = "cka") -> Table:
+    """Two analyses side by side: blocks and BI per layer."""
+    table = Table(title=f"{a.model}  vs  {b.model}")
+    table.add_column("")
+    table.add_column(a.model, overflow="fold")
+    table.add_column(b.model, overflow="fold")
+    table.add_row(f"blocks ({metric})", _blocks_text(a, metric), _blocks_text(b, metric))
+    table.add_row("clips", str(a.n_clips), str(b.n_clips))
+    for i in range(max(a.n_layers, b.n_layers)):
+        fa = f"{a.bi['frames'][i]:.3f}" if i < a.n_layers else "-"
+        fb = f"{b.bi['frames'][i]:.3f}" if i < b.n_layers else "-"
+        table.add_row(f"BI layer {i}", fa, fb)
+    return table

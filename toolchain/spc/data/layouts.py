@@ -1,0 +1,214 @@
+"""Readers that turn a folder into a ``KwsDataset``: labelled clip lists for train/validation/test.
+
+Layouts:
+  speech-commands  one folder per word, ``validation_list.txt`` / ``testing_list.txt`` give the
+                   split, ``_background_noise_`` gives ``_silence_`` clips; tasks "35" and "v2-12"
+  folders          ``ROOT/{train,validation,test}/CLASS/*.wav``, or ``ROOT/CLASS/*.wav`` split by a
+                   stable hash of the file name (80/10/10)
+  fsdd             file-name labels ``{label}_{speaker}_{take}.wav`` (Free Spoken Digit Dataset):
+                   split by take (0-4 test, 5-9 validation, rest train) or by held-out speaker
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import SpcError
+
+SPLITS = ("train", "validation", "test")
+AUDIO_EXT = (".wav", ".flac", ".ogg")
+V2_12_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+UNKNOWN, SILENCE = "_unknown_", "_silence_"
+FSDD_NAME = re.compile(r"^(?P<label>[^_]+)_(?P<speaker>[^_]+)_(?P<take>\d+)$")
+
+
+@dataclass(frozen=True)
+class ClipItem:
+    """One clip: a file, or a segment of one (``start``/``duration`` in seconds)."""
+
+    path: str
+    label: str
+    start: float = 0.0
+    duration: float | None = None
+
+
+@dataclass
+class KwsDataset:
+    """Labelled clips per split, and the class list (in the order models should use)."""
+
+    root: str
+    layout: str
+    labels: list[str]
+    splits: dict[str, list[ClipItem]] = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+
+    def split(self, name: str) -> list[ClipItem]:
+        """The clips of a split; an empty or unknown split is a user error naming it and the folder."""
+        if name not in SPLITS:
+            raise SpcError(f"unknown split '{name}'; choose one of {', '.join(SPLITS)}")
+        items = self.splits.get(name, [])
+        if not items:
+            raise SpcError(f"split '{name}' of {self.root} ({self.layout} layout) has no clips")
+        return items
+
+    def describe(self) -> dict:
+        return {
+            "root": self.root, "layout": self.layout, "labels": self.labels, "options": self.options,
+            "clips": {s: len(self.splits.get(s, [])) for s in SPLITS},
+        }
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXT)
+
+
+def _hash_split(name: str, val_pct: float = 10.0, test_pct: float = 10.0) -> str:
+    """Stable split of a file name (like Speech Commands' own rule): the same name, the same split."""
+    h = int(hashlib.sha1(name.encode()).hexdigest(), 16) % 10000 / 100.0
+    return "validation" if h < val_pct else "test" if h < val_pct + test_pct else "train"
+
+
+# ------------------------------------------------------------------ speech commands
+def read_speech_commands(root: Path, task: str = "35", silence_per_split: dict | None = None) -> KwsDataset:
+    """Google Speech Commands v0.02 (``task`` "35": all words; "v2-12": 10 words + unknown + silence)."""
+    if task not in ("35", "v2-12"):
+        raise SpcError(f"unknown Speech Commands task '{task}'; choose '35' or 'v2-12'")
+    lists = {}
+    for split, fname in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
+        f = root / fname
+        lists[split] = set(f.read_text().split()) if f.is_file() else set()
+    words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    if not words:
+        raise SpcError(f"{root} has no word folders (expected Speech Commands layout)")
+    splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
+    for word in words:
+        label = word if task == "35" or word in V2_12_WORDS else UNKNOWN
+        for f in _audio_files(root / word):
+            rel = f"{word}/{f.name}"
+            split = "validation" if rel in lists["validation"] else "test" if rel in lists["test"] else "train"
+            splits[split].append(ClipItem(str(f), label))
+    labels = words if task == "35" else list(V2_12_WORDS) + [UNKNOWN, SILENCE]
+    if task == "v2-12":
+        _add_silence(root / "_background_noise_", splits, silence_per_split)
+    return KwsDataset(str(root), "speech-commands", labels, splits, {"task": task})
+
+
+def _add_silence(noise_dir: Path, splits: dict, per_split: dict | None) -> None:
+    """1 s segments of the background-noise files: first 80% of each file for train, then 10%/10%."""
+    import soundfile as sf
+
+    per_split = per_split or {"train": 1800, "validation": 200, "test": 200}
+    if not noise_dir.is_dir():
+        return
+    files = _audio_files(noise_dir)
+    if not files:
+        return
+    spans = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}
+    for split, count in per_split.items():
+        lo, hi = spans[split]
+        for k in range(count):
+            f = files[k % len(files)]
+            length = sf.info(str(f)).duration
+            a, b = lo * length, hi * length - 1.0
+            if b <= a:
+                continue
+            n_in_file = count // len(files) + 1
+            start = a + (b - a) * ((k // len(files)) / max(1, n_in_file - 1))
+            splits[split].append(ClipItem(str(f), SILENCE, round(start, 3), 1.0))
+
+
+# ------------------------------------------------------------------ folder per class
+def read_folders(root: Path) -> KwsDataset:
+    """``ROOT/{train,validation,test}/CLASS/*`` or ``ROOT/CLASS/*`` (hash split)."""
+    split_dirs = {s: root / s for s in SPLITS}
+    if (root / "valid").is_dir() and not split_dirs["validation"].is_dir():
+        split_dirs["validation"] = root / "valid"
+    splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
+    if split_dirs["train"].is_dir():
+        labels: set[str] = set()
+        for split, d in split_dirs.items():
+            if not d.is_dir():
+                continue
+            for cls in sorted(p for p in d.iterdir() if p.is_dir()):
+                labels.add(cls.name)
+                splits[split].extend(ClipItem(str(f), cls.name) for f in _audio_files(cls))
+        return KwsDataset(str(root), "folders", sorted(labels), splits, {"split": "folders"})
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for cls in classes:
+        for f in _audio_files(cls):
+            splits[_hash_split(f"{cls.name}/{f.name}")].append(ClipItem(str(f), cls.name))
+    return KwsDataset(str(root), "folders", [c.name for c in classes], splits, {"split": "hash"})
+
+
+# ------------------------------------------------------------------ file-name labels (FSDD)
+def read_fsdd(root: Path, split_by: str = "take", test_speaker: str | None = None) -> KwsDataset:
+    """File-name labelled clips ``{label}_{speaker}_{take}.wav``, split by take or by speaker."""
+    folder = root / "recordings" if (root / "recordings").is_dir() else root
+    rows = []
+    for f in _audio_files(folder):
+        m = FSDD_NAME.match(f.stem)
+        if m:
+            rows.append((f, m["label"], m["speaker"], int(m["take"])))
+    if not rows:
+        raise SpcError(f"{root} has no files named like {{label}}_{{speaker}}_{{take}}.wav")
+    speakers = sorted({r[2] for r in rows})
+    splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
+    if split_by == "take":
+        for f, label, _, take in rows:
+            split = "test" if take < 5 else "validation" if take < 10 else "train"
+            splits[split].append(ClipItem(str(f), label))
+        options = {"split_by": "take", "test": "takes 0-4", "validation": "takes 5-9"}
+    elif split_by == "speaker":
+        if len(speakers) < 3:
+            raise SpcError(f"a speaker split needs at least 3 speakers; {root} has {len(speakers)}")
+        test_speaker = test_speaker or speakers[-1]
+        if test_speaker not in speakers:
+            raise SpcError(f"speaker '{test_speaker}' is not in {root}; speakers: {', '.join(speakers)}")
+        val_speaker = next(s for s in speakers if s != test_speaker)
+        for f, label, speaker, _ in rows:
+            split = "test" if speaker == test_speaker else "validation" if speaker == val_speaker else "train"
+            splits[split].append(ClipItem(str(f), label))
+        options = {"split_by": "speaker", "test": test_speaker, "validation": val_speaker}
+    else:
+        raise SpcError(f"unknown split rule '{split_by}'; choose 'take' or 'speaker'")
+    labels = sorted({r[1] for r in rows}, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+    return KwsDataset(str(root), "fsdd", labels, splits, options)
+
+
+LAYOUTS = ("auto", "speech-commands", "speech-commands-v2-12", "folders", "fsdd")
+
+
+def detect_layout(root: Path) -> str:
+    """Guess the layout of a folder from its files."""
+    if (root / "validation_list.txt").is_file() or (root / "testing_list.txt").is_file():
+        return "speech-commands"
+    folder = root / "recordings" if (root / "recordings").is_dir() else root
+    files = _audio_files(folder)
+    if files and sum(bool(FSDD_NAME.match(f.stem)) for f in files) >= 0.9 * len(files):
+        return "fsdd"
+    return "folders"
+
+
+def open_dataset(root: str | Path, layout: str = "auto", **options) -> KwsDataset:
+    """Read a data folder in any supported layout (``auto`` detects it)."""
+    path = Path(root)
+    if not path.is_dir():
+        raise SpcError(f"data folder {path} does not exist")
+    if layout not in LAYOUTS:
+        raise SpcError(f"unknown data layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
+    if layout == "auto":
+        layout = detect_layout(path)
+    if layout == "speech-commands":
+        ds = read_speech_commands(path, task=options.get("task", "35"))
+    elif layout == "speech-commands-v2-12":
+        ds = read_speech_commands(path, task="v2-12")
+    elif layout == "fsdd":
+        ds = read_fsdd(path, options.get("split_by", "take"), options.get("test_speaker"))
+    else:
+        ds = read_folders(path)
+    if not any(ds.splits.values()):
+        raise SpcError(f"{path} holds no audio clips ({ds.layout} layout)")
+    return ds

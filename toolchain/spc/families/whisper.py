@@ -1,0 +1,86 @@
+"""The Whisper encoder with an audio-classification head (``WhisperForAudioClassification``).
+
+Quirks: log-mel input (made in torch, see ``spc.preprocess.LogMel``), sinusoidal positions for
+30 s that are trimmed to the clip length, and a final LayerNorm after the stack.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import FamilyAdapter, Parts
+from .registry import register
+
+HOP = 160
+CONV_STRIDE = 2  # conv2 halves the mel frames
+
+
+@register
+class WhisperAdapter(FamilyAdapter):
+    model_types = ("whisper",)
+    hf_class = "WhisperForAudioClassification"
+    input_name = "input_features"
+    final_norm_in_weighted_sum = True
+
+    def base(self, model: nn.Module) -> nn.Module:
+        return model.encoder
+
+    def encoder(self, model: nn.Module) -> nn.Module:
+        return model.encoder
+
+    def stable_layer_norm(self, model: nn.Module) -> bool:
+        return True  # the encoder's layer_norm follows the stack
+
+    def parts(self, model: nn.Module) -> Parts:
+        enc = model.encoder
+        return Parts(
+            feature_encoder=[enc.conv1, enc.conv2, enc.embed_positions],
+            stack=[enc.layers, enc.layer_norm],
+            head=[model.projector, model.classifier],
+            stack_extra=[enc.layer_norm],
+        )
+
+    def freeze_feature_encoder(self, model: nn.Module) -> None:
+        for module in (model.encoder.conv1, model.encoder.conv2):
+            module.requires_grad_(False)
+
+    def make_preprocessor(self, model: nn.Module, normalize: bool) -> nn.Module:
+        from transformers import WhisperFeatureExtractor
+
+        from ..preprocess import LogMel
+
+        fe = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins)
+        return LogMel(torch.from_numpy(fe.mel_filters))
+
+    def front(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        enc = model.encoder
+        x = nn.functional.gelu(enc.conv1(inputs))
+        x = nn.functional.gelu(enc.conv2(x)).permute(0, 2, 1)
+        return x + enc.embed_positions.weight[: x.shape[1]]
+
+    def run_layer(self, layer: nn.Module, hidden: torch.Tensor, state: dict) -> torch.Tensor:
+        out = layer(hidden, None)
+        return out[0] if isinstance(out, tuple) else out
+
+    def _set_num_layers(self, model: nn.Module, n: int) -> None:
+        model.config.encoder_layers = n
+
+    def prepare_loaded(self, model: nn.Module, clip_seconds: float) -> None:
+        """Trim the 30 s position table to the clip: 1 s -> 100 mel frames -> 50 positions."""
+        sr = 16000
+        n_pos = int(round(clip_seconds * sr / HOP)) // CONV_STRIDE
+        enc = model.encoder
+        if enc.embed_positions.num_embeddings != n_pos:
+            old = enc.embed_positions.weight.detach()
+            if n_pos > old.shape[0]:
+                raise ValueError(f"clip of {clip_seconds}s needs {n_pos} positions, model has {old.shape[0]}")
+            enc.embed_positions = nn.Embedding(n_pos, old.shape[1])
+            enc.embed_positions.weight.data.copy_(old[:n_pos])
+            enc.embed_positions.requires_grad_(False)
+            model.config.max_source_positions = n_pos
+
+    def default_feature_extractor(self, sampling_rate: int, normalize: bool, clip_seconds: float):
+        from transformers import WhisperFeatureExtractor
+
+        return WhisperFeatureExtractor(sampling_rate=sampling_rate, chunk_length=max(1, round(clip_seconds)))

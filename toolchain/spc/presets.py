@@ -1,0 +1,30 @@
+"""Small model configurations for from-scratch training, demos and tests (configs are data)."""
+
+from __future__ import annotations
+
+from .errors import SpcError
+
+# A small wav2vec2-architecture model: the full 7-layer CNN (stride 320, 49 frames per second)
+# with narrow channels, and a 6-layer, 144-wide transformer stack. About 1.4 M parameters.
+PRESETS: dict[str, dict] = {
+    "wav2vec2-small": dict(
+        model_type="wav2vec2",
+        hidden_size=144, num_hidden_layers=6, num_attention_heads=4, intermediate_size=384,
+        conv_dim=(64, 64, 64, 64, 64, 64, 64), conv_stride=(5, 2, 2, 2, 2, 2, 2),
+        conv_kernel=(10, 3, 3, 3, 3, 2, 2), num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=4,
+        classifier_proj_size=64, hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+        feat_proj_dropout=0.0, final_dropout=0.0, layerdrop=0.0, mask_time_prob=0.05,
+    ),
+    # Base-size wav2vec2 (12 layers, 768 wide) with random weights: for benchmarks and accounting.
+    "wav2vec2-base": dict(model_type="wav2vec2"),
+}
+
+
+def preset_config(name: str):
+    """A transformers config for a preset name; a user error listing the presets otherwise."""
+    from transformers import AutoConfig
+
+    if name not in PRESETS:
+        raise SpcError(f"unknown preset '{name}'; presets: {', '.join(sorted(PRESETS))}")
+    kwargs = dict(PRESETS[name])
+    return AutoConfig.for_model(kwargs.pop("model_type"), **kwargs)

@@ -1,0 +1,41 @@
+"""Analyse a model's layer similarity on a class-balanced calibration sample of a split.
+
+Stages: read the data -> sample ``n_clips`` class-balanced clips (seeded) -> stream them through
+the model, reducing each batch of hidden states -> blocks and BI -> JSON, PNG figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..analysis.plots import write_figures
+from ..analysis.run import AnalysisConfig, AnalysisResult, analyze_model
+from ..data import load_clips, map_labels, open_dataset
+from ..errors import SpcError
+from ..models import load_model
+
+RESULT = "analysis.json"
+
+
+def run_analysis(model_src: str | Path, data_dir: str | Path, out_dir: str | Path, *,
+                 config: AnalysisConfig = AnalysisConfig(), layout: str = "auto", by_name: bool = False,
+                 show_progress: bool = True, data_options: dict | None = None) -> AnalysisResult:
+    """Run the recipe; writes ``out/analysis.json`` and ``out/*.png``."""
+    if config.n_clips < 4:
+        raise SpcError(f"--clips must be at least 4 (CKA's unbiased estimator), got {config.n_clips}")
+    if config.k < 1:
+        raise SpcError(f"--k must be at least 1, got {config.k}")
+    if config.batch_size <= config.k:
+        raise SpcError(f"--batch-size ({config.batch_size}) must exceed --k ({config.k}) for mutual kNN")
+    model = load_model(model_src)
+    ds = open_dataset(data_dir, layout, **(data_options or {}))
+    order = map_labels(model.labels, ds.labels, by_name=by_name)
+    clips = load_clips(ds, config.split, rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds,
+                       labels=order, limit=config.n_clips, seed=config.seed, show_progress=show_progress)
+    result = analyze_model(model, clips, config, show_progress, model_name=str(model_src))
+    result.data = {**ds.describe(), "split": config.split, "clips_used": len(clips), "skipped": clips.skipped}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result.to_json(out / RESULT)
+    write_figures(result, out)
+    return result

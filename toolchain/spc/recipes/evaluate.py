@@ -1,0 +1,34 @@
+"""Evaluate a model on a split of a data set, with label checking and bad-file accounting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..data import load_clips, map_labels, open_dataset
+from ..evaluate import EvalResult, evaluate, torch_predictor
+from ..models import load_model
+from ..train import resolve_device
+
+
+def run_eval(
+    model_src: str | Path,
+    data_dir: str | Path,
+    *,
+    split: str = "test",
+    layout: str = "auto",
+    by_name: bool = False,
+    batch_size: int = 32,
+    device: str = "auto",
+    show_progress: bool = True,
+    data_options: dict | None = None,
+) -> EvalResult:
+    """Load the model and the split, check the classes agree, and score the model."""
+    model = load_model(model_src)
+    ds = open_dataset(data_dir, layout, **(data_options or {}))
+    ds.split(split)  # an empty split is an error before the model runs
+    order = map_labels(model.labels, ds.labels, by_name=by_name)
+    clips = load_clips(
+        ds, split, rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds,
+        labels=order, show_progress=show_progress,
+    )
+    return evaluate(torch_predictor(model, resolve_device(device)), clips, batch_size, show_progress)
