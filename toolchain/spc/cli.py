@@ -193,6 +193,59 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
 
 
 @cli.command()
+@click.argument("model")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder (pruned model, JSON, PNG).")
+@click.option("--retention", default=0.95, show_default=True, help="Keep at least this fraction of validation accuracy.")
+@click.option("--orders", default="bi,bi-iterative,backward,forward,random,greedy", show_default=True,
+              help="Comma-separated removal orders to compare.")
+@click.option("--max-remove", type=int, help="Remove at most this many layers (default: all but one).")
+@click.option("--random-seeds", default="0,1,2", show_default=True, help="Seeds of the random baseline orders.")
+@click.option("--bi-variant", default="frames", show_default=True, type=click.Choice(["frames", "flat"]),
+              help="Block Influence cosine: per frame (ShortGPT) or flattened clip (the paper's code).")
+@click.option("--calib-clips", default=256, show_default=True, help="Clips (from validation) that BI is scored on.")
+@click.option("--min-steps", default=10, show_default=True,
+              help="Validation clips that must fit in the tolerance band (1 - retention).")
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--latency-runs", default=20, show_default=True, help="Timed CPU runs per model (0: skip).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@data_flags
+def prune(model, data_dir, out_dir, retention, orders, max_remove, random_seeds, bi_variant, calib_clips, min_steps,
+          batch_size, latency_runs, seed, device, map_labels, overwrite, layout, split_by, test_speaker, task):
+    """Remove whole transformer layers of MODEL, without retraining, under a retention target.
+
+    Every order's validation-accuracy curve is measured (never on the test split); the order that
+    removes the most layers while keeping --retention of the original validation accuracy is cut
+    out and saved in OUT/model as a normal transformers checkpoint, with its test accuracy.
+
+    \b
+    Example:
+      spc prune fsdd-teacher --data ../shared/data/fsdd --out fsdd-pruned --retention 0.95
+    """
+    from .console import prune_table
+    from .prune import PruneConfig
+    from .recipes.prune import run_prune
+
+    try:
+        seeds = tuple(int(x) for x in random_seeds.split(",") if x.strip())
+    except ValueError:
+        raise SpcError(f"--random-seeds must be comma-separated integers, got '{random_seeds}'") from None
+    config = PruneConfig(orders=tuple(o.strip() for o in orders.split(",") if o.strip()), retention=retention,
+                         random_seeds=seeds, bi_variant=bi_variant, calib_clips=calib_clips, batch_size=batch_size,
+                         max_remove=max_remove, min_steps=min_steps, seed=seed, device=device)
+    summary = run_prune(model, data_dir, out_dir, config=config, by_name=map_labels, overwrite=overwrite,
+                        latency_runs=latency_runs, layout=layout,
+                        data_options=data_options(split_by, test_speaker, task))
+    stdout().print(prune_table(summary))
+    stdout().print(f"best: [bold]{summary['best']}[/], kept layers {summary['kept_layers']}; "
+                   f"pruned model in {summary['pruned_model']} (test {pct(summary['pruned_test_accuracy'])}); "
+                   f"curves in {Path(out_dir) / 'curves.png'}")
+
+
+@cli.command()
 @click.option("--out", "out_dir", default="spc-demo", show_default=True, type=click.Path(), help="Work folder.")
 @click.option("--epochs", default=None, type=int, help="Training epochs (default: the demo's 30).")
 def demo(out_dir, epochs):

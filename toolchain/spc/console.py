@@ -78,3 +78,22 @@ def compare_table(a, b, metric: str = "cka") -> Table:
         fb = f"{b.bi['frames'][i]:.3f}" if i < b.n_layers else "-"
         table.add_row(f"BI layer {i}", fa, fb)
     return table
+
+
+def prune_table(summary: dict) -> Table:
+    """One row per order: layers removed at the target, accuracies, parameters, CPU latency ratio."""
+    orig = summary["original"]
+    table = Table(title=f"pruning {summary['model']} ({summary['n_layers']} layers), target "
+                        f"{pct(summary['target_val_accuracy'])} = {summary['config']['retention']:.0%} of "
+                        f"{pct(summary['baseline_val_accuracy'])} validation")
+    for col, just in (("order", "left"), ("removed", "right"), ("val acc", "right"), ("test acc", "right"),
+                      ("params", "right"), ("CPU latency vs original", "right")):
+        table.add_column(col, justify=just)
+    table.add_row("original", "0", pct(summary["baseline_val_accuracy"]), pct(orig["test_accuracy"]),
+                  millions(orig["params"]["total"]), "1.00x")
+    for r in summary["orders"]:
+        name = r["name"] + (" *" if r["name"] == summary["best"] else "")
+        ratio = "-" if r["latency_ratio"] is None else f"{r['latency_ratio']:.2f}x"
+        table.add_row(name, str(r["removed_at_target"]), pct(r["val_accuracy"]), pct(r["test_accuracy"]),
+                      millions(r["params"]["total"]), ratio)
+    return table

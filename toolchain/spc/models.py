@@ -75,7 +75,7 @@ class SpeechClassifier(nn.Module):
     def run_stack(self, h0: torch.Tensor, layers: Sequence[nn.Module] | None = None) -> list[torch.Tensor]:
         """h_0 -> [h_0, h_1, ..., h_L]: each layer's raw output (see ``families.base`` for indices)."""
         hiddens = [h0]
-        state: dict = {}
+        state = self.adapter.initial_state(self.hf, h0)
         for layer in self.layers if layers is None else layers:
             hiddens.append(self.adapter.run_layer(layer, hiddens[-1], state))
         return hiddens

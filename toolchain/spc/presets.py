@@ -14,6 +14,7 @@ PRESETS: dict[str, dict] = {
         conv_kernel=(10, 3, 3, 3, 3, 2, 2), num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=4,
         classifier_proj_size=64, hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
         feat_proj_dropout=0.0, final_dropout=0.0, layerdrop=0.0, mask_time_prob=0.05,
+        feat_extract_norm="layer",  # LayerNorm in every conv layer: trains from scratch far better
     ),
     # Base-size wav2vec2 (12 layers, 768 wide) with random weights: for benchmarks and accounting.
     "wav2vec2-base": dict(model_type="wav2vec2"),

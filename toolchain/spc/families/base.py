@@ -100,6 +100,10 @@ class FamilyAdapter:
             hidden = enc.layer_norm(hidden)
         return hidden
 
+    def initial_state(self, model: nn.Module, h0: torch.Tensor) -> dict:
+        """What the stack hands down besides the hidden state, before the first layer runs."""
+        return {}
+
     def run_layer(self, layer: nn.Module, hidden: torch.Tensor, state: dict) -> torch.Tensor:
         """One transformer layer; ``state`` carries what a family hands down the stack."""
         out = layer(hidden)

@@ -17,6 +17,14 @@ class WavLMAdapter(FamilyAdapter):
     base_attr = "wavlm"
     hf_class = "WavLMForSequenceClassification"
 
+    def initial_state(self, model: nn.Module, h0: torch.Tensor) -> dict:
+        # Compute the bias up front from the layer that owns the table, so that any subset of the
+        # layers (a pruning candidate) runs exactly as the first of them would have computed it.
+        owner = next(layer.attention for layer in self.layers(model) if hasattr(layer.attention, "rel_attn_embed"))
+        bsz, t, _ = h0.shape
+        bias = owner.compute_bias(t, t)
+        return {"position_bias": bias.unsqueeze(0).repeat(bsz, 1, 1, 1).view(bsz * owner.num_heads, t, t)}
+
     def run_layer(self, layer: nn.Module, hidden: torch.Tensor, state: dict) -> torch.Tensor:
         hidden, state["position_bias"] = layer(hidden, position_bias=state.get("position_bias"))
         return hidden

@@ -1,0 +1,170 @@
+"""Layer surgery on every family, removal orders on a model with known BI, the fast evaluator, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import transformers
+
+from conftest import tiny_configs, tone
+from spc.data.clips import ClipSet
+from spc.errors import SpcError
+from spc.models import build_model, load_model, save_model
+from spc.prune import PruneConfig, prune_model, prune_search
+from spc.prune.orders import order_backward, order_bi, order_forward, order_random
+from spc.prune.search import StackEvaluator
+
+LABELS = ["a", "b", "c"]
+
+
+def _clips(n=24, seed=0, labels=LABELS):
+    rng = np.random.default_rng(seed)
+    return ClipSet((0.1 * rng.standard_normal((n, 16000))).astype(np.float32), np.arange(n) % len(labels),
+                   list(labels), [str(i) for i in range(n)])
+
+
+def test_first_k_layers_equal_hidden_state_k(family_config):
+    _, config = family_config
+    model = build_model(config, LABELS, seed=0)
+    audio = torch.randn(2, 16000) * 0.1
+    with torch.no_grad():
+        full = model.hidden_states(audio)
+        for k in (1, 2, 3):
+            pruned = prune_model(model, list(range(k)))
+            assert pruned.num_layers == k and pruned.hf.config.num_hidden_layers == k
+            torch.testing.assert_close(pruned.hidden_states(audio)[-1], full[k])
+
+
+def test_surgery_saves_a_checkpoint_transformers_loads(family_config, tmp_path):
+    name, config = family_config
+    model = build_model(config, LABELS, seed=1)
+    keep = [1, 3]  # layer 0 goes: WavLM's position bias must survive
+    pruned = prune_model(model, keep)
+    save_model(pruned, tmp_path / "p")
+    audio = torch.randn(2, 16000) * 0.1
+    again = load_model(tmp_path / "p")
+    hf = getattr(transformers, model.adapter.hf_class).from_pretrained(tmp_path / "p").eval()
+    with torch.no_grad():
+        ours = pruned(audio)
+        torch.testing.assert_close(again(audio), ours)
+        ref = hf(**{model.adapter.input_name: pruned.preprocessor(audio)}).logits
+        torch.testing.assert_close(ref, ours, rtol=1e-5, atol=1e-5)
+        # the fast evaluator scores the same candidate without surgery, to the same logits
+        ev = StackEvaluator(model, _clips(4), batch_size=4)
+        np.testing.assert_allclose(ev.logits(keep), pruned(torch.from_numpy(_clips(4).audio)).numpy(), atol=1e-5)
+    assert again.meta.provenance["kept_layers"] == keep
+    if config.use_weighted_layer_sum:
+        w = model.hf.layer_weights.detach()
+        torch.testing.assert_close(again.hf.layer_weights.detach(), w[[0, 2, 4]])
+
+
+def test_surgery_refuses_removing_everything():
+    model = build_model(tiny_configs()["wav2vec2"], LABELS)
+    with pytest.raises(SpcError, match="cannot remove every layer"):
+        prune_model(model, [])
+
+
+def test_evaluator_prefix_cache_matches_recomputation():
+    model = build_model(tiny_configs()["wavlm"], LABELS, seed=3)
+    clips = _clips(10)
+    cached = StackEvaluator(model, clips, batch_size=4, cache_mb=1024)
+    plain = StackEvaluator(model, clips, batch_size=4, cache_mb=0)
+    assert cached.prefix_cached and not plain.prefix_cached
+    for keep in ([0, 1, 2, 3], [0, 1, 3], [0, 2], [2, 3], [1]):
+        np.testing.assert_allclose(cached.logits(keep), plain.logits(keep), atol=1e-5)
+
+
+def test_simple_orders():
+    assert order_bi([0.5, 0.1, 0.3, 0.1]) == [1, 3, 2]
+    assert order_backward(5) == [4, 3, 2, 1]
+    assert order_forward(5) == [1, 2, 3, 4]
+    r = order_random(6, seed=4)
+    assert len(r) == 5 and len(set(r)) == 5 and r == order_random(6, seed=4)
+
+
+def _known_bi_model():
+    """A pre-LN model whose layers 1 and 3 are exact identities (BI = 0) and whose others are strong."""
+    model = build_model(tiny_configs()["wav2vec2/stable"], LABELS, seed=0)
+    with torch.no_grad():
+        for i, layer in enumerate(model.layers):
+            if i in (1, 3):
+                for lin in (layer.attention.out_proj, layer.feed_forward.output_dense):
+                    lin.weight.zero_()
+                    lin.bias.zero_()
+            else:
+                layer.feed_forward.output_dense.weight.mul_(20.0 * (1 + i))
+        model.hf.classifier.bias.zero_()
+        model.hf.projector.weight.mul_(30.0)  # spread the logits so that predictions depend on the layers
+    return model
+
+
+def test_orders_on_a_model_with_known_block_influence():
+    model = _known_bi_model()
+    rng = np.random.default_rng(1)
+    val = ClipSet(np.stack([tone(f, rng=rng) for f in np.linspace(200, 4000, 30)]), np.zeros(30, dtype=np.int64),
+                  LABELS, [str(i) for i in range(30)])
+    with torch.no_grad():  # the model's own predictions as labels: accuracy 1.0 until a real layer goes
+        val.targets = model(torch.from_numpy(val.audio)).argmax(1).numpy()
+    cfg = PruneConfig(retention=0.5, min_steps=1, calib_clips=30, batch_size=16, random_seeds=(0,), device="cpu")
+    result = prune_search(model, val, val, cfg, show_progress=False)
+    assert result.bi[1] == pytest.approx(0.0, abs=1e-6) and result.bi[3] == pytest.approx(0.0, abs=1e-6)
+    assert min(result.bi[0], result.bi[2]) > 0.01
+    assert set(result.order("bi").removal[:2]) == {1, 3}
+    assert result.order("bi").removal == order_bi(result.bi)
+    assert set(result.order("bi-iterative").removal[:2]) == {1, 3}
+    assert result.order("greedy").removal[:2] == [3, 1]  # no accuracy lost; ties take the later layer
+    assert result.order("backward").removal == [3, 2, 1]
+    assert result.order("forward").removal == [1, 2, 3]
+    # removing identity layers does not change the validation accuracy at all
+    for name in ("bi", "bi-iterative", "greedy"):
+        curve = result.order(name).val_curve
+        assert curve[0] == curve[1] == curve[2] == result.baseline_val_accuracy == 1.0
+    assert result.order("random-s0").baseline and result.best != "random-s0"
+
+
+def test_bad_settings_are_user_errors():
+    model = build_model(tiny_configs()["wav2vec2"], LABELS)
+    val = _clips(24)
+    for retention in (0.0, 1.5, -0.1):
+        with pytest.raises(SpcError, match=r"--retention must be in \(0, 1\]"):
+            prune_search(model, val, val, PruneConfig(retention=retention), show_progress=False)
+    with pytest.raises(SpcError, match="cannot remove 4 of 4 layers"):
+        prune_search(model, val, val, PruneConfig(max_remove=4, min_steps=1), show_progress=False)
+    one = build_model(transformers.Wav2Vec2Config(**{**tiny_configs()["wav2vec2"].to_dict(), "num_hidden_layers": 1}),
+                      LABELS)
+    with pytest.raises(SpcError, match="has 1 transformer layer; pruning needs at least 2"):
+        prune_search(one, val, val, PruneConfig(), show_progress=False)
+    with pytest.raises(SpcError, match="has 24 clips; measuring a 95% retention target needs at least 200"):
+        prune_search(model, val, val, PruneConfig(), show_progress=False)
+
+
+def test_run_prune_end_to_end(tmp_path, tone_dataset):
+    from spc.recipes.finetune import run_finetune
+    from spc.recipes.prune import run_prune
+    from spc.train import TrainConfig
+
+    cfg = tmp_path / "tiny.json"
+    tiny_configs()["wav2vec2"].to_json_file(cfg)
+    run_finetune(str(cfg), tone_dataset, tmp_path / "teacher", show_progress=False,
+                 config=TrainConfig(epochs=8, batch_size=12, lr=3e-3, freeze_feature_encoder=False, augment=False))
+    with pytest.raises(SpcError, match="validation split .* has 18 clips"):
+        run_prune(tmp_path / "teacher", tone_dataset, tmp_path / "p0", show_progress=False)
+    assert not (tmp_path / "p0").exists()
+    config = PruneConfig(retention=0.9, min_steps=1, random_seeds=(0, 1), batch_size=8, device="cpu")
+    summary = run_prune(tmp_path / "teacher", tone_dataset, tmp_path / "p", config=config, latency_runs=2,
+                        show_progress=False)
+    saved = json.loads((tmp_path / "p" / "prune.json").read_text())
+    assert saved["best"] == summary["best"] and (tmp_path / "p" / "curves.png").stat().st_size > 0
+    best = next(r for r in saved["orders"] if r["name"] == saved["best"])
+    assert saved["kept_layers"] == best["keep"]
+    assert best["val_accuracy"] >= saved["target_val_accuracy"]
+    # the saved checkpoint's test accuracy equals the fast evaluator's
+    assert saved["pruned_test_accuracy"] == pytest.approx(best["test_accuracy"])
+    pruned = load_model(tmp_path / "p" / "model")
+    assert pruned.num_layers == len(saved["kept_layers"])
+    assert {r["name"] for r in saved["orders"]} == {"bi", "bi-iterative", "backward", "forward", "greedy",
+                                                     "random-s0", "random-s1"}
+    assert all(r["latency_ratio"] > 0 for r in saved["orders"])

@@ -1,0 +1,32 @@
+"""The pruning curves: validation accuracy against layers removed, one line per order, the target line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def curves_figure(result, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.8, 4.2), dpi=110)
+    for r in result.orders:
+        x = list(range(len(r.val_curve)))
+        if r.baseline:
+            ax.plot(x, r.val_curve, color="0.6", lw=1, ls="--", label="random" if r.name.endswith("s0") else None)
+        else:
+            ax.plot(x, r.val_curve, marker="o", ms=3, lw=1.6, label=r.name + (" (best)" if r.name == result.best else ""))
+    ax.axhline(result.target_val_accuracy, color="red", lw=1, ls=":",
+               label=f"target {result.config['retention']:.0%} of {result.baseline_val_accuracy:.3f}")
+    ax.set_xlabel("transformer layers removed")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(f"Pruning without retraining ({result.n_layers} layers)", fontsize=10)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
