@@ -246,6 +246,62 @@ def prune(model, data_dir, out_dir, retention, orders, max_remove, random_seeds,
 
 
 @cli.command()
+@click.argument("teacher")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Student model folder.")
+@click.option("--kind", default="linear", show_default=True, type=click.Choice(["linear", "transformer"]),
+              help="Mimic design.")
+@click.option("--layers", "n_layers", default=1, show_default=True, type=click.IntRange(1, 2), help="Mimic blocks.")
+@click.option("--hidden", default=64, show_default=True, help="linear: bottleneck size h.")
+@click.option("--heads", default=4, show_default=True, help="transformer: attention heads.")
+@click.option("--ffn", default=1024, show_default=True, help="transformer: feed-forward size.")
+@click.option("--width", type=int, help="transformer: width (default: the teacher's; narrower adds projections).")
+@click.option("--stage1-epochs", default=50, show_default=True, help="Epochs of MSE to the teacher.")
+@click.option("--stage2-epochs", default=30, show_default=True, help="Epochs on the labels.")
+@click.option("--lr", default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option("--batch-size", default=128, show_default=True)
+@click.option("--target-layer", type=int, help="Stage-1 target hidden state (default: the last layer).")
+@click.option("--intermediate-layer", type=int, help="2-block students: extra target for the first block.")
+@click.option("--unfreeze-mimic", is_flag=True, help="Stage 2 also trains the mimic.")
+@click.option("--baseline", is_flag=True, help="Train the same student from labels only (no mimicking).")
+@click.option("--cache-mb", default=4096, show_default=True, help="Teacher outputs kept in memory up to this; else on disk.")
+@click.option("--latency-runs", default=20, show_default=True, help="Timed CPU runs per model (0: skip).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@data_flags
+def distill(teacher, data_dir, out_dir, kind, n_layers, hidden, heads, ffn, width, stage1_epochs, stage2_epochs, lr,
+            batch_size, target_layer, intermediate_layer, unfreeze_mimic, baseline, cache_mb, latency_runs, seed,
+            device, map_labels, overwrite, layout, split_by, test_speaker, task):
+    """Replace TEACHER's whole transformer stack by a 1-2 block mimic student.
+
+    Stage 1 trains the mimic to reproduce the teacher's last-layer output (frame-wise MSE), stage 2
+    trains the head on the labels with the mimic frozen. Teacher outputs are computed once and
+    cached. The student (raw audio in, logits out) is saved in OUT and loads with
+    spc.models.load_model(OUT); an interrupted run resumes when run again.
+
+    \b
+    Examples:
+      spc distill fsdd-teacher --data ../shared/data/fsdd --out fsdd-mimic --kind linear --layers 1
+      spc distill fsdd-teacher --data ../shared/data/fsdd --out fsdd-scratch --baseline
+    """
+    from .console import distill_table
+    from .distill import DistillConfig, MimicConfig
+    from .recipes.distill import run_distill
+
+    mimic = MimicConfig(kind=kind, n_layers=n_layers, hidden=hidden, heads=heads, ffn=ffn, width=width)
+    config = DistillConfig(stage1_epochs=stage1_epochs, stage2_epochs=stage2_epochs, lr=lr, batch_size=batch_size,
+                           target_layer=target_layer, intermediate_layer=intermediate_layer,
+                           unfreeze_mimic=unfreeze_mimic, baseline=baseline, seed=seed, device=device,
+                           cache_mb=cache_mb)
+    summary = run_distill(teacher, data_dir, out_dir, mimic=mimic, config=config, by_name=map_labels,
+                          overwrite=overwrite, latency_runs=latency_runs, layout=layout,
+                          data_options=data_options(split_by, test_speaker, task))
+    stdout().print(distill_table(summary))
+
+
+@cli.command()
 @click.option("--out", "out_dir", default="spc-demo", show_default=True, type=click.Path(), help="Work folder.")
 @click.option("--epochs", default=None, type=int, help="Training epochs (default: the demo's 30).")
 def demo(out_dir, epochs):

@@ -97,3 +97,26 @@ def prune_table(summary: dict) -> Table:
         table.add_row(name, str(r["removed_at_target"]), pct(r["val_accuracy"]), pct(r["test_accuracy"]),
                       millions(r["params"]["total"]), ratio)
     return table
+
+
+def distill_table(summary: dict) -> Table:
+    """Teacher and student side by side: parameters, accuracy, retention, CPU latency."""
+    tp, sp = summary["params"]["teacher"], summary["params"]["student"]
+    lat = summary["latency_ms"]
+    m = summary["mimic"]
+    design = f"{m['kind']} x{m['n_layers']}" + (f" (h={m['hidden']})" if m["kind"] == "linear" else "")
+    table = Table(title=f"mimic distillation: {design}" + (" [baseline: labels only]" if summary["config"]["baseline"] else ""))
+    for col in ("", "teacher", "student", "student / teacher"):
+        table.add_column(col, justify="right" if col else "left")
+    table.add_row("parameters (whole)", millions(tp["total"]), millions(sp["total"]),
+                  f"{sp['total'] / tp['total']:.3f} (-{100 * summary['params']['whole_reduction']:.1f}%)")
+    table.add_row("parameters (stack layers)", millions(tp["stack_layers"]), millions(sp["stack_layers"]),
+                  f"-{100 * summary['params']['stack_layers_reduction']:.1f}%")
+    table.add_row("validation accuracy", pct(summary["teacher_val_accuracy"]), pct(summary["student_val_accuracy"]),
+                  f"{summary['retention_val']:.3f}")
+    table.add_row("test accuracy", pct(summary["teacher_test_accuracy"]), pct(summary["student_test_accuracy"]),
+                  f"{summary['retention_test']:.3f}")
+    if lat:
+        table.add_row("CPU latency p50 (batch 1)", f"{lat['teacher']['p50_ms']:.2f} ms", f"{lat['student']['p50_ms']:.2f} ms",
+                      f"{summary['latency_ratio']:.3f}")
+    return table

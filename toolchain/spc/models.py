@@ -25,6 +25,7 @@ from .families import FamilyAdapter, get_adapter, supported_model_types
 from .presets import PRESETS, preset_config
 
 META_FILE = "spc.json"
+STUDENT_FILE = "student.safetensors"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
 
 
@@ -38,6 +39,7 @@ class ModelMeta:
     normalize: bool = True
     source: str = ""
     provenance: dict = field(default_factory=dict)
+    mimic: dict | None = None  # the mimic design, for distilled students
 
     @property
     def clip_samples(self) -> int:
@@ -63,6 +65,10 @@ class SpeechClassifier(nn.Module):
     @property
     def layers(self) -> nn.ModuleList:
         return self.adapter.layers(self.hf)
+
+    def parts(self):
+        """The modules of each part (feature encoder, stack, head), for parameter accounting."""
+        return self.adapter.parts(self.hf)
 
     @property
     def num_layers(self) -> int:
@@ -148,7 +154,7 @@ def _read_meta(folder: Path | None, family: str, clip_seconds: float | None) -> 
     meta = ModelMeta(family=family)
     if folder is not None and (folder / META_FILE).is_file():
         saved = json.loads((folder / META_FILE).read_text())
-        for key in ("sampling_rate", "clip_seconds", "normalize", "source", "provenance"):
+        for key in ("sampling_rate", "clip_seconds", "normalize", "source", "provenance", "mimic"):
             if key in saved:
                 setattr(meta, key, saved[key])
     elif folder is not None and (folder / "preprocessor_config.json").is_file():
@@ -189,6 +195,8 @@ def load_model(
         config.label2id = {str(name): i for i, name in enumerate(labels)}
     cls = getattr(transformers, adapter.hf_class)
     torch.manual_seed(seed)
+    if meta.mimic is not None:
+        return _load_student(config, adapter, meta, folder)
     if weights is None:
         hf = cls(config)
     else:
@@ -201,6 +209,22 @@ def load_model(
     return SpeechClassifier(hf, adapter, meta)
 
 
+def _load_student(config, adapter, meta: ModelMeta, folder: Path | None):
+    """A mimic student: the shell is rebuilt from its config and every weight read from one file."""
+    import transformers
+    from safetensors.torch import load_file
+
+    from .distill.mimic import MimicConfig, MimicStudent, make_shell
+
+    if folder is None or not (folder / STUDENT_FILE).is_file():
+        raise SpcError(f"{folder} is a mimic student but has no {STUDENT_FILE}")
+    shell = make_shell(getattr(transformers, adapter.hf_class)(config), adapter)
+    adapter.prepare_loaded(shell, meta.clip_seconds)
+    student = MimicStudent(shell, adapter, meta, MimicConfig(**meta.mimic))
+    student.load_state_dict(load_file(str(folder / STUDENT_FILE)))
+    return student.eval()
+
+
 def save_model(model: SpeechClassifier, out_dir: str | Path, provenance: dict | None = None) -> Path:
     """Write a normal transformers checkpoint folder (plus ``spc.json``); other files there are kept.
 
@@ -211,13 +235,22 @@ def save_model(model: SpeechClassifier, out_dir: str | Path, provenance: dict | 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".save.", dir=out))
     try:
-        model.hf.save_pretrained(tmp)
+        student = getattr(model, "mimic", None) is not None
+        if student:  # config only: the shell lacks modules transformers would re-create
+            model.hf.config.save_pretrained(tmp)
+        else:
+            model.hf.save_pretrained(tmp)
         model.adapter.default_feature_extractor(
             model.meta.sampling_rate, model.meta.normalize, model.meta.clip_seconds
         ).save_pretrained(tmp)
         meta = asdict(model.meta)
         if provenance is not None:
             meta["provenance"] = provenance
+        if student:
+            from safetensors.torch import save_file
+
+            meta["mimic"] = asdict(model.mimic_cfg)
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / STUDENT_FILE))
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         for f in tmp.iterdir():
             os.replace(f, out / f.name)

@@ -33,18 +33,16 @@ def _count(modules: list[nn.Module], seen: set[int]) -> int:
 
 
 def count_parameters(model) -> ParamCount:
-    """Count a ``SpeechClassifier``'s (or a student's) parameters per part, each counted once."""
-    parts = model.adapter.parts(model.hf) if hasattr(model, "adapter") else model.parts()
-    root = model.hf if hasattr(model, "hf") else model
+    """Count a ``SpeechClassifier``'s (or a mimic student's) parameters per part, each counted once."""
+    parts = model.parts()
     seen: set[int] = set()
     layers = _count(list(model.layers), set())
     fe = _count(parts.feature_encoder, seen)
     stack = _count(parts.stack, seen)
     head = _count(parts.head, seen)
-    extra = getattr(model.adapter, "extra_head_parameters", lambda m: [])(root) if hasattr(model, "adapter") else []
-    for p in extra:
+    for p in model.adapter.extra_head_parameters(model.hf):
         if id(p) not in seen:
             seen.add(id(p))
             head += p.numel()
-    total = sum(p.numel() for p in root.parameters())
+    total = sum(p.numel() for p in model.parameters())
     return ParamCount(fe, stack, layers, head, total - fe - stack - head, total)

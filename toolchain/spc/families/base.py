@@ -26,7 +26,6 @@ class Parts:
     feature_encoder: list[nn.Module]
     stack: list[nn.Module]
     head: list[nn.Module]
-    stack_extra: list[nn.Module]  # inside the stack but not a layer (positional conv, final LayerNorm)
 
 
 class FamilyAdapter:
@@ -69,7 +68,6 @@ class FamilyAdapter:
             feature_encoder=[base.feature_extractor, base.feature_projection],
             stack=[enc],
             head=head,
-            stack_extra=[enc.pos_conv_embed, enc.layer_norm],
         )
 
     def freeze_feature_encoder(self, model: nn.Module) -> None:
@@ -103,6 +101,20 @@ class FamilyAdapter:
     def initial_state(self, model: nn.Module, h0: torch.Tensor) -> dict:
         """What the stack hands down besides the hidden state, before the first layer runs."""
         return {}
+
+    def student_front(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        """Model input -> the input of a mimic stack: CNN and projection, without the positional
+        convolution, which belongs to the stack in the parameter accounting of docs/method.md."""
+        base = self.base(model)
+        proj = base.feature_projection(base.feature_extractor(inputs).transpose(1, 2))
+        return proj[0] if isinstance(proj, tuple) else proj
+
+    def strip_for_student(self, shell: nn.Module) -> None:
+        """Remove what a mimic student no longer uses (positional conv; the pre-stack LayerNorm)."""
+        enc = self.encoder(shell)
+        del enc.pos_conv_embed
+        if not self.stable_layer_norm(shell):
+            del enc.layer_norm
 
     def run_layer(self, layer: nn.Module, hidden: torch.Tensor, state: dict) -> torch.Tensor:
         """One transformer layer; ``state`` carries what a family hands down the stack."""

@@ -38,7 +38,6 @@ class WhisperAdapter(FamilyAdapter):
             feature_encoder=[enc.conv1, enc.conv2, enc.embed_positions],
             stack=[enc.layers, enc.layer_norm],
             head=[model.projector, model.classifier],
-            stack_extra=[enc.layer_norm],
         )
 
     def freeze_feature_encoder(self, model: nn.Module) -> None:
@@ -58,6 +57,12 @@ class WhisperAdapter(FamilyAdapter):
         x = nn.functional.gelu(enc.conv1(inputs))
         x = nn.functional.gelu(enc.conv2(x)).permute(0, 2, 1)
         return x + enc.embed_positions.weight[: x.shape[1]]
+
+    def student_front(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        return self.front(model, inputs)  # convolutions and fixed positions: nothing belongs to the stack
+
+    def strip_for_student(self, shell: nn.Module) -> None:
+        """Nothing to remove: the final LayerNorm still feeds the head."""
 
     def run_layer(self, layer: nn.Module, hidden: torch.Tensor, state: dict) -> torch.Tensor:
         out = layer(hidden, None)

@@ -12,7 +12,7 @@ from ..synth import SynthConfig, make_keyword_dataset
 from ..train import TrainConfig
 from .finetune import run_finetune
 
-DEMO_TRAIN = TrainConfig(epochs=30, batch_size=32, lr=2e-3, weight_decay=0.01, warmup_ratio=0.1,
+DEMO_TRAIN = TrainConfig(epochs=30, batch_size=32, lr=5e-4, weight_decay=0.01, warmup_ratio=0.1,
                          freeze_feature_encoder=False, augment=True, seed=0, device="auto")
 
 

@@ -28,7 +28,8 @@ def prepare_out_dir(out: Path, marker: str, overwrite: bool) -> None:
         shutil.rmtree(out)
     if out.is_file():
         raise SpcError(f"output {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / marker).exists() and not (out / CHECKPOINT).exists():
+    ours = (out / marker).exists() or any(p.name.startswith(".spc-") for p in out.iterdir()) if out.is_dir() else True
+    if out.is_dir() and any(out.iterdir()) and not ours:
         raise SpcError(f"output folder {out} is not empty and holds no spc run; choose another --out or --overwrite")
 
 
