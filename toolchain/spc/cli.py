@@ -302,6 +302,232 @@ def distill(teacher, data_dir, out_dir, kind, n_layers, hidden, heads, ffn, widt
 
 
 @cli.command()
+@click.argument("model")
+@click.option("--out", "out_path", required=True, type=click.Path(), help="Output .onnx file (manifest beside it).")
+@click.option("--data", "data_dir", type=click.Path(), help="Check parity on real clips of this data set.")
+@click.option("--split", default="validation", show_default=True, type=click.Choice(["train", "validation", "test"]))
+@click.option("--opset", default=17, show_default=True)
+@click.option("--with-hidden", is_flag=True, help="Also output the last hidden state.")
+@click.option("--simplify/--no-simplify", default=True, show_default=True, help="onnxsim, onnxslim as fallback.")
+@click.option("--atol", default=1e-3, show_default=True, help="Parity tolerance: |onnx - torch| <= atol + rtol max|torch|.")
+@click.option("--rtol", default=1e-3, show_default=True)
+@data_flags
+def export(model, out_path, data_dir, split, opset, with_hidden, simplify, atol, rtol, layout, split_by, test_speaker,
+           task):
+    """Export MODEL (original, pruned or mimic student) to ONNX: raw audio in, logits out.
+
+    Dynamic batch and time axes. The graph is run with ONNX Runtime against PyTorch on clips of
+    several lengths and batch sizes; a disagreeing export is refused and nothing is written.
+
+    \b
+    Example:
+      spc export fsdd-pruned/model --out fsdd-pruned.onnx --data ../shared/data/fsdd
+    """
+    from .console import export_table
+    from .export import ExportConfig, export_onnx
+    from .models import load_model
+
+    m = load_model(model)
+    audio = None
+    if data_dir:
+        from .data import load_clips, open_dataset
+
+        ds = open_dataset(data_dir, layout, **data_options(split_by, test_speaker, task))
+        clips = load_clips(ds, split, rate=m.meta.sampling_rate, clip_seconds=2.0, limit=8, seed=0,
+                           labels=sorted(set(ds.labels)), show_progress=False)
+        audio = clips.audio
+    report = export_onnx(m, out_path, ExportConfig(opset=opset, with_hidden=with_hidden, simplify=simplify,
+                                                    atol=atol, rtol=rtol), audio=audio)
+    stdout().print(export_table(report))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print every field of every target as JSON.")
+def targets(as_json):
+    """List the device profiles in targets/ (use a name or a family with --target)."""
+    from rich.table import Table
+
+    from .targets import load_targets
+
+    found = sorted(load_targets().values(), key=lambda t: (t.family, t.name))
+    if as_json:
+        click.echo(json.dumps([t.as_dict() for t in found], indent=2))
+        return
+    table = Table(title="targets", caption="* the board a family name resolves to; --json for every field")
+    for col in ("name", "family", "backend", "precision", "batch", "seconds"):
+        table.add_column(col, no_wrap=True)
+    for t in found:
+        p = t.profile
+        table.add_row(t.name + (" *" if t.family_default else ""), t.family, t.backend, t.precision,
+                      f"{p.min_batch}/{p.opt_batch}/{p.max_batch}", f"{p.min_seconds}/{p.opt_seconds}/{p.max_seconds}")
+    stdout().print(table)
+
+
+@cli.command()
+@click.argument("onnx_path", type=click.Path())
+@click.option("--target", "target_name", required=True, help="A target name or family (see spc targets).")
+@click.option("--out", "out_path", type=click.Path(), help="Output artifact (default: beside the ONNX file).")
+@click.option("--fp32-norms/--no-fp32-norms", default=True, show_default=True,
+              help="TensorRT: keep LayerNorm and softmax in FP32.")
+@click.option("--timing-cache", type=click.Path(), help="TensorRT timing cache file (reused between builds).")
+def build(onnx_path, target_name, out_path, fp32_norms, timing_cache):
+    """Build the artifact TARGET runs from ONNX_PATH: a TensorRT FP16 engine, or an optimised ONNX Runtime graph.
+
+    \b
+    Examples:
+      spc build model.onnx --target jetson-orin      # on the board: model.jetson-orin-nano.engine
+      spc build model.onnx --target cpu              # model.cpu.ort.onnx
+    """
+    from .engines import build_artifact
+    from .targets import get_target
+
+    target = get_target(target_name)
+    report = build_artifact(onnx_path, target, out_path, fp32_norms=fp32_norms, timing_cache=timing_cache)
+    stdout().print(f"built [bold]{report.artifact}[/] for {target.name} ({target.backend}, {target.precision}); "
+                   f"manifest {report.artifact}.json")
+
+
+@cli.command(name="run")
+@click.argument("artifact", type=click.Path())
+@click.argument("audio_path", type=click.Path())
+@click.option("--top", default=3, show_default=True, help="Classes to show for a clip.")
+@click.option("--stream/--clip", "as_stream", default=None,
+              help="Detect keywords along the recording (default: when it is longer than 1.5 clips).")
+@click.option("--hop", default=0.1, show_default=True, help="Stream: window hop in seconds.")
+@click.option("--smooth", default=3, show_default=True, help="Stream: posteriors averaged over this many windows.")
+@click.option("--threshold", default=0.8, show_default=True, help="Stream: detection threshold on the smoothed posterior.")
+@click.option("--threads", default=0, show_default=True, help="ONNX Runtime threads (0: default).")
+def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, threads):
+    """Classify AUDIO_PATH with an exported model or engine, or detect keywords along a recording.
+
+    \b
+    Examples:
+      spc run model.onnx yes.wav
+      spc run model.onnx kitchen-recording.wav --stream --threshold 0.9
+    """
+    from rich.table import Table
+
+    from .audio import BadAudio, read_audio
+    from .runtime import KeywordSpotter
+
+    spotter = KeywordSpotter(artifact, threads=threads)
+    try:
+        x = read_audio(audio_path, spotter.sampling_rate)
+    except BadAudio as exc:
+        raise SpcError(f"{audio_path}: {exc}") from None
+    if as_stream is None:
+        as_stream = len(x) > 1.5 * spotter.clip_samples
+    if as_stream:
+        table = Table(title=f"keywords in {audio_path}")
+        for col in ("time (s)", "keyword", "score"):
+            table.add_column(col)
+        for d in spotter.stream(x, hop, smooth, threshold):
+            table.add_row(f"{d.time_s:.2f}", d.label, f"{d.score:.3f}")
+        stdout().print(table)
+    else:
+        table = Table(title=str(audio_path))
+        table.add_column("class")
+        table.add_column("probability", justify="right")
+        for label, p in spotter.classify(x, top):
+            table.add_row(label, f"{p:.4f}")
+        stdout().print(table)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder (train/validation/test).")
+@click.option("--target", "target_name", default="cpu", show_default=True, help="Target name or family (spc targets).")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Report folder (report.md, report.json, artifacts).")
+@click.option("--method", default="auto", show_default=True, type=click.Choice(["auto", "prune", "mimic"]),
+              help="auto: try both and keep the fastest candidate that meets the target.")
+@click.option("--retention", default=0.95, show_default=True, help="Keep at least this fraction of the accuracy.")
+@click.option("--mimic-kind", default="linear", show_default=True, type=click.Choice(["linear", "transformer"]))
+@click.option("--mimic-layers", default=1, show_default=True, type=click.IntRange(1, 2))
+@click.option("--stage1-epochs", default=50, show_default=True)
+@click.option("--stage2-epochs", default=30, show_default=True)
+@click.option("--analysis-clips", default=256, show_default=True)
+@click.option("--latency-runs", default=20, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+@data_flags
+def compress(model, data_dir, target_name, out_dir, method, retention, mimic_kind, mimic_layers, stage1_epochs,
+             stage2_epochs, analysis_clips, latency_runs, seed, overwrite, layout, split_by, test_speaker, task):
+    """The main job: MODEL -> an artifact for --target that keeps --retention of the accuracy, with a report.
+
+    Analyses, prunes and/or distils, exports to ONNX (parity-checked), picks the candidate that meets
+    the target on validation with the lowest measured latency, builds it for the target and
+    evaluates the built artifact itself on the test split. Re-running reuses finished stages.
+    Where this machine cannot build the target's engine, it stops at ONNX and prints the commands to
+    run on the device.
+
+    \b
+    Examples:
+      spc compress fsdd-teacher --data ../shared/data/fsdd --target cpu --out fsdd-report
+      spc compress kws-teacher --data speech_commands_v0.02 --target jetson-orin --out kws-report
+    """
+    from .distill import DistillConfig, MimicConfig
+    from .recipes.compress import CompressConfig, run_compress
+
+    config = CompressConfig(method=method, retention=retention, analysis_clips=analysis_clips,
+                            mimic=MimicConfig(kind=mimic_kind, n_layers=mimic_layers),
+                            distill=DistillConfig(stage1_epochs=stage1_epochs, stage2_epochs=stage2_epochs, seed=seed),
+                            latency_runs=latency_runs, seed=seed)
+    report = run_compress(model, data_dir, out_dir, target_name, config=config, layout=layout, overwrite=overwrite,
+                          data_options=data_options(split_by, test_speaker, task))
+    print_compress_summary(report, out_dir)
+
+
+def print_compress_summary(report: dict, out_dir) -> None:
+    from .console import compress_table
+
+    stdout().print(compress_table(report))
+    f = report["final"]
+    verdict = "[bold green]PASS[/]" if f["passed"] else "[bold red]FAIL[/]"
+    stdout().print(f"{verdict}: {report['chosen']} keeps {f['retention']:.3f} of the test accuracy "
+                   f"(target {report['retention_target']:.2f}), {f['speedup_p50']:.2f}x faster; "
+                   f"report in {Path(out_dir) / 'report.md'}")
+    for line in report.get("next_steps", []):
+        if line == report["next_steps"][0]:
+            stdout().print(f"\nthis machine cannot build for {report['target']['name']} "
+                           f"({report['build'].get('deferred')}); on the device run:")
+        stdout().print(f"  {line}", soft_wrap=True)
+
+
+@cli.command(name="bench")
+@click.argument("artifacts", nargs=-1, required=True)
+@click.option("--target", "target_name", default="cpu", show_default=True, help="Shapes come from the target profile.")
+@click.option("--data", "data_dir", type=click.Path(), help="Also measure accuracy on this data set.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["validation", "test"]))
+@click.option("--report", "report_dir", type=click.Path(), help="Add the figures to this compress report.")
+@click.option("--runs", default=30, show_default=True, help="Timed runs per shape (after warm-up).")
+@click.option("--warmup", default=5, show_default=True)
+@click.option("--threads", default=0, show_default=True, help="ONNX Runtime threads (0: default).")
+@click.option("--json", "json_path", type=click.Path(), help="Write the results to this JSON file.")
+@data_flags
+def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup, threads, json_path, layout, split_by,
+              test_speaker, task):
+    """Latency (p50/p90/p99/mean, clips per second) of ARTIFACTS side by side, at the target's shapes.
+
+    ARTIFACTS are .onnx / .ort.onnx / .engine files with manifests, or model folders (PyTorch).
+    Several artifacts are timed in interleaved rounds, so their ratios are measured in one run.
+
+    \b
+    Example (on the board, after spc compress printed it):
+      spc bench report/artifacts/pruned.jetson-orin-nano.engine --target jetson-orin-nano --data data --report report
+    """
+    from .recipes.bench import run_bench
+
+    result = run_bench(list(artifacts), target_name, data_dir=data_dir, split=split, report_dir=report_dir, runs=runs,
+                       warmup=warmup, threads=threads, layout=layout,
+                       data_options=data_options(split_by, test_speaker, task))
+    from .console import bench_table
+
+    stdout().print(bench_table(result))
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2))
+
+
+@cli.command()
 @click.option("--out", "out_dir", default="spc-demo", show_default=True, type=click.Path(), help="Work folder.")
 @click.option("--epochs", default=None, type=int, help="Training epochs (default: the demo's 30).")
 def demo(out_dir, epochs):

@@ -7,7 +7,9 @@ from rich.table import Table
 
 
 def stdout() -> Console:
-    return Console(highlight=False)
+    """Rich console on stdout; 160 columns when not a terminal (logs, pipes), so tables stay whole."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=160)
 
 
 def stderr() -> Console:
@@ -119,4 +121,53 @@ def distill_table(summary: dict) -> Table:
     if lat:
         table.add_row("CPU latency p50 (batch 1)", f"{lat['teacher']['p50_ms']:.2f} ms", f"{lat['student']['p50_ms']:.2f} ms",
                       f"{summary['latency_ratio']:.3f}")
+    return table
+
+
+def export_table(report) -> Table:
+    """Parity and graph size before and after simplification."""
+    table = Table(title=f"exported {report.path}", caption=f"sha256 {report.sha256[:16]}...")
+    for col in ("", "raw graph", "simplified" + (f" ({report.simplifier})" if report.simplifier else "")):
+        table.add_column(col)
+    after = report.after
+    p2 = report.parity_simplified
+    table.add_row("max |logit diff| vs PyTorch", f"{report.parity['max_abs_diff']:.2e}",
+                  f"{p2['max_abs_diff']:.2e}" if p2 else "-")
+    table.add_row("top-1 agreement", f"{report.parity['top1_agreement']:.3f}", f"{p2['top1_agreement']:.3f}" if p2 else "-")
+    table.add_row("file size", f"{report.before.file_bytes / 2**20:.2f} MiB",
+                  f"{after.file_bytes / 2**20:.2f} MiB" if after else "-")
+    table.add_row("nodes", str(report.before.nodes), str(after.nodes) if after else "-")
+    top = sorted(report.before.ops.items(), key=lambda kv: -kv[1])[:6]
+    table.add_row("top operators", ", ".join(f"{k} {v}" for k, v in top),
+                  ", ".join(f"{k} {v}" for k, v in sorted(after.ops.items(), key=lambda kv: -kv[1])[:6]) if after else "-")
+    for note in report.notes:
+        table.add_row("note", note, "")
+    return table
+
+
+def compress_table(report: dict) -> Table:
+    """The summary table of a compress run: every candidate, and the final artifact."""
+    table = Table(title=f"spc compress: {report['model']} -> {report['target']['name']}")
+    for col, just in (("candidate", "left"), ("parameters", "right"), ("val acc", "right"), ("val retention", "right"),
+                      ("latency p50", "right"), ("vs original", "right")):
+        table.add_column(col, justify=just)
+    for name, e in report["candidates"].items():
+        table.add_row(name + (" *" if name == report["chosen"] else ""), millions(e["params"]["total"]),
+                      pct(e["val_accuracy"]), f"{e['val_retention']:.3f}", f"{e['latency_onnx_ms']['p50_ms']:.2f} ms",
+                      f"{e['latency_ratio']:.2f}x")
+    f = report["final"]
+    table.caption = (f"final {f['kind']} artifact on test: {pct(f['test_accuracy'])} vs original {pct(f['original_test_accuracy'])}"
+                     f" (retention {f['retention']:.3f}); p50 {f['latency_ms']['p50_ms']:.2f} ms vs "
+                     f"{f['original_latency_ms']['p50_ms']:.2f} ms")
+    return table
+
+
+def bench_table(result: dict) -> Table:
+    table = Table(title=f"latency on {result['target']} ({result['machine'].get('gpu') or result['machine']['cpu']})")
+    for col in ("artifact", "batch", "samples", "p50 ms", "p90 ms", "p99 ms", "mean ms", "clips/s", "accuracy"):
+        table.add_column(col, justify="left" if col == "artifact" else "right")
+    acc = result.get("accuracy", {})
+    for r in result["latency"]:
+        table.add_row(r["artifact"], str(r["batch"]), str(r["samples"]), f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}",
+                      f"{r['p99_ms']:.2f}", f"{r['mean_ms']:.2f}", f"{r['clips_per_s']:.1f}", pct(acc.get(r["artifact"])))
     return table

@@ -59,14 +59,29 @@ class LinearBlock(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    """A standard post-LN transformer encoder layer (self-attention + GELU feed-forward)."""
+    """A standard post-LN transformer encoder layer (self-attention + GELU feed-forward).
+
+    Written out rather than ``nn.TransformerEncoderLayer``, whose attention bakes the traced batch
+    and length into the exported graph; here every reshape follows the input's shape.
+    """
 
     def __init__(self, d: int, heads: int, ffn: int, dropout: float):
         super().__init__()
-        self.layer = nn.TransformerEncoderLayer(d, heads, ffn, dropout=dropout, activation="gelu", batch_first=True)
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+        self.norm1 = nn.LayerNorm(d)
+        self.ff1 = nn.Linear(d, ffn)
+        self.ff2 = nn.Linear(ffn, d)
+        self.norm2 = nn.LayerNorm(d)
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # B x T x D -> B x T x D
-        return self.layer(x)
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        att = nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=self.drop.p if self.training else 0.0)
+        x = self.norm1(x + self.drop(self.out(att.transpose(1, 2).reshape(b, t, d))))
+        return self.norm2(x + self.drop(self.ff2(self.drop(nn.functional.gelu(self.ff1(x))))))
 
 
 def make_blocks(cfg: MimicConfig, d: int) -> nn.ModuleList:

@@ -165,5 +165,9 @@ class FamilyAdapter:
             do_normalize=normalize, return_attention_mask=False,
         )
 
+    def max_samples(self, model: nn.Module, meta) -> int:
+        """The longest input the model takes (convolutional position encodings: no real limit)."""
+        return 30 * meta.sampling_rate
+
     def prepare_loaded(self, model: nn.Module, clip_seconds: float) -> None:
         """Adjust a freshly loaded model for short clips (Whisper trims its positions)."""

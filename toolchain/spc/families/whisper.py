@@ -71,6 +71,9 @@ class WhisperAdapter(FamilyAdapter):
     def _set_num_layers(self, model: nn.Module, n: int) -> None:
         model.config.encoder_layers = n
 
+    def max_samples(self, model: nn.Module, meta) -> int:
+        return model.encoder.embed_positions.num_embeddings * CONV_STRIDE * HOP
+
     def prepare_loaded(self, model: nn.Module, clip_seconds: float) -> None:
         """Trim the 30 s position table to the clip: 1 s -> 100 mel frames -> 50 positions."""
         sr = 16000

@@ -1,0 +1,99 @@
+"""What the similarity metrics cost next to the forward passes, and whether memory grows with clips.
+
+Base-size wav2vec2 (768 wide, 12 layers, random weights) on the CPU, batch 64, 1 s clips of noise.
+Time: forward passes alone vs forward + every metric, measured in the same process on the same
+clips. Memory: peak RSS of a child process that analyses N clips, for two values of N.
+
+    python benchmarks/analysis_overhead.py --clips 256 --memory-clips 256 2048
+
+Writes benchmarks/results/analysis_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def model():
+    from spc.models import load_model
+
+    return load_model("preset:wav2vec2-base", labels=[str(i) for i in range(12)]).eval()
+
+
+def clips(n, seed=0):
+    from spc.data.clips import ClipSet
+
+    audio = (0.1 * np.random.default_rng(seed).standard_normal((n, 16000))).astype(np.float32)
+    return ClipSet(audio, np.arange(n) % 12, [str(i) for i in range(12)], [str(i) for i in range(n)])
+
+
+def timing(n: int, batch: int) -> dict:
+    from spc.analysis.accumulate import SimilarityAccumulator
+
+    m, data = model(), clips(n)
+    fwd = metric = 0.0
+    acc = SimilarityAccumulator(m.num_layers + 1)
+    with torch.inference_mode():
+        m.hidden_states(torch.from_numpy(data.audio[:2]))  # warm-up
+        for s in range(0, n, batch):
+            x = torch.from_numpy(data.audio[s : s + batch])
+            t0 = time.perf_counter()
+            hs = m.hidden_states(x)
+            t1 = time.perf_counter()
+            acc.update(hs)
+            t2 = time.perf_counter()
+            fwd += t1 - t0
+            metric += t2 - t1
+    return {"clips": n, "batch": batch, "forward_s": round(fwd, 2), "metrics_s": round(metric, 2),
+            "metrics_over_forward": round(metric / fwd, 3)}
+
+
+def peak_memory_child(n: int, batch: int) -> None:
+    from spc.analysis.run import AnalysisConfig, analyze_model
+
+    m = model()
+    analyze_model(m, clips(n), AnalysisConfig(batch_size=batch, device="cpu"), show_progress=False)
+    print(json.dumps({"clips": n, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--memory-clips", type=int, nargs="*", default=[256, 2048])
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        peak_memory_child(args.child, args.batch)
+        return
+    result = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                          "torch": torch.__version__},
+              "model": "wav2vec2-base preset (94.57 M, random weights)", "timing": timing(args.clips, args.batch)}
+    print(json.dumps(result["timing"]))
+    mem = []
+    for n in args.memory_clips:
+        out = subprocess.run([sys.executable, __file__, "--child", str(n), "--batch", str(args.batch)],
+                             check=True, capture_output=True, text=True).stdout
+        mem.append(json.loads(out.strip().splitlines()[-1]))
+        print(mem[-1])
+    result["memory"] = mem
+    if len(mem) >= 2:
+        result["memory_ratio_largest_to_smallest"] = round(mem[-1]["peak_rss_mb"] / mem[0]["peak_rss_mb"], 3)
+    out_dir = Path(__file__).parent / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "analysis_overhead.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

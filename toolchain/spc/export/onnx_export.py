@@ -1,0 +1,208 @@
+"""Export a model (raw audio in, logits out) to ONNX, parity-checked, simplified, and refused on disagreement.
+
+Dynamic batch and time axes; opset 17+ (LayerNormalization is one node); weight norm folded into
+plain weights; eval mode (no dropout, no layer drop). Nothing is left at the output path unless
+every check passed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import SpcError
+from .parity import ParityError, check_parity
+
+INPUT, OUTPUT, HIDDEN = "audio", "logits", "last_hidden_state"
+
+
+@dataclass
+class ExportConfig:
+    opset: int = 17
+    with_hidden: bool = False  # also output the last hidden state
+    simplify: bool = True
+    parity: bool = True
+    atol: float = 1e-3
+    rtol: float = 1e-3
+    batch_sizes: tuple[int, ...] = (1, 3)
+    seconds: tuple[float, ...] = (1.0, 0.75, 1.5)
+    seed: int = 0
+
+
+@dataclass
+class GraphStats:
+    file_bytes: int
+    nodes: int
+    ops: dict[str, int]
+
+
+@dataclass
+class ExportReport:
+    path: str
+    sha256: str
+    exporter: str
+    parity: dict
+    parity_simplified: dict | None
+    before: GraphStats
+    after: GraphStats | None
+    simplifier: str | None
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Exportable(nn.Module):
+    """audio (B x S) -> logits (B x C) [, last hidden state (B x T x D)]."""
+
+    def __init__(self, model, with_hidden: bool):
+        super().__init__()
+        self.model = model
+        self.with_hidden = with_hidden
+
+    def forward(self, audio: torch.Tensor):
+        hiddens = self.model.run_stack(self.model.stack_input(audio))
+        logits = self.model.logits_from_hidden(hiddens)
+        return (logits, hiddens[-1]) if self.with_hidden else logits
+
+
+def fold_weight_norm(model: nn.Module) -> nn.Module:
+    """Replace weight-normed convolutions (wav2vec2's positional conv) by plain ones with the weight they compute.
+
+    The modules are rebuilt rather than un-parametrised in place: ``remove_parametrizations`` edits
+    the parametrised class, which a deep copy shares with the original model.
+    """
+    from torch.nn.utils import parametrize
+
+    swaps = [(parent, name, child) for parent in model.modules() for name, child in parent.named_children()
+             if parametrize.is_parametrized(child)]
+    for parent, name, child in swaps:
+        if not isinstance(child, nn.Conv1d):
+            raise SpcError(f"cannot fold a parametrised {type(child).__name__}; only Conv1d is expected")
+        plain = nn.Conv1d(child.in_channels, child.out_channels, child.kernel_size, stride=child.stride,
+                          padding=child.padding, dilation=child.dilation, groups=child.groups,
+                          bias=child.bias is not None, padding_mode=child.padding_mode)
+        with torch.no_grad():
+            plain.weight.copy_(child.weight)
+            if child.bias is not None:
+                plain.bias.copy_(child.bias)
+        setattr(parent, name, plain)
+    return model
+
+
+def graph_stats(path: Path) -> GraphStats:
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    ops = Counter(n.op_type for n in m.graph.node)
+    return GraphStats(path.stat().st_size, sum(ops.values()), dict(sorted(ops.items())))
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _torch_export(wrapper: nn.Module, dummy: torch.Tensor, path: Path, config: ExportConfig) -> str:
+    outputs = [OUTPUT, HIDDEN] if config.with_hidden else [OUTPUT]
+    axes = {INPUT: {0: "batch", 1: "samples"}, OUTPUT: {0: "batch"}}
+    if config.with_hidden:
+        axes[HIDDEN] = {0: "batch", 1: "frames"}
+    torch.onnx.export(wrapper, (dummy,), str(path), input_names=[INPUT], output_names=outputs,
+                      dynamic_axes=axes, opset_version=config.opset, dynamo=False, do_constant_folding=True)
+    return "torchscript"
+
+
+def simplify(src: Path, dst: Path) -> str:
+    """onnxsim first, onnxslim where onnxsim fails; returns the tool used."""
+    import onnx
+
+    model = onnx.load(str(src))
+    try:
+        import onnxsim
+
+        simplified, ok = onnxsim.simplify(model)
+        if not ok:
+            raise RuntimeError("onnxsim check failed")
+        onnx.save(simplified, str(dst))
+        return "onnxsim"
+    except Exception:  # onnxsim has many failure modes; onnxslim is the documented fallback
+        import onnxslim
+
+        onnx.save(onnxslim.slim(model), str(dst))
+        return "onnxslim"
+
+
+def export_onnx(model, out_path: str | Path, config: ExportConfig = ExportConfig(),
+                audio: np.ndarray | None = None) -> ExportReport:
+    """Export ``model`` to ``out_path`` (plus ``out_path.json``, the manifest) after parity checks.
+
+    ``audio`` (N x S, the model's rate) are the clips parity is checked on; random noise is used
+    where none are given. Raises ``ParityError`` (nothing written) when the graph disagrees.
+    """
+    out = Path(out_path)
+    if out.suffix != ".onnx":
+        raise SpcError(f"the output should be a .onnx file, got {out}")
+    if config.opset < 17:
+        raise SpcError(f"opset {config.opset} is too old: spc needs 17 or newer (LayerNormalization)")
+    t0 = time.perf_counter()
+    meta = model.meta
+    max_len = model.adapter.max_samples(model.hf, meta)
+    lengths = sorted({min(max_len, int(round(s * meta.sampling_rate))) for s in config.seconds})
+    rng = np.random.default_rng(config.seed)
+    if audio is None:
+        audio = (0.1 * rng.standard_normal((max(config.batch_sizes), max(lengths)))).astype(np.float32)
+    elif audio.shape[1] < max(lengths):
+        audio = np.pad(audio, ((0, 0), (0, max(lengths) - audio.shape[1])))
+    clean = fold_weight_norm(copy.deepcopy(model)).eval()
+    wrapper = _Exportable(clean, config.with_hidden).eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export.") as tmpdir:
+        raw = Path(tmpdir) / "raw.onnx"
+        dummy = torch.from_numpy(audio[:2, : meta.clip_samples if meta.clip_samples <= max_len else max_len].copy())
+        exporter = _torch_export(wrapper, dummy, raw, config)
+        notes = []
+        parity = check_parity(model, raw, audio, config.batch_sizes, tuple(lengths), config.atol, config.rtol)
+        if config.parity and not parity:
+            raise ParityError(f"the exported graph disagrees with PyTorch (max |diff| {parity.max_abs_diff:.3g}, "
+                              f"top-1 agreement {parity.top1_agreement:.3f}); nothing was written")
+        before = graph_stats(raw)
+        final, after, tool, parity2 = raw, None, None, None
+        if config.simplify:
+            simp = Path(tmpdir) / "simplified.onnx"
+            tool = simplify(raw, simp)
+            parity2 = check_parity(model, simp, audio, config.batch_sizes, tuple(lengths), config.atol, config.rtol)
+            if config.parity and not parity2:
+                notes.append(f"{tool} output failed parity (max |diff| {parity2.max_abs_diff:.3g}); kept the unsimplified graph")
+            else:
+                final, after = simp, graph_stats(simp)
+        digest = sha256(final)
+        report = ExportReport(str(out), digest, exporter, parity.as_dict(), parity2.as_dict() if parity2 else None,
+                              before, after, tool, round(time.perf_counter() - t0, 2), notes)
+        manifest = {
+            "kind": "onnx", "file": out.name, "sha256": digest, "input": INPUT,
+            "outputs": [OUTPUT, HIDDEN] if config.with_hidden else [OUTPUT], "labels": model.labels,
+            "sampling_rate": meta.sampling_rate, "clip_seconds": meta.clip_seconds, "max_samples": max_len,
+            "family": meta.family, "source": meta.source, "opset": config.opset, "export": report.as_dict(),
+            "config": asdict(config),
+        }
+        os.replace(final, out)
+        tmp_manifest = out.with_name(out.name + ".json.tmp")
+        tmp_manifest.write_text(json.dumps(manifest, indent=2))
+        os.replace(tmp_manifest, out.with_name(out.name + ".json"))
+    return report

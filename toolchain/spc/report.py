@@ -1,0 +1,128 @@
+"""The compress report: report.json (every figure and setting) and report.md (readable on its own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .console import millions, pct
+
+
+def accuracy_latency_figure(report: dict, path: Path) -> Path:
+    """Validation accuracy against measured latency, one point per candidate, with the retention line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=110)
+    for name, e in report["candidates"].items():
+        x, y = e["latency_onnx_ms"]["p50_ms"], e["val_accuracy"]
+        ax.scatter([x], [y], s=60, marker="*" if name == report["chosen"] else "o")
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    base = report["candidates"]["original"]["val_accuracy"]
+    ax.axhline(report["retention_target"] * base, color="red", ls=":", lw=1,
+               label=f"{report['retention_target']:.0%} of the original")
+    ax.set_xlabel("latency p50 (ms, ONNX Runtime, batch %d)" % report["target"]["profile"]["opt_batch"])
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("candidates: accuracy vs measured latency", fontsize=10)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _figures(report: dict, out: Path) -> dict[str, str]:
+    figs = out / "figures"
+    figs.mkdir(exist_ok=True)
+    found = {}
+    analysis = Path(report["analysis"]).parent
+    for name in ("heatmap_cka.png", "heatmap_cosine.png", "block_influence.png"):
+        if (analysis / name).is_file():
+            shutil.copy2(analysis / name, figs / name)
+            found[name] = f"figures/{name}"
+    prune = report["candidates"].get("pruned")
+    if prune and (Path(prune["summary"]).parent / "curves.png").is_file():
+        shutil.copy2(Path(prune["summary"]).parent / "curves.png", figs / "pruning_curves.png")
+        found["pruning_curves.png"] = "figures/pruning_curves.png"
+    accuracy_latency_figure(report, figs / "accuracy_latency.png")
+    found["accuracy_latency.png"] = "figures/accuracy_latency.png"
+    return found
+
+
+def render_markdown(report: dict, figures: dict[str, str]) -> str:
+    f = report["final"]
+    t = report["target"]
+    verdict = "PASS" if f["passed"] else "FAIL"
+    lines = [
+        f"# spc compress report: {report['model']} for {t['name']}",
+        "",
+        f"**{verdict}**: the {f['kind']} artifact keeps **{f['retention']:.3f}** of the original's test accuracy "
+        f"({pct(f['test_accuracy'])} vs {pct(f['original_test_accuracy'])}; target {report['retention_target']:.2f}), "
+        f"and runs **{f['speedup_p50']:.2f}x** faster (p50 {f['latency_ms']['p50_ms']:.2f} ms vs "
+        f"{f['original_latency_ms']['p50_ms']:.2f} ms, batch {f['latency_ms']['batch']}, "
+        f"{f['latency_ms']['samples']} samples) on {report['machine'].get('gpu') or report['machine']['cpu']}.",
+        "",
+        f"Chosen candidate: **{report['chosen']}** (method `{report['method']}`); artifact `{f['artifact']}`. "
+        "Both accuracies are of the exported artifacts run by ONNX Runtime (or TensorRT) on the test split, "
+        "never of the PyTorch models; candidates were chosen on the validation split.",
+        "",
+        "## Candidates",
+        "",
+        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | latency p50 (ms) | vs original | parity max diff |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, e in report["candidates"].items():
+        mark = " *" if name == report["chosen"] else ""
+        lines.append(
+            f"| {name}{mark} | {e['method']} | {millions(e['params']['total'])} | {millions(e['params']['stack_layers'])} | "
+            f"{pct(e['val_accuracy'])} | {e['val_retention']:.3f} | {e['latency_onnx_ms']['p50_ms']:.2f} | "
+            f"{e['latency_ratio']:.2f}x | {e['parity']['max_abs_diff']:.1e} |")
+    lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
+              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, e in report["candidates"].items():
+        p = e["params"]
+        lines.append(f"| {name} | {millions(p['feature_encoder'])} | {millions(p['stack'])} | "
+                     f"{millions(p['stack_layers'])} | {millions(p['head'])} | {millions(p['total'])} |")
+    if report.get("device_results"):
+        lines += ["", "## Measured on the device", "", "| artifact | batch | samples | p50 ms | p99 ms | clips/s | test acc |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in report["device_results"]:
+            for row in r["latency"]:
+                lines.append(f"| {Path(r['artifact']).name} | {row['batch']} | {row['samples']} | {row['p50_ms']:.2f} | "
+                             f"{row['p99_ms']:.2f} | {row['clips_per_s']:.1f} | {pct(r.get('accuracy'))} |")
+    lines += ["", "## Figures", ""]
+    titles = {"accuracy_latency.png": "Accuracy against measured latency", "heatmap_cka.png": "Layer similarity (CKA)",
+              "heatmap_cosine.png": "Layer similarity (cosine)", "block_influence.png": "Block Influence per layer",
+              "pruning_curves.png": "Pruning curves (validation)"}
+    for name, rel in figures.items():
+        lines += [f"### {titles.get(name, name)}", "", f"![{titles.get(name, name)}]({rel})", ""]
+    if report.get("next_steps"):
+        lines += ["## On the device", "", f"This machine could not build for {t['name']} "
+                  f"({report['build'].get('deferred')}). Run there, from this folder's parent:", "", "```bash",
+                  *report["next_steps"], "```", ""]
+    lines += ["## Settings", "", f"- data: `{report['data']['root']}` ({report['data']['layout']}), "
+              f"{report['data']['val_clips']} validation and {report['data']['test_clips']} test clips, "
+              f"{len(report['data']['skipped'])} files skipped",
+              f"- target: {t['name']} ({t['backend']}, {t['precision']}; {t['power_mode']})",
+              f"- machine: {report['machine']}", f"- versions: {report['versions']}",
+              f"- stages: {', '.join(report['stages'])}; {report['seconds']} s",
+              "", "Every setting is in `report.json`."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict, out: Path) -> None:
+    """Write report.json and report.md (with figures) into ``out``, atomically per file."""
+    out.mkdir(parents=True, exist_ok=True)
+    figures = _figures(report, out)
+    for name, text in (("report.json", json.dumps(report, indent=2, default=str)),
+                       ("report.md", render_markdown(report, figures))):
+        tmp = out / (name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, out / name)

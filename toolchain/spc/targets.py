@@ -1,0 +1,128 @@
+"""Device profiles (``targets/*.toml``): loading, validation and name resolution."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import SpcError
+
+BACKENDS = ("tensorrt", "onnxruntime")
+PRECISIONS = ("fp16", "fp32")
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """Batch sizes and clip lengths (seconds) an engine is built for."""
+
+    min_batch: int
+    opt_batch: int
+    max_batch: int
+    min_seconds: float
+    opt_seconds: float
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    family: str
+    family_default: bool
+    description: str
+    backend: str
+    precision: str
+    gpu: str
+    compute_capability: float
+    dla_cores: int
+    use_dla: bool
+    workspace_mb: int
+    threads: int
+    power_mode: str
+    profile: ShapeProfile
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.backend == "tensorrt"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def targets_dirs() -> list[Path]:
+    """Where target files are looked for: $SPC_TARGETS_DIR, the source checkout, the installed data."""
+    dirs = []
+    if os.environ.get("SPC_TARGETS_DIR"):
+        dirs.append(Path(os.environ["SPC_TARGETS_DIR"]))
+    dirs.append(Path(__file__).resolve().parents[2] / "targets")
+    dirs.append(Path(sys.prefix) / "share" / "spc" / "targets")
+    return dirs
+
+
+def parse_target(data: dict, source: str = "") -> Target:
+    """A ``Target`` from a TOML table; every field present and in range, else a user error."""
+    where = f" in {source}" if source else ""
+    fields = {f for f in Target.__dataclass_fields__} - {"profile"}
+    missing = sorted(fields - set(data)) + ([] if "profile" in data else ["profile"])
+    if missing:
+        raise SpcError(f"target{where} lacks {', '.join(missing)}")
+    prof = data["profile"]
+    pfields = set(ShapeProfile.__dataclass_fields__)
+    if sorted(pfields - set(prof)):
+        raise SpcError(f"target{where} profile lacks {', '.join(sorted(pfields - set(prof)))}")
+    profile = ShapeProfile(**{k: prof[k] for k in pfields})
+    t = Target(**{k: data[k] for k in fields}, profile=profile)
+    problems = []
+    if t.backend not in BACKENDS:
+        problems.append(f"backend '{t.backend}' is not one of {BACKENDS}")
+    if t.precision not in PRECISIONS:
+        problems.append(f"precision '{t.precision}' is not one of {PRECISIONS}")
+    if t.is_gpu and t.precision != "fp16":
+        problems.append("GPU targets build FP16 engines")
+    if t.is_gpu and not (5.0 <= t.compute_capability <= 12.0):
+        problems.append(f"compute capability {t.compute_capability} is out of range")
+    if not 0 <= t.dla_cores <= 2 or (t.use_dla and t.dla_cores == 0):
+        problems.append("use_dla needs a board with DLA cores (0-2)")
+    if t.is_gpu and t.workspace_mb < 64:
+        problems.append("workspace_mb must be at least 64 for a TensorRT target")
+    if t.threads < 0:
+        problems.append("threads must be 0 (default) or more")
+    p = t.profile
+    if not 1 <= p.min_batch <= p.opt_batch <= p.max_batch:
+        problems.append("profile needs 1 <= min_batch <= opt_batch <= max_batch")
+    if not 0.1 <= p.min_seconds <= p.opt_seconds <= p.max_seconds <= 30:
+        problems.append("profile needs 0.1 <= min_seconds <= opt_seconds <= max_seconds <= 30")
+    if problems:
+        raise SpcError(f"target '{t.name}'{where}: " + "; ".join(problems))
+    return t
+
+
+def load_targets() -> dict[str, Target]:
+    """Every target file found, by name (earlier folders win)."""
+    found: dict[str, Target] = {}
+    for d in targets_dirs():
+        if not d.is_dir():
+            continue
+        for f in sorted(d.glob("*.toml")):
+            try:
+                data = tomllib.loads(f.read_text())
+            except tomllib.TOMLDecodeError as exc:
+                raise SpcError(f"cannot parse target file {f}: {exc}") from None
+            t = parse_target(data, str(f))
+            found.setdefault(t.name, t)
+    return found
+
+
+def get_target(name: str) -> Target:
+    """A target by board name or family name (the family's default board); else a user error listing them."""
+    targets = load_targets()
+    if name in targets:
+        return targets[name]
+    family = [t for t in targets.values() if t.family == name]
+    default = [t for t in family if t.family_default]
+    if default:
+        return default[0]
+    names = sorted(targets) + sorted({t.family for t in targets.values()} - set(targets))
+    raise SpcError(f"unknown target '{name}'; known targets: {', '.join(names)}")
