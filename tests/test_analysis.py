@@ -11,7 +11,7 @@ import torch
 from conftest import tiny_configs
 from spc.analysis.accumulate import SimilarityAccumulator
 from spc.analysis.blocks import find_blocks
-from spc.analysis.metrics import cka, cosine_flat, cosine_frames, hsic_unbiased, gram, mutual_knn
+from spc.analysis.metrics import cka, cosine_flat, cosine_frames, hsic_unbiased, mutual_knn
 from spc.analysis.run import AnalysisConfig, analyze_model
 from spc.data.clips import ClipSet
 from spc.models import build_model

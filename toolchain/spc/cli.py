@@ -152,11 +152,12 @@ def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, la
               type=click.Choice(["cosine", "cosine_frames", "cka", "cka_batch_biased", "mutual_knn"]))
 @click.option("--device", default="auto", show_default=True)
 @click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
+@click.option("--calib", help="Calibration manifest (name or path) instead of a fresh sample; see spc calib.")
 @click.option("--compare", nargs=2, type=click.Path(exists=True, dir_okay=False), metavar="A.json B.json",
               help="Show two earlier analyses side by side instead of running one.")
 @data_flags
-def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block_metric, device, map_labels, compare,
-            layout, split_by, test_speaker, task):
+def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block_metric, device, map_labels, calib,
+            compare, layout, split_by, test_speaker, task):
     """Layer similarity of MODEL: cosine, CKA, mutual kNN, Block Influence and the block structure.
 
     Writes analysis.json (matrices, BI, blocks, settings) and PNG heatmaps with the blocks outlined.
@@ -187,7 +188,7 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
     config = AnalysisConfig(n_clips=n_clips, batch_size=batch_size, k=k, seed=seed, split=split,
                             block_metric=block_metric, device=device)
     result = run_analysis(model, data_dir, out_dir, config=config, layout=layout, by_name=map_labels,
-                          data_options=data_options(split_by, test_speaker, task))
+                          data_options=data_options(split_by, test_speaker, task), calib=calib)
     stdout().print(analysis_summary(result, block_metric))
     stdout().print(f"results: {Path(out_dir) / 'analysis.json'} and PNG figures in {out_dir}")
 
@@ -204,6 +205,7 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
 @click.option("--bi-variant", default="frames", show_default=True, type=click.Choice(["frames", "flat"]),
               help="Block Influence cosine: per frame (ShortGPT) or flattened clip (the paper's code).")
 @click.option("--calib-clips", default=256, show_default=True, help="Clips (from validation) that BI is scored on.")
+@click.option("--calib", help="Calibration manifest for BI scoring instead of --calib-clips; see spc calib.")
 @click.option("--min-steps", default=10, show_default=True,
               help="Validation clips that must fit in the tolerance band (1 - retention).")
 @click.option("--batch-size", default=64, show_default=True)
@@ -213,8 +215,8 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
 @click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @data_flags
-def prune(model, data_dir, out_dir, retention, orders, max_remove, random_seeds, bi_variant, calib_clips, min_steps,
-          batch_size, latency_runs, seed, device, map_labels, overwrite, layout, split_by, test_speaker, task):
+def prune(model, data_dir, out_dir, retention, orders, max_remove, random_seeds, bi_variant, calib_clips, calib,
+          min_steps, batch_size, latency_runs, seed, device, map_labels, overwrite, layout, split_by, test_speaker, task):
     """Remove whole transformer layers of MODEL, without retraining, under a retention target.
 
     Every order's validation-accuracy curve is measured (never on the test split); the order that
@@ -238,7 +240,7 @@ def prune(model, data_dir, out_dir, retention, orders, max_remove, random_seeds,
                          max_remove=max_remove, min_steps=min_steps, seed=seed, device=device)
     summary = run_prune(model, data_dir, out_dir, config=config, by_name=map_labels, overwrite=overwrite,
                         latency_runs=latency_runs, layout=layout,
-                        data_options=data_options(split_by, test_speaker, task))
+                        data_options=data_options(split_by, test_speaker, task), calib=calib)
     stdout().print(prune_table(summary))
     stdout().print(f"best: [bold]{summary['best']}[/], kept layers {summary['kept_layers']}; "
                    f"pruned model in {summary['pruned_model']} (test {pct(summary['pruned_test_accuracy'])}); "
@@ -531,9 +533,10 @@ def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup,
 @click.option("--out", "out_dir", default="spc-demo", show_default=True, type=click.Path(), help="Work folder.")
 @click.option("--epochs", default=None, type=int, help="Training epochs (default: the demo's 30).")
 def demo(out_dir, epochs):
-    """The built-in default: offline keyword data (espeak-ng), a small teacher, its accuracy.
+    """The built-in default: offline keyword data (espeak-ng), a small teacher, then spc compress on it.
 
-    Needs no network and no GPU; a few minutes on 2 CPU cores. Re-running reuses what is done.
+    Needs no network and no GPU; a few minutes on 2 CPU cores. Writes OUT/data, OUT/teacher and
+    OUT/report (report.md, report.json, the CPU artifact). Re-running reuses what is done.
     """
     from dataclasses import replace
 
@@ -543,8 +546,103 @@ def demo(out_dir, epochs):
     result = run_demo(out_dir, train=train)
     stdout().print(
         f"demo teacher: test accuracy {pct(result['test_accuracy'])} (chance {pct(result['chance'])}), "
-        f"{result['params']['total'] / 1e6:.2f} M parameters; summary in {Path(out_dir) / 'demo.json'}"
+        f"{result['params']['total'] / 1e6:.2f} M parameters"
     )
+    print_compress_summary(json.loads((Path(out_dir) / "report" / "report.json").read_text()), Path(out_dir) / "report")
+
+
+@cli.group()
+def calib():
+    """Calibration sets: make a manifest, check it against a data folder."""
+
+
+@calib.command(name="make")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
+@click.option("--n", "n_clips", default=512, show_default=True, help="Clips in the set.")
+@click.option("--out", "out", help="Manifest name or path (NAME -> NAME.json).")
+@click.option("--split", default="validation", show_default=True, type=click.Choice(["validation", "train", "test"]),
+              help="Where clips are drawn from (test is refused).")
+@click.option("--rule", default="class-balanced", show_default=True, type=click.Choice(["class-balanced", "random"]))
+@click.option("--seed", default=0, show_default=True)
+@click.option("--from", "rule_file", type=click.Path(exists=True, dir_okay=False), help="Build from a rule file.")
+@data_flags
+def calib_make(data_dir, n_clips, out, split, rule, seed, rule_file, layout, split_by, test_speaker, task):
+    """Draw a reproducible calibration set from DATA and write its manifest.
+
+    \b
+    Example:
+      spc calib make --data ../shared/data/fsdd --n 256 --out fsdd-256
+    """
+    from .calib.manifest import make_from_rule, make_manifest, manifest_hash, save_manifest
+    from .data import open_dataset
+
+    if rule_file:
+        manifest = make_from_rule(rule_file, data_dir)
+        out = out or Path(rule_file).name.replace(".rule.json", "")
+    else:
+        if not out:
+            raise SpcError("calib make needs --out NAME (or --from RULE)")
+        ds = open_dataset(data_dir, layout, **data_options(split_by, test_speaker, task))
+        manifest = make_manifest(ds, n_clips, seed=seed, split=split, rule=rule, name=str(out))
+    path = save_manifest(manifest, out)
+    labels = {}
+    for c in manifest["clips"]:
+        labels[c["label"]] = labels.get(c["label"], 0) + 1
+    stdout().print(f"{path}: {manifest['n']} clips from {manifest['split']} ({manifest['rule']}, seed {manifest['seed']}), "
+                   f"{len(labels)} classes, hash {manifest_hash(manifest)}")
+
+
+@calib.command(name="check")
+@click.argument("name")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
+def calib_check(name, data_dir):
+    """Say which clips of manifest NAME are missing from DATA or changed (exit 1 if any)."""
+    from .calib.manifest import check_manifest, load_manifest
+
+    status = check_manifest(load_manifest(name), data_dir)
+    for p in status["missing"]:
+        stdout().print(f"missing  {p}")
+    for p in status["changed"]:
+        stdout().print(f"changed  {p}")
+    stdout().print(f"{status['clips']} clips: {len(status['missing'])} missing, {len(status['changed'])} changed")
+    if not status["ok"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder (test split for accuracy).")
+@click.option("--calib", required=True, help="Calibration manifest (name or path); see spc calib make.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Folder for the ONNX variants and precision.json.")
+@click.option("--int8-method", default="minmax", show_default=True, type=click.Choice(["minmax", "entropy"]))
+@click.option("--latency-runs", default=20, show_default=True)
+@data_flags
+def precision(model, data_dir, calib, out_dir, int8_method, latency_runs, layout, split_by, test_speaker, task):
+    """FP16 check layer by layer, a mixed-precision ONNX, and INT8 (QDQ) on the CPU, from a calibration set.
+
+    Reports which layers overflow the FP16 range or diverge in FP16, then the test accuracy and CPU
+    latency of FP32, FP16, mixed (flagged layers in FP32) and INT8 side by side.
+
+    \b
+    Example:
+      spc calib make --data ../shared/data/fsdd --n 256 --out fsdd-256
+      spc precision fsdd-teacher --data ../shared/data/fsdd --calib fsdd-256 --out fsdd-precision
+    """
+    from rich.table import Table
+
+    from .recipes.precision import run_precision
+
+    s = run_precision(model, data_dir, calib, out_dir, layout=layout, latency_runs=latency_runs, int8_method=int8_method,
+                      data_options=data_options(split_by, test_speaker, task))
+    check = s["fp16_check"]
+    table = Table(title=f"precision of {model} (calibration {s['calibration']['hash']})",
+                  caption=f"FP16 flagged layers: {check['flagged'] or 'none'}; FP16 top-1 agreement {check['top1_agreement']:.3f}")
+    for col in ("variant", "test accuracy", "retention", "CPU p50 ms"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    lat = {r["artifact"]: r for r in s["latency_cpu"]}
+    for k, a in s["test_accuracy"].items():
+        table.add_row(k, pct(a), f"{s['retention'][k]:.3f}", f"{lat[k]['p50_ms']:.2f}")
+    stdout().print(table)
 
 
 @cli.group()

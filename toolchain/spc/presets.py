@@ -10,7 +10,7 @@ PRESETS: dict[str, dict] = {
     "wav2vec2-small": dict(
         model_type="wav2vec2",
         hidden_size=144, num_hidden_layers=6, num_attention_heads=4, intermediate_size=384,
-        conv_dim=(64, 64, 64, 64, 64, 64, 64), conv_stride=(5, 2, 2, 2, 2, 2, 2),
+        conv_dim=(32, 32, 32, 32, 32, 32, 32), conv_stride=(5, 2, 2, 2, 2, 2, 2),
         conv_kernel=(10, 3, 3, 3, 3, 2, 2), num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=4,
         classifier_proj_size=64, hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
         feat_proj_dropout=0.0, final_dropout=0.0, layerdrop=0.0, mask_time_prob=0.05,

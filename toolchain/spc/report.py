@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 from .console import millions, pct
+from .fileio import atomic_write_text
 
 
 def accuracy_latency_figure(report: dict, path: Path) -> Path:
@@ -121,8 +121,5 @@ def write_report(report: dict, out: Path) -> None:
     """Write report.json and report.md (with figures) into ``out``, atomically per file."""
     out.mkdir(parents=True, exist_ok=True)
     figures = _figures(report, out)
-    for name, text in (("report.json", json.dumps(report, indent=2, default=str)),
-                       ("report.md", render_markdown(report, figures))):
-        tmp = out / (name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out / name)
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2, default=str))
+    atomic_write_text(out / "report.md", render_markdown(report, figures))

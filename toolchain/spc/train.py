@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch import nn
 
 from .data.clips import ClipSet
 from .errors import SpcError
+from .fileio import atomic_torch_save
 from .evaluate import predict_logits, score, torch_predictor
 from .progress import make_progress
 
@@ -70,12 +70,6 @@ def _augment(audio: torch.Tensor, gen: torch.Generator, rate: int = 16000) -> to
     shift = torch.randint(-rate // 10, rate // 10 + 1, (audio.shape[0],), generator=gen)
     gain = 0.8 + 0.4 * torch.rand(audio.shape[0], 1, generator=gen)
     return torch.stack([torch.roll(a, int(s)) for a, s in zip(audio, shift)]) * gain
-
-
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def train_classifier(
@@ -158,7 +152,7 @@ def train_classifier(
                 best = {"epoch": epoch, "accuracy": val_acc, "loss": val_loss}
                 save_best(model, row)
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_save({
+            atomic_torch_save({
                 "run_id": run_id, "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None, "history": history, "best": best,

@@ -4,9 +4,9 @@ and an interrupted stage resumes inside its own folder."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from .fileio import atomic_write_text
 from .train import fingerprint
 
 DONE = "stage.json"
@@ -26,7 +26,5 @@ def done(path: Path) -> dict | None:
 def finish(path: Path, result: dict) -> dict:
     """Record a stage as finished (atomically)."""
     path.mkdir(parents=True, exist_ok=True)
-    tmp = path / (DONE + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, default=str))
-    os.replace(tmp, path / DONE)
+    atomic_write_text(path / DONE, json.dumps(result, indent=2, default=str))
     return result

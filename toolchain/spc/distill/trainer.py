@@ -8,9 +8,8 @@ with the same result as an uninterrupted one.
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from torch import nn
 
 from ..data.clips import ClipSet
 from ..errors import SpcError
+from ..fileio import atomic_torch_save
 from ..progress import make_progress
 from .cache import teacher_features
 
@@ -45,12 +45,6 @@ class DistillResult:
     history: list[dict] = field(default_factory=list)
     best: dict = field(default_factory=dict)
     resumed_from: dict | None = None
-
-
-def _save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _head_logits(student, h0: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -163,8 +157,8 @@ def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfi
                     if stage == stages[-1][0]:
                         save_best(student, row)
                     else:
-                        _save_atomic(student.state_dict(), work / f"best_{stage}.pt")
-                _save_atomic({"run_id": run_id, "stage_no": stage_no, "stage": stage, "epoch": epoch,
+                        atomic_torch_save(student.state_dict(), work / f"best_{stage}.pt")
+                atomic_torch_save({"run_id": run_id, "stage_no": stage_no, "stage": stage, "epoch": epoch,
                               "student": student.state_dict(), "optimizer": opt.state_dict(),
                               "rng": torch.get_rng_state(), "history": history, "best": best}, ckpt)
             if stage == "mimic" and (work / "best_mimic.pt").is_file():

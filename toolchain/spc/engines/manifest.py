@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 
@@ -23,8 +22,6 @@ def read_manifest(artifact: str | Path) -> dict:
 
 
 def write_manifest(artifact: str | Path, data: dict) -> Path:
-    path = manifest_path(artifact)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-    return path
+    from ..fileio import atomic_write_text
+
+    return atomic_write_text(manifest_path(artifact), json.dumps(data, indent=2))

@@ -27,11 +27,14 @@ def shape_profile(target, rate: int, max_samples: int) -> dict[str, tuple[int, i
 
 
 def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_norms: bool = True,
-                   timing_cache: Path | None = None, fp32_layer_names: tuple[str, ...] = ()) -> dict:
+                   timing_cache: Path | None = None, fp32_layer_names: tuple[str, ...] = (),
+                   int8_calibration: tuple | None = None) -> dict:
     """Build an engine for ``target`` from ``onnx_path``; returns the manifest written beside it.
 
     ``fp32_norms`` keeps LayerNorm and softmax layers in FP32 (precision constraints obeyed);
     ``fp32_layer_names`` pins further layers (by ONNX node name prefix) to FP32.
+    ``int8_calibration`` = (audio N x S, manifest hash) adds INT8 with an entropy calibrator whose
+    cache (beside the engine) is keyed by the ONNX hash, TensorRT version and manifest hash.
     """
     trt = import_tensorrt()
     gpu = gpu_info()
@@ -58,6 +61,16 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_norms: bool 
                 for j in range(layer.num_outputs):
                     layer.set_output_type(j, trt.float32)
                 pinned.append(layer.name)
+    int8_info = None
+    if int8_calibration is not None:
+        from .int8_calibrator import cache_key, make_calibrator
+
+        audio, manifest_hash = int8_calibration
+        cache = out_path.with_name(out_path.name + ".calib")
+        key = cache_key(src["sha256"], trt.__version__, manifest_hash)
+        config.set_flag(trt.BuilderFlag.INT8)
+        config.int8_calibrator = make_calibrator(audio, src["input"], 8, cache, key)
+        int8_info = {"cache": cache.name, "key": key}
     if target.use_dla:
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = 0
@@ -84,7 +97,8 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_norms: bool 
     manifest = {
         **{k: v for k, v in src.items() if k not in ("export", "file", "sha256")},
         "kind": "tensorrt", "file": out_path.name, "source_onnx": str(onnx_path), "source_sha256": src["sha256"],
-        "target": target.as_dict(), "precision": target.precision, "profiles": shapes,
+        "target": target.as_dict(), "precision": "int8" if int8_info else target.precision,
+        "int8": int8_info, "profiles": shapes,
         "fp32_layers": pinned, "tensorrt": trt.__version__, **gpu, "build_seconds": round(seconds, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -19,7 +19,8 @@ RESULT = "analysis.json"
 
 def run_analysis(model_src: str | Path, data_dir: str | Path, out_dir: str | Path, *,
                  config: AnalysisConfig = AnalysisConfig(), layout: str = "auto", by_name: bool = False,
-                 show_progress: bool = True, data_options: dict | None = None) -> AnalysisResult:
+                 show_progress: bool = True, data_options: dict | None = None,
+                 calib: str | Path | None = None) -> AnalysisResult:
     """Run the recipe; writes ``out/analysis.json`` and ``out/*.png``."""
     if config.n_clips < 4:
         raise SpcError(f"--clips must be at least 4 (CKA's unbiased estimator), got {config.n_clips}")
@@ -30,10 +31,20 @@ def run_analysis(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
     model = load_model(model_src)
     ds = open_dataset(data_dir, layout, **(data_options or {}))
     order = map_labels(model.labels, ds.labels, by_name=by_name)
-    clips = load_clips(ds, config.split, rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds,
-                       labels=order, limit=config.n_clips, seed=config.seed, show_progress=show_progress)
+    calib_info = None
+    if calib is not None:
+        from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
+
+        manifest = load_manifest(calib)
+        clips = load_clips_from_manifest(manifest, data_dir, rate=model.meta.sampling_rate,
+                                         clip_seconds=model.meta.clip_seconds, labels=order)
+        calib_info = {"manifest": str(calib), "hash": manifest_hash(manifest), "split": manifest["split"]}
+    else:
+        clips = load_clips(ds, config.split, rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds,
+                           labels=order, limit=config.n_clips, seed=config.seed, show_progress=show_progress)
     result = analyze_model(model, clips, config, show_progress, model_name=str(model_src))
-    result.data = {**ds.describe(), "split": config.split, "clips_used": len(clips), "skipped": clips.skipped}
+    result.data = {**ds.describe(), "split": config.split, "clips_used": len(clips), "skipped": clips.skipped,
+                   "calibration": calib_info}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.to_json(out / RESULT)

@@ -29,7 +29,6 @@ from ..evaluate import evaluate
 from ..export import ExportConfig, export_onnx
 from ..models import load_model
 from ..params import count_parameters
-from ..progress import make_progress
 from ..prune import PruneConfig
 from ..targets import get_target
 from ..train import fingerprint
@@ -101,7 +100,7 @@ def check_inputs(model_src, data_dir, out: Path, target_name: str, config: Compr
         previous = json.loads((out / REPORT).read_text()).get("run_id")
         if previous != run_id:
             raise SpcError(f"{out} holds the report of another run; choose another --out or --overwrite")
-    elif out.is_dir() and any(p for p in out.iterdir() if p.name != "work"):
+    elif out.is_dir() and any(out.iterdir()) and not (out / "work").is_dir():
         raise SpcError(f"output folder {out} is not empty and holds no spc report; choose another --out")
     return target, model, ds, order, run_id
 

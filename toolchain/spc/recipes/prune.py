@@ -28,7 +28,7 @@ RESULT = "prune.json"
 def run_prune(model_src: str | Path, data_dir: str | Path, out_dir: str | Path, *,
               config: PruneConfig = PruneConfig(), layout: str = "auto", by_name: bool = False,
               overwrite: bool = False, latency_runs: int = 20, show_progress: bool = True,
-              data_options: dict | None = None) -> dict:
+              data_options: dict | None = None, calib: str | Path | None = None) -> dict:
     """Run the recipe; writes ``out/model`` (the pruned checkpoint), ``out/prune.json`` and ``out/curves.png``."""
     out = Path(out_dir)
     model = load_model(model_src)
@@ -46,7 +46,16 @@ def run_prune(model_src: str | Path, data_dir: str | Path, out_dir: str | Path, 
     kw = dict(rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds, labels=order,
               show_progress=show_progress)
     val = load_clips(ds, "validation", **kw)
-    calib = load_clips(ds, "validation", limit=config.calib_clips, seed=config.seed, **kw)
+    calib_info = None
+    if calib is not None:
+        from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
+
+        manifest = load_manifest(calib)
+        calib_info = {"manifest": str(calib), "hash": manifest_hash(manifest), "split": manifest["split"]}
+        calib = load_clips_from_manifest(manifest, data_dir, rate=kw["rate"], clip_seconds=kw["clip_seconds"],
+                                         labels=order)
+    else:
+        calib = load_clips(ds, "validation", limit=config.calib_clips, seed=config.seed, **kw)
     test = load_clips(ds, "test", **kw)
     t0 = time.perf_counter()
     result = prune_search(model, val, calib, config, test=test, show_progress=show_progress)
@@ -73,7 +82,8 @@ def run_prune(model_src: str | Path, data_dir: str | Path, out_dir: str | Path, 
                      "latency_ratio": (latency[key].p50_ms / base_ms) if latency else None})
     summary = {
         "model": str(model_src), "data": {**ds.describe(), "val_clips": len(val), "calib_clips": len(calib),
-                                          "test_clips": len(test), "skipped": val.skipped + test.skipped},
+                                          "test_clips": len(test), "skipped": val.skipped + test.skipped,
+                                          "calibration": calib_info},
         "config": result.config, "n_layers": result.n_layers, "bi": result.bi,
         "baseline_val_accuracy": result.baseline_val_accuracy, "target_val_accuracy": result.target_val_accuracy,
         "original": {"params": count_parameters(model).as_dict(),

@@ -1,0 +1,104 @@
+"""Pruning, mimic distillation and the main job on a teacher fine-tuned by spc on FSDD (real recordings).
+
+    spc finetune preset:wav2vec2-small --data ../shared/data/fsdd --out WORK/fsdd-teacher --epochs 15 --lr 1e-3 \\
+        --train-feature-encoder
+    python benchmarks/fsdd_compression.py --teacher WORK/fsdd-teacher --work WORK [--only prune distill compress]
+
+Records (figures, not model files) in benchmarks/results/fsdd/: prune.json + curves.png, distill.json,
+compress/ (report.json, report.md, figures), analysis/ (analysis.json, heatmaps), README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
+RESULTS = Path(__file__).parent / "results" / "fsdd"
+
+
+def prune(teacher: Path, work: Path) -> dict:
+    from spc.prune import PruneConfig
+    from spc.recipes.prune import run_prune
+
+    s = run_prune(teacher, FSDD, work / "prune", config=PruneConfig(), overwrite=True, latency_runs=30)
+    shutil.copy2(work / "prune" / "prune.json", RESULTS / "prune.json")
+    shutil.copy2(work / "prune" / "curves.png", RESULTS / "prune_curves.png")
+    return s
+
+
+def analyze(teacher: Path, work: Path) -> None:
+    from spc.recipes.analyze import run_analysis
+
+    run_analysis(teacher, FSDD, work / "analysis")
+    dst = RESULTS / "analysis"
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in (work / "analysis").iterdir():
+        shutil.copy2(f, dst / f.name)
+
+
+def distill(teacher: Path, work: Path) -> list[dict]:
+    from spc.distill import DistillConfig, MimicConfig, build_student
+    from spc.models import load_model
+    from spc.params import count_parameters
+    from spc.recipes.distill import run_distill
+
+    designs = [("linear-1", MimicConfig("linear", 1), False), ("linear-2", MimicConfig("linear", 2), False),
+               ("transformer-1", MimicConfig("transformer", 1, heads=4, ffn=576), False),
+               ("transformer-2", MimicConfig("transformer", 2, heads=4, ffn=576), False),
+               ("linear-1-baseline", MimicConfig("linear", 1), True),
+               ("transformer-1-baseline", MimicConfig("transformer", 1, heads=4, ffn=576), True)]
+    base = load_model("preset:wav2vec2-base", labels=[str(i) for i in range(10)])
+    base_total = count_parameters(base).total
+    rows = []
+    for name, mimic, baseline in designs:
+        s = run_distill(teacher, FSDD, work / f"distill-{name}", mimic=mimic, overwrite=True, latency_runs=30,
+                        config=DistillConfig(baseline=baseline))
+        # the same design at base size (768 wide, 12 layers, random weights): whole-model reduction
+        base_mimic = MimicConfig(mimic.kind, mimic.n_layers, mimic.hidden, heads=12 if mimic.kind == "transformer" else 4,
+                                 ffn=3072 if mimic.kind == "transformer" else mimic.ffn)
+        base_student = count_parameters(build_student(base, base_mimic)).total
+        rows.append({"design": name, "baseline_labels_only": baseline, "mimic": s["mimic"],
+                     "teacher_test": s["teacher_test_accuracy"], "student_test": s["student_test_accuracy"],
+                     "teacher_val": s["teacher_val_accuracy"], "student_val": s["student_val_accuracy"],
+                     "retention_test": s["retention_test"], "retention_val": s["retention_val"],
+                     "params_teacher": s["params"]["teacher"]["total"], "params_student": s["params"]["student"]["total"],
+                     "whole_reduction": s["params"]["whole_reduction"],
+                     "stack_layers_reduction": s["params"]["stack_layers_reduction"],
+                     "cpu_latency_ratio": s["latency_ratio"], "latency_ms": s["latency_ms"],
+                     "base_size_whole_reduction": 1 - base_student / base_total, "seconds": s["seconds"]})
+        print(json.dumps(rows[-1]))
+    (RESULTS / "distill.json").write_text(json.dumps(rows, indent=2))
+    return rows
+
+
+def compress(teacher: Path, work: Path) -> dict:
+    from spc.recipes.compress import CompressConfig, run_compress
+
+    out = work / "compress"
+    r = run_compress(teacher, FSDD, out, "cpu", config=CompressConfig(), overwrite=True)
+    dst = RESULTS / "compress"
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    shutil.copy2(out / "report.json", dst / "report.json")
+    shutil.copy2(out / "report.md", dst / "report.md")
+    shutil.copytree(out / "figures", dst / "figures")
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teacher", required=True, type=Path)
+    ap.add_argument("--work", required=True, type=Path)
+    ap.add_argument("--only", nargs="*", default=["analyze", "prune", "distill", "compress"])
+    args = ap.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for step in args.only:
+        globals()[step](args.teacher, args.work)
+
+
+if __name__ == "__main__":
+    main()

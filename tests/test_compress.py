@@ -1,0 +1,133 @@
+"""The main job end to end on a tiny model and data made in the test: report, artifact accuracy, reuse, resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import tiny_configs, tone, write_wav
+from spc.cli import cli
+from spc.distill import DistillConfig, MimicConfig
+from spc.errors import SpcError
+from spc.prune import PruneConfig
+from spc.recipes.compress import CompressConfig, run_compress
+
+
+@pytest.fixture(scope="module")
+def teacher_and_data(tmp_path_factory):
+    """A tiny teacher trained on a 3-tone data set large enough for a 95% retention target."""
+    from spc.recipes.finetune import run_finetune
+    from spc.train import TrainConfig
+
+    root = tmp_path_factory.mktemp("compress")
+    rng = np.random.default_rng(0)
+    data = root / "data"
+    for split, n in (("train", 40), ("validation", 70), ("test", 30)):
+        for label, freq in (("high", 2500), ("low", 300), ("mid", 900)):
+            for k in range(n):
+                write_wav(data / split / label / f"{k}.wav", tone(freq * rng.uniform(0.9, 1.1), 0.6, rng=rng))
+    cfg = root / "tiny.json"
+    tiny_configs()["wav2vec2"].to_json_file(cfg)
+    run_finetune(str(cfg), data, root / "teacher", show_progress=False,
+                 config=TrainConfig(epochs=6, batch_size=16, lr=3e-3, freeze_feature_encoder=False, augment=False))
+    return root / "teacher", data
+
+
+FAST = CompressConfig(analysis_clips=32, prune=PruneConfig(orders=("bi", "backward"), batch_size=32),
+                      mimic=MimicConfig("linear", 1, hidden=16),
+                      distill=DistillConfig(stage1_epochs=8, stage2_epochs=4, batch_size=32, lr=3e-3),
+                      latency_runs=3)
+
+
+def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
+    teacher, data = teacher_and_data
+    out = tmp_path / "report"
+    report = run_compress(teacher, data, out, "cpu", config=FAST, show_progress=False)
+    saved = json.loads((out / "report.json").read_text())
+    md = (out / "report.md").read_text()
+    assert saved["chosen"] in ("pruned", "mimic", "original")
+    assert ("PASS" in md) == saved["final"]["passed"]
+    for fig in ("accuracy_latency.png", "heatmap_cka.png", "pruning_curves.png"):
+        assert (out / "figures" / fig).is_file() and f"figures/{fig}" in md
+    artifact = saved["final"]["artifact"]
+    assert artifact.endswith(".ort.onnx") and (out / "artifacts").is_dir()
+    # the report's accuracy is the artifact's own: a separate evaluation of the same file agrees
+    from spc.data import load_clips, open_dataset
+    from spc.evaluate import evaluate
+    from spc.runtime import load_backend
+
+    fn, manifest = load_backend(artifact)
+    clips = load_clips(open_dataset(data), "test", labels=manifest["labels"], show_progress=False)
+    assert evaluate(fn, clips).accuracy == pytest.approx(saved["final"]["test_accuracy"])
+    assert report["final"]["retention"] == pytest.approx(saved["final"]["test_accuracy"] / saved["final"]["original_test_accuracy"])
+
+    # a second run reuses every stage (nothing retrains: the stage folders are unchanged)
+    stages = sorted(p.name for p in (out / "work").iterdir())
+    stamps = {p: (out / "work" / p / "stage.json").stat().st_mtime for p in stages}
+    again = run_compress(teacher, data, out, "cpu", config=FAST, show_progress=False)
+    assert sorted(p.name for p in (out / "work").iterdir()) == stages
+    assert {p: (out / "work" / p / "stage.json").stat().st_mtime for p in stages} == stamps
+    assert again["final"]["test_accuracy"] == report["final"]["test_accuracy"]
+
+
+def test_interrupted_compress_resumes(teacher_and_data, tmp_path, monkeypatch):
+    teacher, data = teacher_and_data
+    import spc.recipes.compress as compress
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    real_export = compress.export_onnx
+    monkeypatch.setattr(compress, "export_onnx", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run_compress(teacher, data, tmp_path / "r", "cpu", config=FAST, show_progress=False)
+    done_before = sorted(p.name for p in (tmp_path / "r" / "work").iterdir() if (p / "stage.json").is_file())
+    assert any(n.startswith("analyze-") for n in done_before) and any(n.startswith("mimic-") for n in done_before)
+    monkeypatch.setattr(compress, "export_onnx", real_export)
+    report = run_compress(teacher, data, tmp_path / "r", "cpu", config=FAST, show_progress=False)
+    assert report["final"]["test_accuracy"] > 0
+    for name in done_before:  # finished stages were not redone
+        assert (tmp_path / "r" / "work" / name / "stage.json").is_file()
+
+
+def test_gpu_target_here_stops_at_onnx_with_device_commands(teacher_and_data, tmp_path):
+    teacher, data = teacher_and_data
+    cfg = CompressConfig(**{**FAST.__dict__, "method": "prune"})
+    report = run_compress(teacher, data, tmp_path / "g", "jetson-orin", config=cfg, show_progress=False)
+    assert report["target"]["name"] == "jetson-orin-nano" and not report["build"]["built_here"]
+    assert report["final"]["artifact"].endswith(".onnx") and report["final"]["kind"] == "onnx"
+    steps = report["next_steps"]
+    assert steps[0].startswith("spc build ") and "--target jetson-orin-nano" in steps[0]
+    assert steps[-1].startswith("spc bench ") and f"--report {tmp_path / 'g'}" in steps[-1]
+    assert "spc build" in (tmp_path / "g" / "report.md").read_text()
+    # what `spc bench --report` adds on the device (here with the ONNX artifact standing in for the engine)
+    r = CliRunner().invoke(cli, ["bench", report["final"]["artifact"], "--target", "cpu", "--data", str(data),
+                                 "--report", str(tmp_path / "g"), "--runs", "2", "--warmup", "1"])
+    assert r.exit_code == 0, r.output
+    updated = json.loads((tmp_path / "g" / "report.json").read_text())
+    assert updated["device_results"][0]["accuracy"] == pytest.approx(report["final"]["test_accuracy"])
+    assert "Measured on the device" in (tmp_path / "g" / "report.md").read_text()
+
+
+def test_bad_input_fails_before_any_work(teacher_and_data, tmp_path):
+    teacher, data = teacher_and_data
+    with pytest.raises(SpcError, match="unknown target 'tpu'"):
+        run_compress(teacher, data, tmp_path / "a", "tpu", config=FAST)
+    with pytest.raises(SpcError, match="does not exist"):
+        run_compress(teacher, tmp_path / "nodata", tmp_path / "b", "cpu", config=FAST)
+    (tmp_path / "empty" / "x").mkdir(parents=True)
+    with pytest.raises(SpcError, match="no audio clips"):
+        run_compress(teacher, tmp_path / "empty", tmp_path / "c", "cpu", config=FAST)
+    (tmp_path / "cfg.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(SpcError, match="unsupported model type 'bert'"):
+        run_compress(tmp_path / "cfg.json", data, tmp_path / "d", "cpu", config=FAST)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "report.json").write_text(json.dumps({"run_id": "someone-else"}))
+    with pytest.raises(SpcError, match="holds the report of another run"):
+        run_compress(teacher, data, other, "cpu", config=FAST)
+    for name in ("a", "b", "c", "d"):
+        assert not (tmp_path / name).exists()

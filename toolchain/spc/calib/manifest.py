@@ -1,0 +1,120 @@
+"""Calibration manifests (format: calibration/FORMAT.md).
+
+A manifest lists clips by path relative to the data folder, with label and sha256, the data set it
+was drawn from, the seed and the sampling rule. It is drawn from the validation (or training)
+split, never the test split, class-balanced by default, and deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..data.clips import ClipSet, _balanced_head, load_clips
+from ..data.layouts import ClipItem, KwsDataset, open_dataset
+from ..errors import SpcError
+from ..fileio import atomic_write_text, sha256_file
+
+FORMAT = "spc-calibration/1"
+RULES = ("class-balanced", "random")
+
+
+def make_manifest(ds: KwsDataset, n: int, *, seed: int = 0, split: str = "validation", rule: str = "class-balanced",
+                  name: str = "") -> dict:
+    """Draw ``n`` clips of ``split`` by ``rule`` (seeded) and describe them with their hashes."""
+    if split == "test":
+        raise SpcError("calibration clips never come from the test split; use validation (default) or train")
+    if rule not in RULES:
+        raise SpcError(f"unknown sampling rule '{rule}'; choose {', '.join(RULES)}")
+    if n < 1:
+        raise SpcError(f"--n must be at least 1, got {n}")
+    items = ds.split(split)
+    if rule == "class-balanced":
+        chosen = _balanced_head(items, n, seed)
+    else:
+        order = np.random.default_rng(seed).permutation(len(items))[:n]
+        chosen = [items[i] for i in sorted(order)]
+    root = Path(ds.root)
+    clips = []
+    for it in chosen:
+        rel = os.path.relpath(it.path, root)
+        clips.append({"path": rel, "label": it.label, "sha256": sha256_file(it.path),
+                      "start": it.start, "duration": it.duration})
+    return {"format": FORMAT, "name": name, "dataset": {"layout": ds.layout, "options": ds.options, "labels": ds.labels},
+            "split": split, "rule": rule, "seed": seed, "n": len(clips), "clips": clips}
+
+
+def manifest_hash(manifest: dict) -> str:
+    """A hash of what the manifest selects (clips, labels, content hashes), for reports and caches."""
+    body = [(c["path"], c["label"], c["sha256"], c.get("start"), c.get("duration")) for c in manifest["clips"]]
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:16]
+
+
+def save_manifest(manifest: dict, out: str | Path) -> Path:
+    """Write a manifest (``NAME`` -> ``NAME.json``) atomically."""
+    path = Path(out)
+    if path.suffix != ".json":
+        path = path.with_name(path.name + ".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(path, json.dumps(manifest, indent=1))
+
+
+def calibration_dirs() -> list[Path]:
+    return [Path.cwd(), Path.cwd() / "calibration", Path(__file__).resolve().parents[3] / "calibration"]
+
+
+def load_manifest(name_or_path: str | Path) -> dict:
+    """A manifest by path, or by name from ./, ./calibration/ or the project's calibration/."""
+    p = Path(name_or_path)
+    candidates = [p, p.with_name(p.name + ".json")] + [d / f"{p.name}.json" for d in calibration_dirs()] + \
+        [d / p.name for d in calibration_dirs()]
+    for c in candidates:
+        if c.is_file():
+            data = json.loads(c.read_text())
+            if data.get("format") != FORMAT:
+                raise SpcError(f"{c} is not an spc calibration manifest ({FORMAT})")
+            if data.get("split") == "test":
+                raise SpcError(f"{c} draws from the test split; calibration must not")
+            if data.get("clips") is None:
+                raise SpcError(f"{c} is a rule without clips; build it with: spc calib make --from {c} --data DIR")
+            return data
+    raise SpcError(f"no calibration manifest '{name_or_path}' (looked in ., ./calibration and the project's calibration/)")
+
+
+def check_manifest(manifest: dict, data_dir: str | Path) -> dict:
+    """Which clips are missing from ``data_dir`` or changed (sha256 differs)."""
+    root = Path(data_dir)
+    missing, changed = [], []
+    for c in manifest["clips"]:
+        f = root / c["path"]
+        if not f.is_file():
+            missing.append(c["path"])
+        elif sha256_file(f) != c["sha256"]:
+            changed.append(c["path"])
+    return {"clips": len(manifest["clips"]), "missing": missing, "changed": changed, "ok": not missing and not changed}
+
+
+def load_clips_from_manifest(manifest: dict, data_dir: str | Path, *, rate: int, clip_seconds: float,
+                             labels: list[str], strict: bool = True) -> ClipSet:
+    """The manifest's clips as a ``ClipSet``; refuses missing or changed files when ``strict``."""
+    if strict:
+        status = check_manifest(manifest, data_dir)
+        if not status["ok"]:
+            raise SpcError(f"calibration set differs from {data_dir}: {len(status['missing'])} missing, "
+                           f"{len(status['changed'])} changed (see spc calib check)")
+    root = Path(data_dir)
+    items = [ClipItem(str(root / c["path"]), c["label"], c.get("start") or 0.0, c.get("duration"))
+             for c in manifest["clips"]]
+    ds = KwsDataset(str(root), "manifest", list(labels), {"validation": items})
+    return load_clips(ds, "validation", rate=rate, clip_seconds=clip_seconds, labels=labels, show_progress=False)
+
+
+def make_from_rule(rule_file: str | Path, data_dir: str | Path) -> dict:
+    """Materialise a rule-only manifest (the defaults in calibration/) against a copy of the data set."""
+    rule = json.loads(Path(rule_file).read_text())
+    ds = open_dataset(data_dir, rule["dataset"]["layout"], **rule["dataset"].get("options", {}))
+    return make_manifest(ds, rule["n"], seed=rule["seed"], split=rule["split"], rule=rule["rule"], name=rule.get("name", ""))
