@@ -131,3 +131,22 @@ def test_bad_input_fails_before_any_work(teacher_and_data, tmp_path):
         run_compress(teacher, data, other, "cpu", config=FAST)
     for name in ("a", "b", "c", "d"):
         assert not (tmp_path / name).exists()
+
+
+def test_calibration_manifest_reaches_every_stage(teacher_and_data, tmp_path):
+    from spc.calib import make_manifest, manifest_hash, save_manifest
+    from spc.data import open_dataset
+
+    teacher, data = teacher_and_data
+    manifest = make_manifest(open_dataset(data), 24, seed=1)
+    path = save_manifest(manifest, tmp_path / "cal.json")
+    cfg = CompressConfig(**{**FAST.__dict__, "method": "prune", "calib": str(path)})
+    report = run_compress(teacher, data, tmp_path / "c", "cpu", config=cfg, show_progress=False)
+    h = manifest_hash(manifest)
+    assert report["calibration"]["hash"] == h and h in (tmp_path / "c" / "report.md").read_text()
+    analysis = json.loads(open(report["analysis"]).read())
+    assert analysis["data"]["calibration"]["hash"] == h and analysis["n_clips"] == 24
+    prune = json.loads(open(report["candidates"]["pruned"]["summary"]).read())
+    assert prune["data"]["calibration"]["hash"] == h
+    with pytest.raises(SpcError, match="no calibration manifest"):
+        run_compress(teacher, data, tmp_path / "d", "cpu", config=CompressConfig(**{**FAST.__dict__, "calib": "nope"}))

@@ -448,12 +448,13 @@ def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, thread
 @click.option("--stage1-epochs", default=50, show_default=True)
 @click.option("--stage2-epochs", default=30, show_default=True)
 @click.option("--analysis-clips", default=256, show_default=True)
+@click.option("--calib", help="Calibration manifest for the analysis and BI scoring (see spc calib).")
 @click.option("--latency-runs", default=20, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @data_flags
 def compress(model, data_dir, target_name, out_dir, method, retention, mimic_kind, mimic_layers, stage1_epochs,
-             stage2_epochs, analysis_clips, latency_runs, seed, overwrite, layout, split_by, test_speaker, task):
+             stage2_epochs, analysis_clips, calib, latency_runs, seed, overwrite, layout, split_by, test_speaker, task):
     """The main job: MODEL -> an artifact for --target that keeps --retention of the accuracy, with a report.
 
     Analyses, prunes and/or distils, exports to ONNX (parity-checked), picks the candidate that meets
@@ -473,7 +474,7 @@ def compress(model, data_dir, target_name, out_dir, method, retention, mimic_kin
     config = CompressConfig(method=method, retention=retention, analysis_clips=analysis_clips,
                             mimic=MimicConfig(kind=mimic_kind, n_layers=mimic_layers),
                             distill=DistillConfig(stage1_epochs=stage1_epochs, stage2_epochs=stage2_epochs, seed=seed),
-                            latency_runs=latency_runs, seed=seed)
+                            latency_runs=latency_runs, seed=seed, calib=calib)
     report = run_compress(model, data_dir, out_dir, target_name, config=config, layout=layout, overwrite=overwrite,
                           data_options=data_options(split_by, test_speaker, task))
     print_compress_summary(report, out_dir)

@@ -111,6 +111,8 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
               f"{report['data']['val_clips']} validation and {report['data']['test_clips']} test clips, "
               f"{len(report['data']['skipped'])} files skipped",
               f"- target: {t['name']} ({t['backend']}, {t['precision']}; {t['power_mode']})",
+              f"- calibration: {report['calibration']['manifest']} (hash {report['calibration']['hash']})"
+              if report.get("calibration") else "- calibration: a seeded class-balanced sample of the validation split",
               f"- machine: {report['machine']}", f"- versions: {report['versions']}",
               f"- stages: {', '.join(report['stages'])}; {report['seconds']} s",
               "", "Every setting is in `report.json`."]

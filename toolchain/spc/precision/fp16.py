@@ -121,8 +121,12 @@ def mixed_precision_onnx(onnx_path, out_path, fp32_layers: list[int]) -> dict:
     import onnx
     from onnxconverter_common import float16
 
+    import warnings
+
     model = onnx.load(str(onnx_path))
     blocked = [name for i in fp32_layers for name in layer_node_names(model, i)]
-    converted = float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=blocked)
+    with warnings.catch_warnings():  # one warning per tiny constant clipped to the FP16 range
+        warnings.simplefilter("ignore", UserWarning)
+        converted = float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=blocked)
     onnx.save(converted, str(out_path))
     return {"fp32_layers": fp32_layers, "blocked_nodes": len(blocked)}

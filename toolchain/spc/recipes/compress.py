@@ -50,6 +50,7 @@ class CompressConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     latency_runs: int = 20
     seed: int = 0
+    calib: str | None = None  # calibration manifest for analysis and BI scoring (else a seeded sample)
 
 
 def _backend_ready(target) -> tuple[bool, str]:
@@ -89,8 +90,16 @@ def check_inputs(model_src, data_dir, out: Path, target_name: str, config: Compr
     if config.method in ("auto", "prune"):
         config.prune.retention = config.retention
         config.prune.validate(model.num_layers)
+        n_val = len(ds.split("validation"))
+        if n_val < config.prune.clips_needed():
+            raise SpcError(f"the validation split of {ds.root} has {n_val} clips; measuring a {config.retention:.0%} "
+                           f"retention target needs at least {config.prune.clips_needed()}")
     if config.method in ("auto", "mimic"):
         config.mimic.validate(model.hf.config.hidden_size)
+    if config.calib is not None:
+        from ..calib import load_manifest
+
+        load_manifest(config.calib)  # a missing or test-split manifest is an error before any work
     run_id = fingerprint(str(model_src), ds.describe(), target.name, asdict(config))
     if out.is_file():
         raise SpcError(f"output {out} is a file, not a folder")
@@ -121,7 +130,12 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
     work.mkdir(parents=True, exist_ok=True)
     ready, why_not = _backend_ready(target)
     t0 = time.perf_counter()
-    key = (str(model_src), ds.describe())
+    calib_hash = None
+    if config.calib is not None:
+        from ..calib import load_manifest, manifest_hash
+
+        calib_hash = manifest_hash(load_manifest(config.calib))
+    key = (str(model_src), ds.describe(), calib_hash)
     timeline = []
 
     def stage(name, *k):
@@ -132,7 +146,7 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
     path, res = stage("analyze", config.analysis_clips, config.seed)
     if res is None:
         run_analysis(model_src, data_dir, path, config=AnalysisConfig(n_clips=config.analysis_clips, seed=config.seed),
-                     layout=layout, show_progress=show_progress, data_options=data_options)
+                     layout=layout, show_progress=show_progress, data_options=data_options, calib=config.calib)
         res = finish(path, {"analysis": str(path / "analysis.json")})
     analysis_dir = path
     timeline.append("analyse")
@@ -143,7 +157,8 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
         path, res = stage("prune", asdict(config.prune))
         if res is None:
             summary = run_prune(model_src, data_dir, path / "run", config=config.prune, layout=layout,
-                                latency_runs=0, show_progress=show_progress, data_options=data_options, overwrite=True)
+                                latency_runs=0, show_progress=show_progress, data_options=data_options, overwrite=True,
+                                calib=config.calib)
             res = finish(path, {"model": summary["pruned_model"], "summary": str(path / "run" / "prune.json")})
         candidates["pruned"] = {"method": "prune", "model": res["model"], "summary": res["summary"]}
         timeline.append("prune")
@@ -245,6 +260,7 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
                                                              "test_clips": len(test), "skipped": val.skipped + test.skipped},
         "target": target.as_dict(), "method": config.method, "config": asdict(config), "retention_target": config.retention,
         "chosen": chosen, "candidates": entries, "analysis": str(analysis_dir / "analysis.json"),
+        "calibration": {"manifest": config.calib, "hash": calib_hash} if config.calib else None,
         "final": {"artifact": final_copy, "kind": final_manifest.get("kind"), "test_accuracy": final_test.accuracy,
                   "original_test_accuracy": orig_test.accuracy, "retention": retention,
                   "passed": retention >= config.retention - 1e-12, "test": final_test.as_dict(),
