@@ -63,6 +63,7 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
     clips = load_clips(open_dataset(data), "test", labels=manifest["labels"], show_progress=False)
     assert evaluate(fn, clips).accuracy == pytest.approx(saved["final"]["test_accuracy"])
     assert report["final"]["retention"] == pytest.approx(saved["final"]["test_accuracy"] / saved["final"]["original_test_accuracy"])
+    assert saved["warnings"] == []  # the teacher is far above chance
 
     # a second run reuses every stage (nothing retrains: the stage folders are unchanged)
     stages = sorted(p.name for p in (out / "work").iterdir())
@@ -150,3 +151,23 @@ def test_calibration_manifest_reaches_every_stage(teacher_and_data, tmp_path):
     assert prune["data"]["calibration"]["hash"] == h
     with pytest.raises(SpcError, match="no calibration manifest"):
         run_compress(teacher, data, tmp_path / "d", "cpu", config=CompressConfig(**{**FAST.__dict__, "calib": "nope"}))
+
+
+def test_near_chance_original_is_flagged(teacher_and_data, tmp_path):
+    from spc.models import build_model, save_model
+
+    _, data = teacher_and_data
+    untrained = build_model(tiny_configs()["wav2vec2"], ["high", "low", "mid"], seed=0)
+    with torch_no_grad():
+        untrained.hf.classifier.weight.zero_()  # constant logits: exactly chance (one class predicted)
+    save_model(untrained, tmp_path / "u")
+    cfg = CompressConfig(**{**FAST.__dict__, "method": "prune", "retention": 0.5})
+    report = run_compress(tmp_path / "u", data, tmp_path / "r", "cpu", config=cfg, show_progress=False)
+    assert report["warnings"] and "near chance" in report["warnings"][0]
+    assert "Warning" in (tmp_path / "r" / "report.md").read_text()
+
+
+def torch_no_grad():
+    import torch
+
+    return torch.no_grad()

@@ -489,6 +489,8 @@ def print_compress_summary(report: dict, out_dir) -> None:
     stdout().print(f"{verdict}: {report['chosen']} keeps {f['retention']:.3f} of the test accuracy "
                    f"(target {report['retention_target']:.2f}), {f['speedup_p50']:.2f}x faster; "
                    f"report in {Path(out_dir) / 'report.md'}")
+    for warning in report.get("warnings", []):
+        stdout().print(f"[bold yellow]warning:[/] {warning}")
     for line in report.get("next_steps", []):
         if line == report["next_steps"][0]:
             stdout().print(f"\nthis machine cannot build for {report['target']['name']} "

@@ -69,6 +69,7 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         f"{f['original_latency_ms']['p50_ms']:.2f} ms, batch {f['latency_ms']['batch']}, "
         f"{f['latency_ms']['samples']} samples) on {report['machine'].get('gpu') or report['machine']['cpu']}.",
         "",
+        *[f"> **Warning:** {w}\n" for w in report.get("warnings", [])],
         f"Chosen candidate: **{report['chosen']}** (method `{report['method']}`); artifact `{f['artifact']}`. "
         "Both accuracies are of the exported artifacts run by ONNX Runtime (or TensorRT) on the test split, "
         "never of the PyTorch models; candidates were chosen on the validation split.",

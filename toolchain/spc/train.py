@@ -37,6 +37,7 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     freeze_feature_encoder: bool = True
     augment: bool = True  # random shift (up to 0.1 s) and gain (0.8-1.2)
+    max_grad_norm: float = 5.0  # gradient clipping
     seed: int = 0
     device: str = "auto"
 
@@ -134,7 +135,7 @@ def train_classifier(
                 loss = loss_fn(model(audio.to(device)), y_train[idx].to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(params, 5.0)
+                nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 opt.step()
                 sched.step()
                 losses.append(loss.item())

@@ -240,6 +240,11 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
     final_lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, shapes,
                                                            warmup=3, runs=config.latency_runs, seed=config.seed)}
     retention = final_test.accuracy / orig_test.accuracy if orig_test.accuracy else 0.0
+    chance = 1.0 / len(order)
+    warnings = []
+    if orig_test.accuracy < 2 * chance:
+        warnings.append(f"the original model is near chance on the test split ({orig_test.accuracy:.1%}, chance "
+                        f"{chance:.1%}): retention against it means little; check the model and the data first")
     timeline.append("final")
 
     # 9. report
@@ -268,6 +273,7 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
                   "speedup_p50": final_lat["original"]["p50_ms"] / final_lat["compressed"]["p50_ms"]},
         "build": build, "artifacts": copied, "machine": machine_info(), "versions": _versions(),
         "stages": timeline, "seconds": round(time.perf_counter() - t0, 1), "device_results": [],
+        "warnings": warnings,
     }
     if not ready:
         report["next_steps"] = device_commands(report, data_dir, out)

@@ -14,7 +14,7 @@ from ..train import TrainConfig
 from .finetune import run_finetune
 
 DEMO_TRAIN = TrainConfig(epochs=30, batch_size=32, lr=5e-4, weight_decay=0.01, warmup_ratio=0.1,
-                         freeze_feature_encoder=False, augment=True, seed=0, device="auto")
+                         freeze_feature_encoder=False, augment=True, seed=0, device="auto", max_grad_norm=1.0)
 
 
 def run_demo(out_dir: str | Path = "spc-demo", *, train: TrainConfig = DEMO_TRAIN,
