@@ -77,3 +77,20 @@ def test_finetune_then_eval_json(tmp_path, tone_dataset):
     report = json.loads(result.stdout)
     assert report["accuracy"] == pytest.approx(summary["test_accuracy"])
     assert report["n_clips"] == 18 and len(report["confusion"]) == 3
+
+
+def test_prune_and_distill_commands(tmp_path, tone_dataset):
+    from spc.models import build_model, save_model
+
+    save_model(build_model(tiny_configs()["wav2vec2"], ["high", "low", "mid"], seed=0), tmp_path / "t")
+    r = run("prune", tmp_path / "t", "--data", tone_dataset, "--out", tmp_path / "p")
+    assert_one_line_error(r, "validation split .* has 18 clips; measuring a 95% retention target needs at least 200")
+    r = run("prune", tmp_path / "t", "--data", tone_dataset, "--out", tmp_path / "p", "--retention", "1.5")
+    assert_one_line_error(r, r"--retention must be in \(0, 1\]")
+    r = run("distill", tmp_path / "t", "--data", tone_dataset, "--out", tmp_path / "s", "--stage1-epochs", 1,
+            "--stage2-epochs", 1, "--hidden", 8, "--latency-runs", 2, "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "parameters (whole)" in r.output and (tmp_path / "s" / "distill.json").is_file()
+    r = run("distill", tmp_path / "t", "--data", tone_dataset, "--out", tmp_path / "s2", "--kind", "transformer",
+            "--heads", 5)
+    assert_one_line_error(r, "not divisible by 5 heads")

@@ -47,6 +47,16 @@ def data_flags(f):
     return f
 
 
+def run_flags(f):
+    """Options every model-producing command shares (prune, distill)."""
+    f = click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")(f)
+    f = click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")(f)
+    f = click.option("--device", default="auto", show_default=True)(f)
+    f = click.option("--seed", default=0, show_default=True)(f)
+    f = click.option("--latency-runs", default=20, show_default=True, help="Timed CPU runs per model (0: skip).")(f)
+    return f
+
+
 @click.group(cls=SpcGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="spc")
 def cli():
@@ -209,11 +219,7 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
 @click.option("--min-steps", default=10, show_default=True,
               help="Validation clips that must fit in the tolerance band (1 - retention).")
 @click.option("--batch-size", default=64, show_default=True)
-@click.option("--latency-runs", default=20, show_default=True, help="Timed CPU runs per model (0: skip).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@run_flags
 @data_flags
 def prune(model, data_dir, out_dir, retention, orders, max_remove, random_seeds, bi_variant, calib_clips, calib,
           min_steps, batch_size, latency_runs, seed, device, map_labels, overwrite, layout, split_by, test_speaker, task):
@@ -267,11 +273,7 @@ def prune(model, data_dir, out_dir, retention, orders, max_remove, random_seeds,
 @click.option("--unfreeze-mimic", is_flag=True, help="Stage 2 also trains the mimic.")
 @click.option("--baseline", is_flag=True, help="Train the same student from labels only (no mimicking).")
 @click.option("--cache-mb", default=4096, show_default=True, help="Teacher outputs kept in memory up to this; else on disk.")
-@click.option("--latency-runs", default=20, show_default=True, help="Timed CPU runs per model (0: skip).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True)
-@click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@run_flags
 @data_flags
 def distill(teacher, data_dir, out_dir, kind, n_layers, hidden, heads, ffn, width, stage1_epochs, stage2_epochs, lr,
             batch_size, target_layer, intermediate_layer, unfreeze_mimic, baseline, cache_mb, latency_runs, seed,
