@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
 from .errors import SpcError
+from .net import reachable
 from .families import FamilyAdapter, get_adapter, supported_model_types
 from .presets import PRESETS, preset_config
 
@@ -86,9 +85,10 @@ class SpeechClassifier(nn.Module):
             hiddens.append(self.adapter.run_layer(layer, hiddens[-1], state))
         return hiddens
 
-    def logits_from_hidden(self, hiddens: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Hidden states of the stack -> logits (final LayerNorm / weighted sum, pooling, classifier)."""
-        return self.adapter.head(self.hf, self.adapter.finish(self.hf, hiddens))
+    def logits_from_hidden(self, hiddens: Sequence[torch.Tensor], keep: Sequence[int] | None = None) -> torch.Tensor:
+        """Hidden states of the stack -> logits (final LayerNorm / weighted sum, pooling, classifier);
+        ``keep``: the layers that produced them, when only some ran (pruning candidates)."""
+        return self.adapter.head(self.hf, self.adapter.finish(self.hf, hiddens, keep))
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:  # B x S -> B x C
         return self.logits_from_hidden(self.run_stack(self.stack_input(audio)))
@@ -102,13 +102,7 @@ class SpeechClassifier(nn.Module):
 def _hub_reachable(timeout: float = 3.0) -> bool:
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         return False
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    url = urlparse(endpoint)
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"), timeout)
 
 
 def _read_config(source: str):

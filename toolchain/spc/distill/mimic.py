@@ -122,7 +122,7 @@ class MimicStudent(SpeechClassifier):
             hiddens.append(block(hiddens[-1]))
         return hiddens
 
-    def logits_from_hidden(self, hiddens):
+    def logits_from_hidden(self, hiddens, keep=None):
         # the head reads the mimic's output as it read the teacher's last layer
         return self.adapter.head(self.hf, self.adapter.finish(self.hf, [hiddens[0], hiddens[-1]]))
 

@@ -164,7 +164,6 @@ def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfi
             if stage == "mimic" and (work / "best_mimic.pt").is_file():
                 student.load_state_dict(torch.load(work / "best_mimic.pt", map_location=device, weights_only=True))
     student.eval()
-    result.history, result.best = history, best
     return result
 
 

@@ -121,15 +121,21 @@ class FamilyAdapter:
         out = layer(hidden)
         return out[0] if isinstance(out, tuple) else out
 
-    def finish(self, model: nn.Module, hiddens: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Hidden states (index convention above) -> the representation the head pools."""
+    def finish(self, model: nn.Module, hiddens: Sequence[torch.Tensor],
+               keep: Sequence[int] | None = None) -> torch.Tensor:
+        """Hidden states (index convention above) -> the representation the head pools.
+
+        ``keep`` (0-based layers) says which layers produced ``hiddens`` when they are a subset of
+        the model's: the weighted layer sum then uses their weights, as the pruned model would.
+        """
         enc = self.encoder(model)
         last = hiddens[-1]
         normed = enc.layer_norm(last) if self.stable_layer_norm(model) else last
         if getattr(model.config, "use_weighted_layer_sum", False):
             tail = normed if self.final_norm_in_weighted_sum else last
             stacked = torch.stack(list(hiddens[:-1]) + [tail], dim=1)
-            weights = torch.softmax(model.layer_weights, dim=-1)
+            w = model.layer_weights if keep is None else model.layer_weights[[0] + [i + 1 for i in keep]]
+            weights = torch.softmax(w, dim=-1)
             return (stacked * weights.view(-1, 1, 1)).sum(dim=1)
         return normed
 

@@ -108,17 +108,10 @@ class StackEvaluator:
     def logits(self, keep: Sequence[int]) -> np.ndarray:
         """Logits of the model that keeps layers ``keep`` (without any surgery)."""
         keep = sorted(keep)
-        if getattr(self.model.hf.config, "use_weighted_layer_sum", False):
-            # the weighted sum needs the weights cut like the layers: build the pruned head once
-            from .surgery import prune_model
-
-            head_model = prune_model(self.model, keep) if len(keep) < self.n_layers else self.model
-        else:
-            head_model = self.model
         outs = []
         with torch.inference_mode():
             for hs in self.hidden_states(keep):
-                outs.append(head_model.logits_from_hidden(hs).float().cpu().numpy())
+                outs.append(self.model.logits_from_hidden(hs, keep).float().cpu().numpy())
         return np.concatenate(outs)
 
     def accuracy(self, keep: Sequence[int]) -> float:
@@ -157,6 +150,7 @@ class PruneResult:
     orders: list[OrderResult]
     best: str
     config: dict = field(default_factory=dict)
+    baseline_test_accuracy: float | None = None
 
     def order(self, name: str) -> OrderResult:
         return next(o for o in self.orders if o.name == name)
@@ -260,7 +254,9 @@ def prune_search(
         t = StackEvaluator(model, test, config.batch_size, device, config.cache_mb, show_progress, "caching test")
         for r in results:
             r.test_accuracy = t.accuracy(r.keep)
+        baseline_test = t.accuracy(full)
     chosen = [r for r in results if not r.baseline] or results
     best = max(chosen, key=lambda r: (r.removed_at_target, r.val_accuracy))
     cfg = asdict(config)
-    return PruneResult(baseline, target, n, bi, results, best.name, cfg)
+    return PruneResult(baseline, target, n, bi, results, best.name, cfg,
+                       baseline_test if test is not None else None)
