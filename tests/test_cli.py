@@ -59,7 +59,7 @@ def test_hub_unreachable_is_one_line(tmp_path, monkeypatch):
 def test_download_without_network_is_one_line(tmp_path, monkeypatch):
     import spc.data.download as dl
 
-    monkeypatch.setattr(dl, "_reachable", lambda url, timeout=5.0: False)
+    monkeypatch.setattr(dl, "reachable", lambda url, timeout=5.0: False)
     result = run("data", "download", "speech-commands", tmp_path / "sc")
     assert_one_line_error(result, "cannot reach download.tensorflow.org")
     assert not (tmp_path / "sc").exists()

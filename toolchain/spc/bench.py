@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 
 import numpy as np
 
@@ -49,9 +48,3 @@ def machine_info() -> dict:
     except Exception:  # no GPU or no cuda-python: a CPU machine
         info["gpu"] = None
     return info
-
-
-def artifact_callable(path: str | Path, threads: int = 0):
-    from .runtime import load_backend
-
-    return load_backend(path, threads)

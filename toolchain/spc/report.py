@@ -8,15 +8,12 @@ from pathlib import Path
 
 from .console import millions, pct
 from .fileio import atomic_write_text
+from .plotting import pyplot
 
 
 def accuracy_latency_figure(report: dict, path: Path) -> Path:
     """Validation accuracy against measured latency, one point per candidate, with the retention line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=110)
     for name, e in report["candidates"].items():
         x, y = e["latency_onnx_ms"]["p50_ms"], e["val_accuracy"]

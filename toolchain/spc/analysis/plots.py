@@ -6,20 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plotting import pyplot as _pyplot
+
 TITLES = {
     "cosine": "cosine (flattened clip)", "cosine_frames": "cosine (per frame)",
     "cka": "linear CKA (minibatch, unbiased HSIC)", "cka_batch_biased": "linear CKA (per batch, biased)",
     "mutual_knn": "mutual kNN alignment",
 }
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def heatmap(matrix, blocks: list[dict], title: str, path: Path) -> Path:

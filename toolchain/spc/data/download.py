@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import tarfile
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 from ..errors import SpcError
+from ..net import reachable
 from ..progress import make_progress
 
 SPEECH_COMMANDS_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
-
-
-def _reachable(url: str, timeout: float = 5.0) -> bool:
-    u = urlparse(url)
-    try:
-        with socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def download_speech_commands(dest: Path, url: str = SPEECH_COMMANDS_URL) -> Path:
@@ -29,7 +20,7 @@ def download_speech_commands(dest: Path, url: str = SPEECH_COMMANDS_URL) -> Path
     marker = dest / ".spc-complete"
     if marker.is_file():
         return dest
-    if not _reachable(url):
+    if not reachable(url):
         raise SpcError(f"cannot reach {urlparse(url).hostname} to download Speech Commands; "
                        "copy the archive here by other means and unpack it into a folder")
     dest.mkdir(parents=True, exist_ok=True)

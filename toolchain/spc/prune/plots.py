@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..plotting import pyplot
+
 
 def curves_figure(result, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.8, 4.2), dpi=110)
     for r in result.orders:
         x = list(range(len(r.val_curve)))

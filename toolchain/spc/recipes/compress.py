@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..data import load_clips, map_labels, open_dataset
 from ..distill import DistillConfig, MimicConfig
+from ..engines.manifest import manifest_path
 from ..errors import SpcError
 from ..evaluate import evaluate
 from ..export import ExportConfig, export_onnx
@@ -190,7 +191,7 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
     timeline.append("export")
 
     # 6. choose on validation, measured on the backend
-    from ..bench import bench_callables
+    from ..bench import bench_callables, shapes_for
     from ..runtime import load_backend
 
     fns = {}
@@ -198,7 +199,7 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
         fn, _ = load_backend(entry["onnx"], target.threads)
         fns[name] = fn
         entry["val_accuracy"] = evaluate(fn, val, 32).accuracy
-    opt = [(target.profile.opt_batch, min(model.meta.clip_samples, int(round(target.profile.opt_seconds * model.meta.sampling_rate))))]
+    opt = shapes_for(target, model.meta.sampling_rate, model.meta.clip_samples)[:1]  # opt batch, opt length
     lat = {r["artifact"]: r for r in bench_callables(fns, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
     base_val = entries["original"]["val_accuracy"]
     for name, entry in entries.items():
@@ -236,8 +237,7 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
     orig_fn = fns["original"]
     final_test = evaluate(final_fn, test, 32)
     orig_test = evaluate(orig_fn, test, 32)
-    shapes = [(b, s) for b, s in [opt[0]]]
-    final_lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, shapes,
+    final_lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, opt,
                                                            warmup=3, runs=config.latency_runs, seed=config.seed)}
     retention = final_test.accuracy / orig_test.accuracy if orig_test.accuracy else 0.0
     chance = 1.0 / len(order)
@@ -248,16 +248,8 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
     timeline.append("final")
 
     # 9. report
-    copied = {}
-    for name, entry in entries.items():
-        dst = artifacts / Path(entry["onnx"]).name
-        for src in (Path(entry["onnx"]), Path(entry["onnx"] + ".json")):
-            shutil.copy2(src, artifacts / src.name)
-        copied[name] = str(dst)
-    if final_artifact not in [e["onnx"] for e in entries.values()]:
-        for src in (Path(final_artifact), Path(final_artifact + ".json")):
-            shutil.copy2(src, artifacts / src.name)
-    final_copy = str(artifacts / Path(final_artifact).name)
+    copied = {name: _copy_artifact(entry["onnx"], artifacts) for name, entry in entries.items()}
+    final_copy = _copy_artifact(final_artifact, artifacts)
     from ..bench import machine_info
 
     report = {
@@ -281,6 +273,13 @@ def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
 
     write_report(report, out)
     return report
+
+
+def _copy_artifact(artifact: str, dest: Path) -> str:
+    """Copy an artifact and its manifest into ``dest``; returns the copy's path."""
+    for src in (Path(artifact), manifest_path(artifact)):
+        shutil.copy2(src, dest / src.name)
+    return str(dest / Path(artifact).name)
 
 
 def device_commands(report: dict, data_dir, out: Path) -> list[str]:
