@@ -358,11 +358,12 @@ def targets(as_json):
         click.echo(json.dumps([t.as_dict() for t in found], indent=2))
         return
     table = Table(title="targets", caption="* the board a family name resolves to; --json for every field")
-    for col in ("name", "family", "backend", "precision", "batch", "seconds"):
+    for col in ("name", "family", "backend", "precision", "gpu (sm, SMs)", "batch", "seconds"):
         table.add_column(col, no_wrap=True)
     for t in found:
         p = t.profile
-        table.add_row(t.name + (" *" if t.family_default else ""), t.family, t.backend, t.precision,
+        gpu = f"{t.gpu} ({t.compute_capability}, {'/'.join(map(str, t.sm_counts)) or 'any'})" if t.is_gpu else "-"
+        table.add_row(t.name + (" *" if t.family_default else ""), t.family, t.backend, t.precision, gpu,
                       f"{p.min_batch}/{p.opt_batch}/{p.max_batch}", f"{p.min_seconds}/{p.opt_seconds}/{p.max_seconds}")
     stdout().print(table)
 
@@ -370,25 +371,34 @@ def targets(as_json):
 @cli.command()
 @click.argument("onnx_path", type=click.Path())
 @click.option("--target", "target_name", required=True, help="A target name or family (see spc targets).")
-@click.option("--out", "out_path", type=click.Path(), help="Output artifact (default: beside the ONNX file).")
-@click.option("--fp32-norms/--no-fp32-norms", default=True, show_default=True,
-              help="TensorRT: keep LayerNorm and softmax in FP32.")
-@click.option("--timing-cache", type=click.Path(), help="TensorRT timing cache file (reused between builds).")
-def build(onnx_path, target_name, out_path, fp32_norms, timing_cache):
-    """Build the artifact TARGET runs from ONNX_PATH: a TensorRT FP16 engine, or an optimised ONNX Runtime graph.
+@click.option("--out", "out_path", type=click.Path(), help="Output artifact file or folder (default: beside the ONNX file).")
+@click.option("--fp32-layers", "fp32_layers", multiple=True,
+              help="TensorRT: ONNX node names to keep in FP32 (comma-separated or repeated).")
+@click.option("--fp32-from", "fp32_from", type=click.Path(),
+              help="TensorRT: keep in FP32 the layers this precision.json (spc precision) flagged.")
+@click.option("--timing-cache", type=click.Path(),
+              help="TensorRT: folder of timing caches, one per GPU and TensorRT version (default: the artifact's).")
+def build(onnx_path, target_name, out_path, fp32_layers, fp32_from, timing_cache):
+    """Build the artifact TARGET runs from ONNX_PATH: a TensorRT engine, or an optimised ONNX Runtime graph.
+
+    A GPU target is built only on its own GPU (name, compute capability, SM count); elsewhere this
+    says why and stops. An INT8 QDQ model from spc precision (int8.onnx) becomes an INT8 engine.
 
     \b
     Examples:
       spc build model.onnx --target jetson-orin      # on the board: model.jetson-orin-nano.engine
+      spc build model.onnx --target rtx-4090 --fp32-from precision/precision.json
       spc build model.onnx --target cpu              # model.cpu.ort.onnx
     """
     from .engines import build_artifact
     from .targets import get_target
 
     target = get_target(target_name)
-    report = build_artifact(onnx_path, target, out_path, fp32_norms=fp32_norms, timing_cache=timing_cache)
-    stdout().print(f"built [bold]{report.artifact}[/] for {target.name} ({target.backend}, {target.precision}); "
-                   f"manifest {report.artifact}.json")
+    names = [n for item in fp32_layers for n in item.split(",") if n.strip()]
+    report = build_artifact(onnx_path, target, out_path, fp32_layers=names, fp32_from=fp32_from,
+                            timing_cache=timing_cache)
+    stdout().print(f"built [bold]{report.artifact}[/] for {target.name} ({target.backend}, "
+                   f"{report.manifest.get('precision', target.precision)}); manifest {report.artifact}.json")
 
 
 @cli.command(name="run")
@@ -502,7 +512,8 @@ def print_compress_summary(report: dict, out_dir) -> None:
 
 @cli.command(name="bench")
 @click.argument("artifacts", nargs=-1, required=True)
-@click.option("--target", "target_name", default="cpu", show_default=True, help="Shapes come from the target profile.")
+@click.option("--target", "target_name", help="Shapes from this target's profile (default: the target the first "
+              "artifact was built for), kept within each engine's own profile.")
 @click.option("--data", "data_dir", type=click.Path(), help="Also measure accuracy on this data set.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["validation", "test"]))
 @click.option("--report", "report_dir", type=click.Path(), help="Add the figures to this compress report.")

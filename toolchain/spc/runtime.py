@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .audio import fix_length
-from .engines.manifest import read_manifest
+from .engines.runner import Runner, open_runner
 from .errors import SpcError
 
 NON_KEYWORDS = ("_silence_", "_unknown_")
@@ -30,37 +29,11 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def onnx_backend(path: Path, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-    """ONNX Runtime session: TensorRT or CUDA execution providers where present, else the CPU."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = threads
-    wanted = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
-    providers = [p for p in wanted if p in ort.get_available_providers()]
-    sess = ort.InferenceSession(str(path), opts, providers=providers)
-    name = sess.get_inputs()[0].name
-
-    def run(audio: np.ndarray) -> np.ndarray:
-        return sess.run(None, {name: np.ascontiguousarray(audio, dtype=np.float32)})[0]
-
-    run.providers = sess.get_providers()  # type: ignore[attr-defined]
-    return run
-
-
-def load_backend(path: str | Path, threads: int = 0) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
-    """(audio -> logits callable, manifest) for any spc artifact."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpcError(f"artifact {path} does not exist")
-    manifest = read_manifest(path)
-    if manifest.get("kind") == "tensorrt":
-        from .engines.tensorrt_run import TensorRTRunner
-
-        return TensorRTRunner(path), manifest
-    return onnx_backend(path, threads), manifest
+def load_backend(path: str | Path, threads: int = 0) -> tuple[Runner, dict]:
+    """(runner, manifest) for any spc artifact; the runner is callable (audio -> logits) and splits batches
+    by the artifact's profile. Kept for existing callers: new code uses ``open_runner`` as a context manager."""
+    runner = open_runner(path, threads)
+    return runner, runner.manifest
 
 
 @dataclass(frozen=True)
@@ -76,7 +49,8 @@ class KeywordSpotter:
     """Classify clips, batches or a stream of audio with an exported model or engine."""
 
     def __init__(self, artifact: str | Path, threads: int = 0, batch_size: int = 8):
-        self.run, self.manifest = load_backend(artifact, threads)
+        self.runner = open_runner(artifact, threads)
+        self.manifest = self.runner.manifest
         self.labels: list[str] = list(self.manifest["labels"])
         self.sampling_rate: int = int(self.manifest["sampling_rate"])
         self.clip_samples = int(round(self.manifest["clip_seconds"] * self.sampling_rate))
@@ -85,8 +59,18 @@ class KeywordSpotter:
     def logits(self, audio: np.ndarray) -> np.ndarray:
         """Logits (N x C) for clips (N x S) already at the model's rate and length, in batches."""
         audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-        out = [self.run(audio[s : s + self.batch_size]) for s in range(0, len(audio), self.batch_size)]
+        out = [self.runner.infer(audio[s : s + self.batch_size]) for s in range(0, len(audio), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), np.float32)
+
+    def close(self) -> None:
+        """Free the backend (an engine's GPU buffers)."""
+        self.runner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def probabilities(self, clips: np.ndarray) -> np.ndarray:
         """Posteriors (N x C); each clip is centre-cropped or padded to the model's clip length."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import SpcError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # JetPack 6 and the l4t-tensorrt image run Python 3.10
+    import tomli as tomllib
 
 BACKENDS = ("tensorrt", "onnxruntime")
 PRECISIONS = ("fp16", "fp32")
@@ -36,6 +40,8 @@ class Target:
     precision: str
     gpu: str
     compute_capability: float
+    gpu_names: tuple[str, ...]  # any of these in the CUDA device name matches
+    sm_counts: tuple[int, ...]  # multiprocessor counts of the boards the profile is for
     dla_cores: int
     use_dla: bool
     workspace_mb: int
@@ -47,8 +53,28 @@ class Target:
     def is_gpu(self) -> bool:
         return self.backend == "tensorrt"
 
+    @property
+    def profile_is_static(self) -> bool:
+        """One shape only (min = opt = max): what DLA needs."""
+        p = self.profile
+        return p.min_batch == p.opt_batch == p.max_batch and p.min_seconds == p.opt_seconds == p.max_seconds
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def gpu_mismatch(self, here: dict) -> str:
+        """Why the present GPU (``gpu_info()``: name, compute capability, SM count) is not this target's; "" if it is."""
+        name = str(here.get("gpu", ""))
+        cc = str(here.get("compute_capability", ""))
+        sms = here.get("sm_count")
+        same = (any(n.lower() in name.lower() for n in self.gpu_names)
+                and cc == f"{self.compute_capability:.1f}"
+                and (not self.sm_counts or sms in self.sm_counts))
+        if same:
+            return ""
+        want_sm = "/".join(str(n) for n in self.sm_counts) or "any"
+        return (f"this GPU is {name} (sm {cc}, {sms} SMs) but {self.name} is {self.gpu} "
+                f"(sm {self.compute_capability:.1f}, {want_sm} SMs)")
 
 
 def targets_dirs() -> list[Path]:
@@ -73,7 +99,10 @@ def parse_target(data: dict, source: str = "") -> Target:
     if sorted(pfields - set(prof)):
         raise SpcError(f"target{where} profile lacks {', '.join(sorted(pfields - set(prof)))}")
     profile = ShapeProfile(**{k: prof[k] for k in pfields})
-    t = Target(**{k: data[k] for k in fields}, profile=profile)
+    values = {k: data[k] for k in fields}
+    values["gpu_names"] = tuple(values["gpu_names"])
+    values["sm_counts"] = tuple(values["sm_counts"])
+    t = Target(**values, profile=profile)
     problems = []
     if t.backend not in BACKENDS:
         problems.append(f"backend '{t.backend}' is not one of {BACKENDS}")
@@ -83,8 +112,15 @@ def parse_target(data: dict, source: str = "") -> Target:
         problems.append("GPU targets build FP16 engines")
     if t.is_gpu and not (5.0 <= t.compute_capability <= 12.0):
         problems.append(f"compute capability {t.compute_capability} is out of range")
+    if t.is_gpu and not t.gpu_names:
+        problems.append("gpu_names must name the CUDA device (a part of the name cudaGetDeviceProperties reports)")
+    if any(not isinstance(n, int) or n < 1 for n in t.sm_counts):
+        problems.append("sm_counts must be positive integers")
     if not 0 <= t.dla_cores <= 2 or (t.use_dla and t.dla_cores == 0):
         problems.append("use_dla needs a board with DLA cores (0-2)")
+    if t.use_dla and not t.profile_is_static:
+        problems.append("use_dla needs a static shape profile (DLA has no dynamic dimensions): "
+                        "min_batch = opt_batch = max_batch and min_seconds = opt_seconds = max_seconds")
     if t.is_gpu and t.workspace_mb < 64:
         problems.append("workspace_mb must be at least 64 for a TensorRT target")
     if t.threads < 0:
@@ -115,14 +151,25 @@ def load_targets() -> dict[str, Target]:
     return found
 
 
-def get_target(name: str) -> Target:
-    """A target by board name or family name (the family's default board); else a user error listing them."""
+def resolve_target(name: str) -> tuple[Target, str]:
+    """(target, note) by board or family name; the note says which board a family name resolved to ("" for a board)."""
     targets = load_targets()
     if name in targets:
-        return targets[name]
+        return targets[name], ""
     family = [t for t in targets.values() if t.family == name]
     default = [t for t in family if t.family_default]
     if default:
-        return default[0]
+        t = default[0]
+        others = ", ".join(sorted(o.name for o in family if o is not t))
+        note = f"--target {name} resolved to {t.name} ({t.description})" + (f"; other boards: {others}" if others else "")
+        return t, note
     names = sorted(targets) + sorted({t.family for t in targets.values()} - set(targets))
     raise SpcError(f"unknown target '{name}'; known targets: {', '.join(names)}")
+
+
+def get_target(name: str, *, quiet: bool = False) -> Target:
+    """A target by board name or family name (the family's default board, said in one line on stderr)."""
+    target, note = resolve_target(name)
+    if note and not quiet:
+        print(note, file=sys.stderr)
+    return target

@@ -1,8 +1,13 @@
-"""Building deployable artifacts for a target: TensorRT engines (GPU) or optimised ONNX Runtime graphs (CPU).
+"""Building and running deployable artifacts: TensorRT engines (GPU), optimised ONNX Runtime graphs (CPU).
 
-TensorRT and cuda-python are imported lazily, so everything else works where they are absent.
+TensorRT, cuda-python, onnxruntime and torch are imported lazily, so everything works where they are
+absent and ``spc.runtime`` stays torch-free.
 """
 
-from .build import BuildReport, build_artifact
+from .build import BuildReport, artifact_name, build_artifact
+from .device import BuildCheck, BuildDeferred, build_check
+from .runner import Runner, open_runner
+from .target_latency import TargetLatency, measure_on_target
 
-__all__ = ["BuildReport", "build_artifact"]
+__all__ = ["BuildCheck", "BuildDeferred", "BuildReport", "Runner", "TargetLatency", "artifact_name", "build_artifact",
+           "build_check", "measure_on_target", "open_runner"]

@@ -15,26 +15,48 @@ class BuildReport:
     manifest: dict
 
 
-def default_output(onnx_path: Path, target) -> Path:
+def artifact_name(onnx_path: str | Path, target) -> str:
+    """The one naming rule for built artifacts: ``<stem>.<target>.engine`` (GPU) or ``<stem>.<target>.ort.onnx`` (CPU)."""
     suffix = ".engine" if target.is_gpu else ".ort.onnx"
-    return onnx_path.with_name(f"{onnx_path.stem}.{target.name}{suffix}")
+    return f"{Path(onnx_path).stem}.{target.name}{suffix}"
 
 
-def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None, *, fp32_norms: bool = True,
+def default_output(onnx_path: Path, target) -> Path:
+    return Path(onnx_path).with_name(artifact_name(onnx_path, target))
+
+
+def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None, *,
+                   fp32_layers: list[str] | tuple[str, ...] = (), fp32_from: str | Path | None = None,
                    timing_cache: str | Path | None = None) -> BuildReport:
-    """Build for ``target`` (a ``spc.targets.Target``); GPU targets fail at once where TensorRT or a GPU is missing."""
+    """Build for ``target`` (a ``spc.targets.Target``); ``out`` is a file, or a folder that gets ``artifact_name``.
+
+    GPU targets raise ``BuildDeferred`` ("cannot build <target> here: <why>") where TensorRT, a GPU
+    or the target's GPU is missing, before anything is written. ``fp32_layers`` (ONNX node names)
+    and the layers ``fp32_from`` (a ``spc precision`` precision.json) flagged stay FP32 in the engine;
+    ``timing_cache`` is the folder of TensorRT timing caches (default: the artifact's folder).
+    """
     src = Path(onnx_path)
     if not src.is_file():
         raise SpcError(f"{src} does not exist")
     read_manifest(src)  # an ONNX file spc did not export has no labels or shapes: refuse it early
     out_path = Path(out) if out else default_output(src, target)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if out is not None and (out_path.is_dir() or str(out).endswith(("/", "\\"))):
+        out_path = out_path / artifact_name(src, target)
     if target.is_gpu:
+        from .device import require_build
+        from .fp32_layers import check_node_names, flagged_nodes
+
+        require_build(target)
+        nodes = check_node_names(list(fp32_layers), src) + (flagged_nodes(fp32_from, src) if fp32_from else [])
+        out_path.parent.mkdir(parents=True, exist_ok=True)
         from .tensorrt_build import build_tensorrt
 
-        cache = Path(timing_cache) if timing_cache else out_path.parent / "timing.cache"
-        manifest = build_tensorrt(src, target, out_path, fp32_norms=fp32_norms, timing_cache=cache)
+        manifest = build_tensorrt(src, target, out_path, fp32_nodes=list(dict.fromkeys(nodes)),
+                                  timing_cache_dir=Path(timing_cache) if timing_cache else None)
     else:
+        if fp32_layers or fp32_from:
+            raise SpcError("--fp32-layers applies to TensorRT engines (GPU targets); the CPU build runs FP32 already")
+        out_path.parent.mkdir(parents=True, exist_ok=True)
         from .ort_build import build_ort
 
         manifest = build_ort(src, target, out_path)

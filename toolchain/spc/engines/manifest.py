@@ -25,3 +25,21 @@ def write_manifest(artifact: str | Path, data: dict) -> Path:
     from ..fileio import atomic_write_text
 
     return atomic_write_text(manifest_path(artifact), json.dumps(data, indent=2))
+
+
+def load_artifact_manifest(artifact: str | Path) -> dict:
+    """The manifest of an artifact about to be run, its sha256 checked against the file (one line on mismatch)."""
+    from ..errors import SpcError
+    from ..fileio import sha256_file
+
+    path = Path(artifact)
+    if not path.is_file():
+        raise SpcError(f"artifact {path} does not exist")
+    manifest = read_manifest(path)
+    want = manifest.get("sha256")
+    if want:
+        got = sha256_file(path)
+        if got != want:
+            raise SpcError(f"{path} does not match its manifest (sha256 {got[:12]}..., manifest {want[:12]}...): "
+                           "the file is truncated or was replaced; export or build it again")
+    return manifest

@@ -1,18 +1,26 @@
-"""TensorRT FP16 engines through the TensorRT 10 Python API (builder, ONNX parser, optimisation profile).
+"""TensorRT engines through the TensorRT 10 Python API (builder, ONNX parser, optimisation profile).
 
-The engine is written atomically beside a manifest that ties it to the GPU and TensorRT version it
-was built with; the timing cache is reused between builds on the same machine.
+FP16 engines from an FP32 export (chosen layers optionally kept in FP32, by ONNX node name), and
+INT8 engines from the QDQ model ``spc precision`` writes: explicit quantisation in a strongly typed
+network, so one calibration manifest drives INT8 on the CPU and the GPU alike (TensorRT's implicit
+calibrators are deprecated since 10.1). The engine is written atomically beside a manifest that ties
+it to the GPU and TensorRT version; the timing cache is keyed by both.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
 from ..errors import SpcError
-from .cuda_env import gpu_info, import_tensorrt
+from ..fileio import sha256_file
+from .cuda_env import import_tensorrt
+from .device import require_build
+from .fp32_layers import pin_fp32
 from .manifest import read_manifest, write_manifest
+from .timing_cache import attach_timing_cache, save_timing_cache, timing_cache_path
 
 
 def shape_profile(target, rate: int, max_samples: int) -> dict[str, tuple[int, int]]:
@@ -26,80 +34,78 @@ def shape_profile(target, rate: int, max_samples: int) -> dict[str, tuple[int, i
             "max": (p.max_batch, samples(p.max_seconds))}
 
 
-def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_norms: bool = True,
-                   timing_cache: Path | None = None, fp32_layer_names: tuple[str, ...] = (),
-                   int8_calibration: tuple | None = None) -> dict:
+def is_qdq(manifest: dict) -> bool:
+    """Whether an ONNX artifact is explicitly quantised (Q/DQ nodes: ``spc precision``'s int8.onnx)."""
+    return (manifest.get("quantization") or {}).get("format") == "QDQ"
+
+
+def _note(notes: list[str], text: str) -> None:
+    notes.append(text)
+    print(f"note: {text}", file=sys.stderr)
+
+
+def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[str] | tuple[str, ...] = (),
+                   timing_cache_dir: Path | None = None) -> dict:
     """Build an engine for ``target`` from ``onnx_path``; returns the manifest written beside it.
 
-    ``fp32_norms`` keeps LayerNorm and softmax layers in FP32 (precision constraints obeyed);
-    ``fp32_layer_names`` pins further layers (by ONNX node name prefix) to FP32.
-    ``int8_calibration`` = (audio N x S, manifest hash) adds INT8 with an entropy calibrator whose
-    cache (beside the engine) is keyed by the ONNX hash, TensorRT version and manifest hash.
+    ``fp32_nodes``: ONNX node names whose layers stay FP32 (precision constraints obeyed); a QDQ
+    source is built strongly typed (its types decide every precision, so nothing can be pinned).
     """
     trt = import_tensorrt()
-    gpu = gpu_info()
+    gpu = require_build(target).gpu
     src = read_manifest(onnx_path)
+    qdq = is_qdq(src)
+    if qdq and fp32_nodes:
+        raise SpcError("an INT8 (QDQ) model is built strongly typed: its layers' precisions come from the model, "
+                       "so --fp32-layers does not apply")
+    notes: list[str] = []
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if qdq else 0
+    network = builder.create_network(flags)
+    if network is None:
+        raise RuntimeError("TensorRT could not create a network definition")
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise SpcError(f"TensorRT cannot parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, target.workspace_mb << 20)
-    if target.precision == "fp16":
+    if not qdq and target.precision == "fp16":
         config.set_flag(trt.BuilderFlag.FP16)
-    pinned = []
-    if fp32_norms or fp32_layer_names:
-        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-        keep = {trt.LayerType.NORMALIZATION, trt.LayerType.SOFTMAX} if fp32_norms else set()
-        for i in range(network.num_layers):
-            layer = network.get_layer(i)
-            if layer.type in keep or any(layer.name.startswith(n) for n in fp32_layer_names):
-                layer.precision = trt.float32
-                for j in range(layer.num_outputs):
-                    layer.set_output_type(j, trt.float32)
-                pinned.append(layer.name)
-    int8_info = None
-    if int8_calibration is not None:
-        from .int8_calibrator import cache_key, make_calibrator
-
-        audio, manifest_hash = int8_calibration
-        cache = out_path.with_name(out_path.name + ".calib")
-        key = cache_key(src["sha256"], trt.__version__, manifest_hash)
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.int8_calibrator = make_calibrator(audio, src["input"], 8, cache, key)
-        int8_info = {"cache": cache.name, "key": key}
-    if target.use_dla:
+    fp32 = None
+    if fp32_nodes:
+        fp32 = pin_fp32(trt, network, list(fp32_nodes))
+        if fp32["pinned_layers"]:
+            config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    if target.use_dla:  # targets.py guarantees a static profile
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = 0
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
     shapes = shape_profile(target, src["sampling_rate"], src["max_samples"])
     profile = builder.create_optimization_profile()
-    profile.set_shape(src["input"], shapes["min"], shapes["opt"], shapes["max"])
-    config.add_optimization_profile(profile)
-    cache_bytes = timing_cache.read_bytes() if timing_cache and timing_cache.is_file() else b""
-    cache = config.create_timing_cache(cache_bytes)
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    profile.set_shape(src["input"], shapes["min"], shapes["opt"], shapes["max"])  # raises on inconsistent shapes
+    if config.add_optimization_profile(profile) < 0:
+        raise SpcError(f"TensorRT refused the shape profile {shapes} of {target.name} for '{src['input']}'")
+    cache_path = timing_cache_path(timing_cache_dir or out_path.parent, gpu, trt.__version__)
+    attach_timing_cache(config, cache_path, lambda t: _note(notes, t))
     t0 = time.perf_counter()
     engine = builder.build_serialized_network(network, config)
     if engine is None:
-        raise SpcError(f"TensorRT could not build an engine for {target.name} from {onnx_path}")
+        raise SpcError(f"TensorRT could not build an engine for {target.name} from {onnx_path} (see its log above)")
     seconds = time.perf_counter() - t0
     tmp = out_path.with_name(out_path.name + ".tmp")
     tmp.write_bytes(bytes(engine))
     os.replace(tmp, out_path)
-    if timing_cache:
-        tc_tmp = timing_cache.with_name(timing_cache.name + ".tmp")
-        tc_tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
-        os.replace(tc_tmp, timing_cache)
+    cache_saved = save_timing_cache(config, cache_path, lambda t: _note(notes, t))
     manifest = {
-        **{k: v for k, v in src.items() if k not in ("export", "file", "sha256")},
-        "kind": "tensorrt", "file": out_path.name, "source_onnx": str(onnx_path), "source_sha256": src["sha256"],
-        "target": target.as_dict(), "precision": "int8" if int8_info else target.precision,
-        "int8": int8_info, "profiles": shapes,
-        "fp32_layers": pinned, "tensorrt": trt.__version__, **gpu, "build_seconds": round(seconds, 2),
+        **{k: v for k, v in src.items() if k not in ("export", "file", "sha256", "kind", "precision")},
+        "kind": "tensorrt", "file": out_path.name, "sha256": sha256_file(out_path),
+        "source_onnx": str(onnx_path), "source_sha256": src.get("sha256"),
+        "target": target.as_dict(), "precision": "int8-qdq" if qdq else target.precision, "strongly_typed": qdq,
+        "profiles": shapes, "fp32_layers": fp32, "dla": target.use_dla,
+        "timing_cache": cache_path.name if cache_saved else None, "notes": notes,
+        "tensorrt": trt.__version__, **gpu, "build_seconds": round(seconds, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_manifest(out_path, manifest)

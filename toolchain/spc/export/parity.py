@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ..engines.ort_run import ort_session
 from ..errors import SpcError
 
 
@@ -34,17 +35,6 @@ class ParityReport:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
-
-
-def ort_session(path, threads: int = 0, providers: list[str] | None = None):
-    """An ONNX Runtime session with full graph optimisation."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
 
 
 def check_parity(model, onnx_path, audio: np.ndarray, batch_sizes=(1, 3), lengths: tuple[int, ...] | None = None,

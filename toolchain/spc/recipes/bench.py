@@ -1,71 +1,79 @@
-"""``spc bench``: latency of artifacts (and PyTorch models) side by side at a target's shapes, with accuracy."""
+"""``spc bench``: latency of artifacts (and PyTorch models) side by side at a target's shapes, with accuracy.
+
+Shapes come from the target's profile (``--target``, else the target the first artifact was built
+for), clipped into every artifact's own engine profile; batches beyond an engine's profile are split
+by its runner, so accuracy runs at any batch size.
+"""
 
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 
-from ..bench import bench_callables, machine_info, shapes_for
+from ..bench import bench_callables, bench_shapes, machine_info
+from ..engines.runner import open_runner
 from ..errors import SpcError
-from ..targets import get_target
 
 
-def _callable(item: str, threads: int):
-    """(audio -> logits, labels, rate, clip samples, max samples) for an artifact file or a model folder."""
-    p = Path(item)
-    if p.is_dir():
-        from ..evaluate import torch_predictor
-        from ..models import load_model
-
-        m = load_model(p)
-        return torch_predictor(m), m.labels, m.meta.sampling_rate, m.meta.clip_samples, m.adapter.max_samples(m.hf, m.meta)
-    if not p.is_file():
-        raise SpcError(f"{item} is neither an artifact file nor a model folder")
-    from ..runtime import load_backend
-
-    fn, man = load_backend(p, threads)
-    rate = int(man["sampling_rate"])
-    return fn, man["labels"], rate, int(round(man["clip_seconds"] * rate)), int(man.get("max_samples", 30 * rate))
-
-
-def run_bench(items: list[str], target_name: str, *, data_dir=None, split: str = "test", report_dir=None,
+def run_bench(items: list[str], target_name: str | None = None, *, data_dir=None, split: str = "test", report_dir=None,
               runs: int = 30, warmup: int = 5, threads: int = 0, layout: str = "auto", data_options=None) -> dict:
-    target = get_target(target_name)
+    """Time ``items`` (artifact files or model folders) side by side; accuracy with ``data_dir``; add to a report."""
+    from ..targets import get_target
+
+    target = get_target(target_name) if target_name else None
     if report_dir and not (Path(report_dir) / "report.json").is_file():
         raise SpcError(f"{report_dir} has no report.json (run spc compress first)")
-    loaded = {Path(i).name: _callable(i, threads) for i in items}
-    first = next(iter(loaded.values()))
-    rate, max_samples = first[2], min(v[4] for v in loaded.values())
-    shapes = shapes_for(target, rate, max_samples)
-    result = {"target": target.name, "machine": machine_info(), "runs": runs, "warmup": warmup, "threads": threads,
-              "latency": bench_callables({k: v[0] for k, v in loaded.items()}, shapes, warmup, runs)}
-    names = list(loaded)
-    base = names[0]
-    result["ratios_p50_to_first"] = {
-        n: [r["p50_ms"] / next(b["p50_ms"] for b in result["latency"] if b["artifact"] == base
-                                and b["batch"] == r["batch"] and b["samples"] == r["samples"])
-            for r in result["latency"] if r["artifact"] == n] for n in names}
-    if data_dir:
-        from ..data import load_clips, map_labels, open_dataset
-        from ..evaluate import evaluate
-
-        ds = open_dataset(data_dir, layout, **(data_options or {}))
-        accuracy = {}
-        for name, (fn, labels, r, clip, _) in loaded.items():
-            order = map_labels(labels, ds.labels)
-            clips = load_clips(ds, split, rate=r, clip_seconds=clip / r, labels=order, show_progress=False)
-            accuracy[name] = evaluate(fn, clips, 32).accuracy
-        result["accuracy"] = accuracy
-        result["split"] = split
+    for item in items:
+        if not Path(item).exists():
+            raise SpcError(f"{item} is neither an artifact file nor a model folder")
+    with ExitStack() as stack:
+        runners = {Path(i).name: stack.enter_context(open_runner(i, threads)) for i in items}
+        manifests = [r.manifest for r in runners.values()]
+        if target is None and not any(isinstance(m.get("target"), dict) for m in manifests):
+            target = get_target("cpu")  # PyTorch folders and plain exports record no target
+        shapes = bench_shapes(target, manifests)
+        target_label = target.name if target else (manifests[0].get("target") or {}).get("name")
+        result = {"target": target_label, "machine": machine_info(), "runs": runs, "warmup": warmup,
+                  "threads": threads, "shapes": shapes, "latency": bench_callables(runners, shapes, warmup, runs)}
+        names = list(runners)
+        base = names[0]
+        result["ratios_p50_to_first"] = {
+            n: [r["p50_ms"] / next(b["p50_ms"] for b in result["latency"] if b["artifact"] == base
+                                    and b["batch"] == r["batch"] and b["samples"] == r["samples"])
+                for r in result["latency"] if r["artifact"] == n] for n in names}
+        if data_dir:
+            result["accuracy"] = _accuracy(runners, data_dir, split, layout, data_options)
+            result["split"] = split
     if report_dir:
-        from ..report import write_report
-
-        path = Path(report_dir) / "report.json"
-        report = json.loads(path.read_text())
-        for name in names:
-            report.setdefault("device_results", []).append({
-                "artifact": name, "machine": result["machine"], "target": target.name,
-                "latency": [r for r in result["latency"] if r["artifact"] == name],
-                "accuracy": result.get("accuracy", {}).get(name)})
-        write_report(report, Path(report_dir))
+        _add_to_report(Path(report_dir), names, result)
     return result
+
+
+def _accuracy(runners: dict, data_dir, split: str, layout: str, data_options) -> dict:
+    """Each runner's accuracy on ``split``; the runner splits the 32-clip batches by its own profile."""
+    from ..data import load_clips, map_labels, open_dataset
+    from ..evaluate import evaluate
+
+    ds = open_dataset(data_dir, layout, **(data_options or {}))
+    accuracy = {}
+    for name, runner in runners.items():
+        m = runner.manifest
+        order = map_labels(m["labels"], ds.labels)
+        clips = load_clips(ds, split, rate=int(m["sampling_rate"]), clip_seconds=float(m["clip_seconds"]), labels=order,
+                           show_progress=False)
+        accuracy[name] = evaluate(runner, clips, 32).accuracy
+    return accuracy
+
+
+def _add_to_report(report_dir: Path, names: list[str], result: dict) -> None:
+    from ..report import write_report
+
+    path = report_dir / "report.json"
+    report = json.loads(path.read_text())
+    for name in names:
+        report.setdefault("device_results", []).append({
+            "artifact": name, "machine": result["machine"], "target": result["target"],
+            "latency": [r for r in result["latency"] if r["artifact"] == name],
+            "accuracy": result.get("accuracy", {}).get(name)})
+    write_report(report, report_dir)

@@ -14,6 +14,7 @@ from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
 from ..data import load_clips, map_labels, open_dataset
 from ..evaluate import evaluate
 from ..export import ExportConfig, export_onnx
+from ..fileio import sha256_file
 from ..models import load_model
 from ..precision.fp16 import fp16_check, mixed_precision_onnx
 from ..precision.int8 import quantize_int8
@@ -40,10 +41,12 @@ def run_precision(model_src, data_dir, calib, out_dir, *, layout: str = "auto", 
     export_onnx(model, fp32, ExportConfig(simplify=False), audio=cal.audio[:8])
     mixed = out / "mixed.onnx"
     mixed_info = mixed_precision_onnx(fp32, mixed, check.flagged)
-    write_manifest(mixed, {**read_manifest(fp32), "file": mixed.name, "precision": "fp16-mixed", **mixed_info})
+    write_manifest(mixed, {**read_manifest(fp32), "file": mixed.name, "precision": "fp16-mixed", **mixed_info,
+                           "sha256": sha256_file(mixed)})
     fp16 = out / "fp16.onnx"
     fp16_info = mixed_precision_onnx(fp32, fp16, [])
-    write_manifest(fp16, {**read_manifest(fp32), "file": fp16.name, "precision": "fp16", **fp16_info})
+    write_manifest(fp16, {**read_manifest(fp32), "file": fp16.name, "precision": "fp16", **fp16_info,
+                          "sha256": sha256_file(fp16)})
     int8 = out / "int8.onnx"
     quantize_int8(fp32, int8, cal.audio, info, method=int8_method)
     test = load_clips(ds, "test", rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds, labels=order,

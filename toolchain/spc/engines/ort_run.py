@@ -1,0 +1,58 @@
+"""ONNX Runtime: the one place spc opens a session, and the runner for .onnx / .ort.onnx artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SpcError
+from .runner import Runner
+
+LEVELS = ("basic", "extended", "all")
+
+
+def ort_session(path: str | Path, threads: int = 0, providers: list[str] | None = None, *,
+                level: str = "all", optimized_path: str | Path | None = None):
+    """An ONNX Runtime session (CPU unless ``providers`` says otherwise); an unreadable model is one user error.
+
+    ``optimized_path`` also saves the optimised graph there (what ``spc build --target cpu`` keeps).
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                                     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                                     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
+    if threads:
+        opts.intra_op_num_threads = threads
+    if optimized_path:
+        opts.optimized_model_filepath = str(optimized_path)
+    try:
+        return ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
+    except Exception as exc:
+        if not type(exc).__module__.startswith("onnxruntime"):
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpcError(f"ONNX Runtime cannot load {path} ({type(exc).__name__}: {detail[-200:]}); "
+                       "the file is damaged or not an ONNX model: export it again") from None
+
+
+class OrtRunner(Runner):
+    """An exported .onnx or a built .ort.onnx on the CPU; any batch size in one call."""
+
+    def __init__(self, path: str | Path, threads: int = 0, manifest: dict | None = None):
+        from .manifest import load_artifact_manifest
+
+        self.path = Path(path)
+        self.manifest = manifest if manifest is not None else load_artifact_manifest(path)
+        self.max_batch = None
+        self.session = ort_session(path, threads)
+        self.input = self.session.get_inputs()[0].name
+        self.providers = self.session.get_providers()
+
+    def _infer_batch(self, audio: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input: audio})[0]
+
+    def close(self) -> None:
+        self.session = None

@@ -1,0 +1,72 @@
+"""Latency on the target's own backend: build each candidate for the target and time the built artifacts.
+
+What compress chooses by on a GPU target (engine latency, not ONNX Runtime on the CPU) and how it
+compares the final engine with the original's engine: batch 1 at the target's clip length, all
+candidates timed side by side in one run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TargetLatency:
+    """One candidate built for the target and timed there."""
+
+    name: str
+    artifact: str
+    batch: int
+    samples: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    runs: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def headline_shape(target, manifest: dict) -> tuple[int, int]:
+    """Batch 1 at the target's (opt) clip length, within the model's longest input."""
+    rate = int(manifest["sampling_rate"])
+    samples = int(round(target.profile.opt_seconds * rate))
+    return 1, min(samples, int(manifest.get("max_samples", samples)))
+
+
+def measure_on_target(candidates: dict[str, str | Path], target, out_dir: str | Path, *, runs: int = 20,
+                      warmup: int = 3, seed: int = 0, threads: int = 0, rebuild: bool = False) -> dict[str, TargetLatency]:
+    """Build every ONNX candidate (name -> path) for ``target`` into ``out_dir`` and time them side by side.
+
+    Raises ``BuildDeferred`` where this machine cannot build for the target (the caller then ranks by
+    ONNX Runtime and leaves the build to the device). An artifact already built from the same ONNX
+    (its manifest's source_sha256 matches) is reused unless ``rebuild``.
+    """
+    from contextlib import ExitStack
+
+    from ..bench import bench_callables
+    from .build import artifact_name, build_artifact
+    from .device import require_build
+    from .manifest import manifest_path, read_manifest
+    from .runner import open_runner
+
+    require_build(target)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    built = {}
+    for name, onnx in candidates.items():
+        dest = out / artifact_name(onnx, target)
+        src_sha = read_manifest(onnx).get("sha256")
+        if (not rebuild and dest.is_file() and manifest_path(dest).is_file()
+                and src_sha and read_manifest(dest).get("source_sha256") == src_sha):
+            built[name] = str(dest)
+        else:
+            built[name] = build_artifact(onnx, target, dest).artifact
+    with ExitStack() as stack:
+        runners = {name: stack.enter_context(open_runner(path, threads)) for name, path in built.items()}
+        shape = headline_shape(target, next(iter(runners.values())).manifest)
+        rows = bench_callables(runners, [shape], warmup=warmup, runs=runs, seed=seed)
+    return {r["artifact"]: TargetLatency(r["artifact"], built[r["artifact"]], r["batch"], r["samples"], r["p50_ms"],
+                                         r["p90_ms"], r["p99_ms"], r["mean_ms"], r["runs"]) for r in rows}
