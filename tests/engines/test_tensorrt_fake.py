@@ -1,0 +1,235 @@
+"""The TensorRT path against fakes of tensorrt 10.3 and cuda-python 12 (issue 13, points 2, 4, 5, 6, 7, 9, 10)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import trt_fakes
+from spc.engines import BuildDeferred, build_artifact, build_check, measure_on_target, open_runner
+from spc.engines.manifest import read_manifest
+from spc.errors import SpcError
+from spc.targets import get_target
+
+
+@pytest.fixture
+def onnx_model(tmp_path):
+    return trt_fakes.tiny_onnx(tmp_path / "m.onnx")
+
+
+def audio(n, samples=16000, seed=0):
+    return (0.1 * np.random.default_rng(seed).standard_normal((n, samples)) + 0.05).astype(np.float32)
+
+
+# ---- point 2: cuda-python 12 and a driver that is too old
+
+
+def test_driver_too_old_is_one_user_error(monkeypatch, onnx_model):
+    from spc.engines.cuda_env import gpu_info
+
+    trt_fakes.install(monkeypatch, count_error=trt_fakes.cudaError_t.cudaErrorInsufficientDriver)
+    with pytest.raises(SpcError, match=r"driver is too old .*cudaErrorInsufficientDriver.*cuda-python>=12.2,<13"):
+        gpu_info()
+    from spc.cli import cli
+
+    r = CliRunner().invoke(cli, ["build", str(onnx_model), "--target", "jetson-orin-nano"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "cannot build jetson-orin-nano here: the NVIDIA driver is too old" in r.output
+    assert "no CUDA GPU" not in r.output
+
+
+def test_cuda_errors_are_checked_by_name(monkeypatch):
+    from spc.engines.cuda_env import check
+
+    assert check((trt_fakes.cudaError_t.cudaSuccess, 7)) == 7
+    with pytest.raises(RuntimeError, match="cudaErrorMemoryAllocation"):
+        check((trt_fakes.cudaError_t.cudaErrorMemoryAllocation, 0))
+    with pytest.raises(SpcError, match="driver is too old"):
+        check((trt_fakes.cudaError_t.cudaErrorInsufficientDriver,))
+
+
+# ---- point 5: build only on the target's GPU; say which board a family resolved to
+
+
+def test_wrong_gpu_defers_like_missing_tensorrt(monkeypatch, onnx_model, capsys):
+    trt, _ = trt_fakes.install(monkeypatch, gpu="rtx-4090")
+    target = get_target("jetson-orin")
+    assert "resolved to jetson-orin-nano" in capsys.readouterr().err
+    check = build_check(target)
+    assert not check and "NVIDIA GeForce RTX 4090 (sm 8.9, 128 SMs)" in check.why and "sm 8.7, 8 SMs" in check.why
+    with pytest.raises(BuildDeferred, match="cannot build jetson-orin-nano here: this GPU is NVIDIA GeForce RTX 4090"):
+        build_artifact(onnx_model, target)
+    assert not list(onnx_model.parent.glob("*.engine")) and trt.calls == []  # nothing built, nothing written
+    assert build_check(get_target("rtx-4090"))
+
+    trt_fakes.install(monkeypatch, with_tensorrt=False)
+    with pytest.raises(BuildDeferred, match="cannot build jetson-orin-nano here: TensorRT is not installed"):
+        build_artifact(onnx_model, target)
+
+
+def test_cli_build_names_the_resolved_board(monkeypatch, onnx_model):
+    trt_fakes.install(monkeypatch, gpu="rtx-4090")
+    from spc.cli import cli
+
+    r = CliRunner().invoke(cli, ["build", str(onnx_model), "--target", "jetson-orin"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "--target jetson-orin resolved to jetson-orin-nano" in r.output
+    assert "cannot build jetson-orin-nano here: this GPU is NVIDIA GeForce RTX 4090" in r.output
+
+
+# ---- a build on the right GPU; points 9 and 10
+
+
+def test_fp16_build_on_the_target_gpu_pins_nothing_by_default(monkeypatch, onnx_model):
+    trt, _ = trt_fakes.install(monkeypatch)
+    report = build_artifact(onnx_model, get_target("jetson-orin-nano"))
+    assert report.artifact.endswith("m.jetson-orin-nano.engine")
+    m = read_manifest(report.artifact)
+    assert m["kind"] == "tensorrt" and m["gpu"] == "Orin" and m["sm_count"] == 8 and m["tensorrt"] == "10.3.0"
+    assert m["profiles"] == {"min": [1, 8000], "opt": [1, 16000], "max": [8, 32000]}
+    assert m["fp32_layers"] is None and m["sha256"]
+    assert trt.last_config.flags == {trt.BuilderFlag.FP16}  # no blanket norm/softmax pinning
+    assert ("create_network", 0) in trt.calls
+
+
+def test_flagged_layers_reach_the_engine_by_node_name(monkeypatch, onnx_model, tmp_path):
+    trt, _ = trt_fakes.install(monkeypatch)
+    report = tmp_path / "precision.json"
+    report.write_text(json.dumps({"fp16_check": {"flagged": [1]}}))
+    m = build_artifact(onnx_model, get_target("jetson-orin-nano"), f"{tmp_path}/out/", fp32_from=report,
+                       fp32_layers=["/layers.0/Shape", "/layers.0/ReduceMean"]).manifest
+    # the MatMul of layer 1 and the parser's extra layer for it; the integer Shape layer is left alone
+    assert sorted(m["fp32_layers"]["pinned_layers"]) == ["/layers.0/ReduceMean", "/layers.1/MatMul", "/layers.1/MatMul_1"]
+    assert m["fp32_layers"]["skipped_non_float"] == ["/layers.0/Shape"]
+    assert trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS in trt.last_config.flags
+    assert (tmp_path / "out" / "m.jetson-orin-nano.engine").is_file()
+    with pytest.raises(SpcError, match="has no node named /layers.9/Nope"):
+        build_artifact(onnx_model, get_target("jetson-orin-nano"), fp32_layers=["/layers.9/Nope"])
+
+
+def test_int8_engine_comes_from_the_qdq_model_strongly_typed(monkeypatch, tmp_path):
+    import importlib.util
+
+    assert importlib.util.find_spec("spc.engines.int8_calibrator") is None  # the implicit calibrator is gone
+    trt, _ = trt_fakes.install(monkeypatch)
+    qdq = trt_fakes.tiny_onnx(tmp_path / "int8.onnx", manifest_extra={
+        "precision": "int8", "quantization": {"format": "QDQ", "method": "minmax", "per_channel": False}})
+    m = build_artifact(qdq, get_target("jetson-orin-nano")).manifest
+    assert ("create_network", 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)) in trt.calls
+    assert trt.last_config.flags == set()  # no FP16/INT8 flags on a strongly typed network
+    assert m["precision"] == "int8-qdq" and m["strongly_typed"] is True
+    with pytest.raises(SpcError, match="strongly typed"):
+        build_artifact(qdq, get_target("jetson-orin-nano"), fp32_layers=["/layers.1/MatMul"])
+
+
+# ---- point 6: the timing cache
+
+
+def test_timing_cache_is_keyed_and_a_foreign_one_is_ignored(monkeypatch, onnx_model, capsys):
+    trt, _ = trt_fakes.install(monkeypatch)
+    target = get_target("jetson-orin-nano")
+    m = build_artifact(onnx_model, target).manifest
+    cache = onnx_model.parent / "timing-orin-sm87-8sm-trt10.3.0.cache"
+    assert m["timing_cache"] == cache.name and cache.read_bytes() == b"cache-for-orin-10.3.0"
+    assert build_artifact(onnx_model, target).manifest["notes"] == []  # reused: accepted
+
+    cache.write_bytes(b"cache-for-rtx-4090-10.3.0")  # travelled with the artifacts from another GPU
+    capsys.readouterr()
+    m = build_artifact(onnx_model, target).manifest
+    assert [c[3] for c in trt.calls if c[0] == "set_timing_cache"][-2:] == [False, True]
+    notes = [line for line in capsys.readouterr().err.splitlines() if "timing cache" in line]
+    assert len(notes) == 1 and "another GPU or TensorRT version" in notes[0] and m["notes"]
+    assert (onnx_model.parent / "m.jetson-orin-nano.engine").is_file()
+
+    cache.write_bytes(b"garbage")  # create_timing_cache returns None
+    assert build_artifact(onnx_model, target).manifest["timing_cache"] == cache.name
+
+    trt.no_timing_cache = True  # get_timing_cache() returns None
+    m = build_artifact(onnx_model, target).manifest
+    assert m["timing_cache"] is None and any("no timing cache" in n for n in m["notes"])
+
+
+# ---- point 4: batches split by the engine's profile, every return value checked
+
+
+def test_engine_runner_splits_by_profile_and_frees_everything(monkeypatch, onnx_model):
+    trt, cudart = trt_fakes.install(monkeypatch)
+    engine = build_artifact(onnx_model, get_target("jetson-orin-nano")).artifact
+    x = audio(20)
+    with open_runner(engine) as runner:
+        assert runner.max_batch == 8
+        out = runner.infer(x)
+        np.testing.assert_allclose(out, trt_fakes.expected_logits(x), rtol=1e-5, atol=1e-6)
+        assert trt.contexts[-1].shape_calls == [(8, 16000), (8, 16000), (4, 16000)]
+        assert cudart.host and cudart.device  # pinned staging and device buffers in use
+        times = runner.device_times_ms(x[:1], warmup=1, runs=3)
+        assert times == [0.25] * 3
+    assert cudart.device == {} and cudart.host == {} and cudart.streams == set() and cudart.events == set()
+    runner.close()  # twice is fine
+
+    from spc.evaluate import evaluate
+    from spc.runtime import load_backend
+
+    fn, manifest = load_backend(engine)  # what compress's final evaluation calls, with batch 32
+    from spc.data.clips import ClipSet
+
+    clips = ClipSet(audio=audio(40), targets=np.zeros(40, np.int64), labels=manifest["labels"], paths=[""] * 40)
+    evaluate(fn, clips, 32)
+    assert max(b for b, _ in trt.executions) <= 8
+    fn.close()
+
+
+def test_refused_shape_is_an_error_naming_shape_and_profile(monkeypatch, onnx_model):
+    trt, _ = trt_fakes.install(monkeypatch)
+    engine = build_artifact(onnx_model, get_target("jetson-orin-nano")).artifact
+    with open_runner(engine) as runner:
+        with pytest.raises(SpcError, match=r"input shape \(2, 48000\) is outside .*8000-32000 samples"):
+            runner.infer(audio(2, 48000))
+        trt.refuse_shapes = True
+        with pytest.raises(SpcError, match=r"TensorRT refused input shape \(2, 16000\) for 'audio'.*"
+                                           r"min \(1, 8000\), opt \(1, 16000\), max \(8, 32000\)"):
+            runner.infer(audio(2))
+
+
+def test_bench_shapes_come_from_the_engine_manifest(monkeypatch, onnx_model):
+    trt_fakes.install(monkeypatch)
+    from spc.bench import bench_shapes
+    from spc.recipes.bench import run_bench
+
+    engine = build_artifact(onnx_model, get_target("jetson-orin-nano")).artifact
+    manifest = read_manifest(engine)
+    shapes = bench_shapes(get_target("h100"), [manifest])  # h100's max batch 256 -> the engine's 8
+    assert max(b for b, _ in shapes) == 8 and all(8000 <= s <= 32000 for _, s in shapes)
+    result = run_bench([engine], None, runs=2, warmup=1)  # no --target: the engine's own
+    assert result["target"] == "jetson-orin-nano"
+    assert {(r["batch"], r["samples"]) for r in result["latency"]} == {(1, 16000), (8, 16000), (1, 8000), (1, 32000)}
+
+
+# ---- point 7: choose and compare on the target's backend
+
+
+def test_measure_on_target_builds_and_times_engines(monkeypatch, tmp_path):
+    trt, _ = trt_fakes.install(monkeypatch)
+    a = trt_fakes.tiny_onnx(tmp_path / "original.onnx")
+    b = trt_fakes.tiny_onnx(tmp_path / "pruned.onnx")
+    lat = measure_on_target({"original": a, "pruned": b}, get_target("jetson-orin"), tmp_path / "engines", runs=2, warmup=1)
+    assert set(lat) == {"original", "pruned"}
+    for name, row in lat.items():
+        assert row.artifact.endswith(f"{name}.jetson-orin-nano.engine") and (row.batch, row.samples) == (1, 16000)
+    assert set(trt.executions) == {(1, 16000)}
+    builds = sum(1 for c in trt.calls if c[0] == "create_network")
+    measure_on_target({"original": a}, get_target("jetson-orin-nano"), tmp_path / "engines", runs=1, warmup=0)
+    assert sum(1 for c in trt.calls if c[0] == "create_network") == builds  # reused, same source sha256
+
+    trt_fakes.install(monkeypatch, gpu="rtx-4090")
+    with pytest.raises(BuildDeferred, match="cannot build jetson-orin-nano here"):
+        measure_on_target({"original": a}, get_target("jetson-orin-nano"), tmp_path / "x")
+
+
+def test_measure_on_target_cpu_uses_onnxruntime(tmp_path):
+    a = trt_fakes.tiny_onnx(tmp_path / "original.onnx")
+    lat = measure_on_target({"original": a}, get_target("cpu"), tmp_path / "cpu", runs=2, warmup=1)
+    assert lat["original"].artifact.endswith("original.cpu.ort.onnx") and lat["original"].batch == 1
