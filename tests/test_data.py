@@ -8,7 +8,7 @@ import soundfile as sf
 
 from conftest import tone, write_wav
 from spc.audio import BadAudio, fix_length, read_audio
-from spc.data import load_clips, map_labels, open_dataset
+from spc.data import load_clips, open_dataset
 from spc.errors import SpcError
 
 
@@ -133,13 +133,3 @@ def test_missing_folder_and_no_clips(tmp_path):
 def test_balanced_limit(tone_dataset):
     clips = load_clips(open_dataset(tone_dataset), "train", limit=9, show_progress=False)
     assert np.bincount(clips.targets).tolist() == [3, 3, 3]
-
-
-def test_label_mapping():
-    assert map_labels(["a", "b"], ["a", "b"]) == ["a", "b"]
-    with pytest.raises(SpcError, match="order their classes differently.*--map-labels"):
-        map_labels(["a", "b"], ["b", "a"])
-    assert map_labels(["a", "b"], ["b", "a"], by_name=True) == ["a", "b"]
-    assert map_labels(["a", "b", "c"], ["c", "a"], by_name=True) == ["a", "b", "c"]
-    with pytest.raises(SpcError, match=r"classes the model does not know: \['z'\]"):
-        map_labels(["a", "b"], ["a", "z"], by_name=True)

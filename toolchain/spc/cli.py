@@ -137,11 +137,17 @@ def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, la
     Example:
       spc eval fsdd-teacher --data ../shared/data/fsdd --split test --json
     """
+    from .console import label_mapping_note
+    from .data.clips import LabelSubsetError
     from .recipes.evaluate import run_eval
 
-    result = run_eval(model, data_dir, split=split, layout=layout, by_name=map_labels, batch_size=batch_size,
-                      device=device, show_progress=not as_json,
-                      data_options=data_options(split_by, test_speaker, task))
+    try:
+        result = run_eval(model, data_dir, split=split, layout=layout, by_name=map_labels, batch_size=batch_size,
+                          device=device, show_progress=not as_json,
+                          data_options=data_options(split_by, test_speaker, task))
+    except LabelSubsetError as exc:
+        raise SpcError(f"{exc}; add --map-labels to score the model on these classes only") from None
+    label_mapping_note(result.label_mapping)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
@@ -538,8 +544,10 @@ def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup,
     result = run_bench(list(artifacts), target_name, data_dir=data_dir, split=split, report_dir=report_dir, runs=runs,
                        warmup=warmup, threads=threads, layout=layout,
                        data_options=data_options(split_by, test_speaker, task))
-    from .console import bench_table
+    from .console import bench_table, label_mapping_note
 
+    for mapping in {m["note"]: m for m in result.get("label_mapping", {}).values() if m.get("note")}.values():
+        label_mapping_note(mapping)
     stdout().print(bench_table(result))
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2))

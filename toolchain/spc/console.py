@@ -171,3 +171,11 @@ def bench_table(result: dict) -> Table:
         table.add_row(r["artifact"], str(r["batch"]), str(r["samples"]), f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}",
                       f"{r['p99_ms']:.2f}", f"{r['mean_ms']:.2f}", f"{r['clips_per_s']:.1f}", pct(acc.get(r["artifact"])))
     return table
+
+
+def label_mapping_note(mapping: dict | None) -> None:
+    """The one line saying the data's classes were matched to the model's by name (stderr; nothing if identical)."""
+    from rich.markup import escape
+
+    if mapping and mapping.get("note"):
+        stderr().print(f"[bold]note:[/] {escape(mapping['note'])}", soft_wrap=True)

@@ -43,6 +43,7 @@ class EvalResult:
     per_class: dict[str, dict]
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    label_mapping: dict | None = None  # how the data's classes were matched to the model's (LabelOrder.record())
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -68,4 +69,6 @@ def score(logits: np.ndarray, targets: np.ndarray, labels: list[str], skipped=()
 def evaluate(predictor: Predictor, clips: ClipSet, batch_size: int = 32, show_progress: bool = False) -> EvalResult:
     """Evaluate a predictor on loaded clips."""
     logits = predict_logits(predictor, clips.audio, batch_size, show_progress)
-    return score(logits, clips.targets, clips.labels, clips.skipped)
+    result = score(logits, clips.targets, clips.labels, clips.skipped)
+    result.label_mapping = clips.label_mapping
+    return result

@@ -15,20 +15,26 @@ from .layouts import ClipItem, KwsDataset
 
 @dataclass
 class ClipSet:
-    """``audio`` (N x S float32), ``targets`` (N, int64) indexing ``labels``; ``skipped``: (path, reason)."""
+    """``audio`` (N x S float32), ``targets`` (N, int64) indexing ``labels``; ``skipped``: (path, reason).
+
+    ``label_mapping``: how the data's classes were matched to a model's (``LabelOrder.record()``),
+    when they were loaded in a model's order.
+    """
 
     audio: np.ndarray
     targets: np.ndarray
     labels: list[str]
     paths: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    label_mapping: dict | None = None
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def subset(self, index: Sequence[int] | np.ndarray) -> "ClipSet":
         index = np.asarray(index, dtype=np.int64)
-        return ClipSet(self.audio[index], self.targets[index], self.labels, [self.paths[i] for i in index], [])
+        return ClipSet(self.audio[index], self.targets[index], self.labels, [self.paths[i] for i in index], [],
+                       self.label_mapping)
 
 
 def load_clips(
@@ -71,7 +77,8 @@ def load_clips(
         kept += 1
     if kept == 0:
         raise SpcError(f"split '{split}' of {dataset.root} has no usable clips ({len(skipped)} bad files)")
-    return ClipSet(audio[:kept], np.asarray(targets, dtype=np.int64), order, paths, skipped)
+    mapping = labels.record() if isinstance(labels, LabelOrder) else None
+    return ClipSet(audio[:kept], np.asarray(targets, dtype=np.int64), order, paths, skipped, mapping)
 
 
 def _balanced_head(items: list[ClipItem], limit: int, seed: int | None = None) -> list[ClipItem]:
@@ -90,23 +97,59 @@ def _balanced_head(items: list[ClipItem], limit: int, seed: int | None = None) -
     return out
 
 
-def map_labels(model_labels: Sequence[str], data_labels: Sequence[str], by_name: bool = False) -> list[str]:
-    """Check that data and model classes agree; return the class order to load the data in.
+class LabelSubsetError(SpcError):
+    """The data holds only some of the model's classes: mapping them is allowed only when asked for."""
 
-    Identical lists pass. With ``by_name``, data classes that are a subset of the model's are
-    mapped onto the model's indices by name. Anything else is a user error naming the difference.
+
+class LabelOrder(list):
+    """The class order to load the data in (a plain list of names), and how it was matched to the model.
+
+    ``mode``: "identical" (the same list), "by_name" (the same classes in another order, mapped by
+    name), or "subset" (fewer classes than the model, mapped by name on request).
+    """
+
+    def __init__(self, order: Sequence[str], mode: str, model_labels: Sequence[str], data_labels: Sequence[str]):
+        super().__init__(order)
+        self.mode = mode
+        self.model_labels, self.data_labels = list(model_labels), list(data_labels)
+
+    @property
+    def note(self) -> str | None:
+        """One line for the user when the classes were matched by name; None when the lists are identical."""
+        if self.mode == "by_name":
+            return f"classes matched by name: the data's {len(self.data_labels)} classes are the model's in another order"
+        if self.mode == "subset":
+            missing = [c for c in self.model_labels if c not in set(self.data_labels)]
+            return (f"classes matched by name: the data holds {len(self.data_labels)} of the model's "
+                    f"{len(self.model_labels)} classes (not in the data: {', '.join(missing)})")
+        return None
+
+    def record(self) -> dict:
+        """The ``label_mapping`` entry for a JSON output: mode, both class lists, and the note."""
+        return {"mode": self.mode, "model_labels": self.model_labels, "data_labels": self.data_labels,
+                "note": self.note}
+
+
+def map_labels(model_labels: Sequence[str], data_labels: Sequence[str], by_name: bool = False,
+               hint: str = "") -> LabelOrder:
+    """Match the data's classes to the model's; return the class order to load the data in (a ``LabelOrder``).
+
+    Identical lists pass; the same classes in another order are mapped by name (nothing is
+    ambiguous). Fewer classes than the model are mapped by name only with ``by_name``, else a
+    ``LabelSubsetError`` (``hint``, from a caller that has a way to ask, ends its message). Classes
+    the model does not know are always an error. Messages name no command-line option.
     """
     model_labels, data_labels = list(model_labels), list(data_labels)
     if model_labels == data_labels:
-        return model_labels
-    extra = sorted(set(data_labels) - set(model_labels))
-    if by_name and not extra:
-        return model_labels
-    hint = "" if by_name else " (use --map-labels to match classes by name)"
+        return LabelOrder(model_labels, "identical", model_labels, data_labels)
+    extra = [c for c in data_labels if c not in set(model_labels)]
     if extra:
-        raise SpcError(f"the data has classes the model does not know: {extra}{hint}")
+        raise SpcError(f"the data has classes the model does not know: {', '.join(extra)} "
+                       f"(the model's classes: {', '.join(model_labels)})")
     if set(model_labels) == set(data_labels):
-        raise SpcError(f"the model and the data order their classes differently{hint}")
-    raise SpcError(
-        f"the model's classes {model_labels} differ from the data's {data_labels}{hint}"
-    )
+        return LabelOrder(model_labels, "by_name", model_labels, data_labels)
+    if by_name:
+        return LabelOrder(model_labels, "subset", model_labels, data_labels)
+    missing = [c for c in model_labels if c not in set(data_labels)]
+    raise LabelSubsetError(f"the data holds only {len(set(data_labels))} of the model's {len(model_labels)} classes "
+                           f"(not in the data: {', '.join(missing)})" + (f"; {hint}" if hint else ""))

@@ -7,13 +7,13 @@ by its runner, so accuracy runs at any batch size.
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
 from pathlib import Path
 
 from ..bench import bench_callables, bench_shapes, machine_info
 from ..engines.runner import open_runner
 from ..errors import SpcError
+from ..fileio import read_json
 
 
 def run_bench(items: list[str], target_name: str | None = None, *, data_dir=None, split: str = "test", report_dir=None,
@@ -21,9 +21,13 @@ def run_bench(items: list[str], target_name: str | None = None, *, data_dir=None
     """Time ``items`` (artifact files or model folders) side by side; accuracy with ``data_dir``; add to a report."""
     from ..targets import get_target
 
+    if runs < 1 or warmup < 0:
+        raise SpcError(f"bench needs at least one timed run and no negative warm-up, got {runs} runs, {warmup} warm-up")
     target = get_target(target_name) if target_name else None
     if report_dir and not (Path(report_dir) / "report.json").is_file():
         raise SpcError(f"{report_dir} has no report.json (run spc compress first)")
+    if report_dir:
+        read_json(Path(report_dir) / "report.json", "compress report")  # a damaged report fails before timing
     for item in items:
         if not Path(item).exists():
             raise SpcError(f"{item} is neither an artifact file nor a model folder")
@@ -43,37 +47,42 @@ def run_bench(items: list[str], target_name: str | None = None, *, data_dir=None
                                     and b["batch"] == r["batch"] and b["samples"] == r["samples"])
                 for r in result["latency"] if r["artifact"] == n] for n in names}
         if data_dir:
-            result["accuracy"] = _accuracy(runners, data_dir, split, layout, data_options)
+            result["accuracy"], result["label_mapping"] = _accuracy(runners, data_dir, split, layout, data_options)
             result["split"] = split
     if report_dir:
         _add_to_report(Path(report_dir), names, result)
     return result
 
 
-def _accuracy(runners: dict, data_dir, split: str, layout: str, data_options) -> dict:
-    """Each runner's accuracy on ``split``; the runner splits the 32-clip batches by its own profile."""
+def _accuracy(runners: dict, data_dir, split: str, layout: str, data_options) -> tuple[dict, dict]:
+    """Each runner's accuracy on ``split`` and how its classes were matched to the data's (``label_mapping``).
+
+    The runner splits the 32-clip batches by its own profile.
+    """
     from ..data import load_clips, map_labels, open_dataset
     from ..evaluate import evaluate
 
     ds = open_dataset(data_dir, layout, **(data_options or {}))
-    accuracy = {}
+    accuracy, mapping = {}, {}
     for name, runner in runners.items():
         m = runner.manifest
         order = map_labels(m["labels"], ds.labels)
         clips = load_clips(ds, split, rate=int(m["sampling_rate"]), clip_seconds=float(m["clip_seconds"]), labels=order,
                            show_progress=False)
         accuracy[name] = evaluate(runner, clips, 32).accuracy
-    return accuracy
+        mapping[name] = order.record()
+    return accuracy, mapping
 
 
 def _add_to_report(report_dir: Path, names: list[str], result: dict) -> None:
     from ..report import write_report
 
     path = report_dir / "report.json"
-    report = json.loads(path.read_text())
+    report = read_json(path, "compress report")
     for name in names:
         report.setdefault("device_results", []).append({
             "artifact": name, "machine": result["machine"], "target": result["target"],
             "latency": [r for r in result["latency"] if r["artifact"] == name],
-            "accuracy": result.get("accuracy", {}).get(name)})
+            "accuracy": result.get("accuracy", {}).get(name),
+            "label_mapping": result.get("label_mapping", {}).get(name)})
     write_report(report, report_dir)
