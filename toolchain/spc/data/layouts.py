@@ -2,7 +2,10 @@
 
 Layouts:
   speech-commands  one folder per word, ``validation_list.txt`` / ``testing_list.txt`` give the
-                   split, ``_background_noise_`` gives ``_silence_`` clips; tasks "35" and "v2-12"
+                   split, ``_background_noise_`` gives ``_silence_`` clips; tasks "35" and "v2-12".
+                   The official test set (``speech_commands_test_set_v0.02``: the 10 words,
+                   ``_unknown_`` and ``_silence_`` holding ready 1 s clips, no lists) is read as the
+                   v2-12 task with only a test split.
   folders          ``ROOT/{train,validation,test}/CLASS/*.wav``, or ``ROOT/CLASS/*.wav`` split by a
                    stable hash of the file name (80/10/10)
   fsdd             file-name labels ``{label}_{speaker}_{take}.wav`` (Free Spoken Digit Dataset):
@@ -44,6 +47,7 @@ class KwsDataset:
     labels: list[str]
     splits: dict[str, list[ClipItem]] = field(default_factory=dict)
     options: dict = field(default_factory=dict)
+    why_empty: str = ""  # why some splits are empty by design (ends the empty-split error)
 
     def split(self, name: str) -> list[ClipItem]:
         """The clips of a split; an empty or unknown split is a user error naming it and the folder."""
@@ -51,7 +55,8 @@ class KwsDataset:
             raise SpcError(f"unknown split '{name}'; choose one of {', '.join(SPLITS)}")
         items = self.splits.get(name, [])
         if not items:
-            raise SpcError(f"split '{name}' of {self.root} ({self.layout} layout) has no clips")
+            raise SpcError(f"split '{name}' of {self.root} ({self.layout} layout) has no clips"
+                           + (f": {self.why_empty}" if self.why_empty else ""))
         return items
 
     def describe(self) -> dict:
@@ -72,8 +77,36 @@ def _hash_split(name: str, val_pct: float = 10.0, test_pct: float = 10.0) -> str
 
 
 # ------------------------------------------------------------------ speech commands
-def read_speech_commands(root: Path, task: str = "35", silence_per_split: dict | None = None) -> KwsDataset:
-    """Google Speech Commands v0.02 (``task`` "35": all words; "v2-12": 10 words + unknown + silence)."""
+def is_speech_commands_test_set(root: Path) -> bool:
+    """True for the official v0.02 test set: no split lists, and only the 12 v2-12 class folders."""
+    if (root / "validation_list.txt").is_file() or (root / "testing_list.txt").is_file():
+        return False
+    folders = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    folders -= {"_background_noise_", "__MACOSX"}
+    return {UNKNOWN, SILENCE} <= folders <= set(V2_12_WORDS) | {UNKNOWN, SILENCE}
+
+
+def read_speech_commands_test_set(root: Path, task: str | None = None) -> KwsDataset:
+    """The official v0.02 test set as the v2-12 task: every folder a class, every clip in the test split."""
+    if task not in (None, "v2-12"):
+        raise SpcError(f"{root} is the Speech Commands v0.02 test set, which holds the v2-12 task only "
+                       f"(10 words, {UNKNOWN}, {SILENCE}), not task '{task}'")
+    labels = list(V2_12_WORDS) + [UNKNOWN, SILENCE]
+    test = [ClipItem(str(f), label) for label in labels if (root / label).is_dir() for f in _audio_files(root / label)]
+    return KwsDataset(str(root), "speech-commands", labels, {"train": [], "validation": [], "test": test},
+                      {"task": "v2-12", "set": "official test set"},
+                      why_empty="the Speech Commands test set holds only the test split; train and validate "
+                                "on the full v0.02 archive")
+
+
+def read_speech_commands(root: Path, task: str | None = None, silence_per_split: dict | None = None) -> KwsDataset:
+    """Google Speech Commands v0.02 (``task`` "35", the default: all words; "v2-12": 10 words + unknown + silence).
+
+    The official test set (see ``is_speech_commands_test_set``) is read as the v2-12 task.
+    """
+    if is_speech_commands_test_set(root):
+        return read_speech_commands_test_set(root, task)
+    task = task or "35"
     if task not in ("35", "v2-12"):
         raise SpcError(f"unknown Speech Commands task '{task}'; choose '35' or 'v2-12'")
     lists = {}
@@ -185,6 +218,8 @@ def detect_layout(root: Path) -> str:
     """Guess the layout of a folder from its files."""
     if (root / "validation_list.txt").is_file() or (root / "testing_list.txt").is_file():
         return "speech-commands"
+    if is_speech_commands_test_set(root):
+        return "speech-commands"
     folder = root / "recordings" if (root / "recordings").is_dir() else root
     files = _audio_files(folder)
     if files and sum(bool(FSDD_NAME.match(f.stem)) for f in files) >= 0.9 * len(files):
@@ -202,7 +237,7 @@ def open_dataset(root: str | Path, layout: str = "auto", **options) -> KwsDatase
     if layout == "auto":
         layout = detect_layout(path)
     if layout == "speech-commands":
-        ds = read_speech_commands(path, task=options.get("task", "35"))
+        ds = read_speech_commands(path, task=options.get("task"))  # None: "35", or "v2-12" for the test set
     elif layout == "speech-commands-v2-12":
         ds = read_speech_commands(path, task="v2-12")
     elif layout == "fsdd":
