@@ -44,9 +44,12 @@ class EvalResult:
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     skipped: list[tuple[str, str]] = field(default_factory=list)
     label_mapping: dict | None = None  # how the data's classes were matched to the model's (LabelOrder.record())
+    #: per clip, whether the prediction was right (for paired statistics, see spc.stats); not in as_dict()
+    correct: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Every field but the per-clip ``correct`` array, as plain JSON-ready values."""
+        return {k: v for k, v in asdict(self).items() if k != "correct"}
 
 
 def score(logits: np.ndarray, targets: np.ndarray, labels: list[str], skipped=()) -> EvalResult:
@@ -62,7 +65,7 @@ def score(logits: np.ndarray, targets: np.ndarray, labels: list[str], skipped=()
     return EvalResult(
         accuracy=float((pred == targets).mean()) if len(targets) else float("nan"),
         n_clips=int(len(targets)), labels=list(labels), per_class=per_class,
-        confusion=confusion.tolist(), skipped=list(skipped),
+        confusion=confusion.tolist(), skipped=list(skipped), correct=pred == targets,
     )
 
 
