@@ -146,20 +146,54 @@ def export_table(report) -> Table:
 
 
 def compress_table(report: dict) -> Table:
-    """The summary table of a compress run: every candidate, and the final artifact."""
+    """The summary table of a compress run: every candidate, and the final artifact (intervals where recorded)."""
     table = Table(title=f"spc compress: {report['model']} -> {report['target']['name']}")
     for col, just in (("candidate", "left"), ("parameters", "right"), ("val acc", "right"), ("val retention", "right"),
                       ("latency p50", "right"), ("vs original", "right")):
         table.add_column(col, justify=just)
     for name, e in report["candidates"].items():
         table.add_row(name + (" *" if name == report["chosen"] else ""), millions(e["params"]["total"]),
-                      pct(e["val_accuracy"]), f"{e['val_retention']:.3f}", f"{e['latency_onnx_ms']['p50_ms']:.2f} ms",
-                      f"{e['latency_ratio']:.2f}x")
+                      pct(e["val_accuracy"]), retention_text(e["val_retention"], e.get("val_retention_ci")),
+                      f"{e['latency_onnx_ms']['p50_ms']:.2f} ms", f"{e['latency_ratio']:.2f}x")
     f = report["final"]
     table.caption = (f"final {f['kind']} artifact on test: {pct(f['test_accuracy'])} vs original {pct(f['original_test_accuracy'])}"
-                     f" (retention {f['retention']:.3f}); p50 {f['latency_ms']['p50_ms']:.2f} ms vs "
-                     f"{f['original_latency_ms']['p50_ms']:.2f} ms")
+                     f" (retention {retention_text(f['retention'], f.get('retention_ci'))}"
+                     + (f", McNemar p {f['mcnemar_p']:.3g}" if f.get("mcnemar_p") is not None else "")
+                     + f"); p50 {f['latency_ms']['p50_ms']:.2f} ms vs {f['original_latency_ms']['p50_ms']:.2f} ms")
     return table
+
+
+def interval(ci) -> tuple[float, float] | None:
+    """A recorded interval ([lo, hi] from JSON, or a tuple) as two floats; None when absent or undefined."""
+    if not ci or len(ci) != 2 or any(x is None or x != x for x in ci):
+        return None
+    return float(ci[0]), float(ci[1])
+
+
+def retention_text(value: float, ci=None) -> str:
+    """A retention with its 95% interval when there is one: ``0.987 [0.962, 1.004]``."""
+    bounds = interval(ci)
+    return f"{value:.3f}" + (f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
+
+
+def compress_verdict(report: dict) -> str:
+    """The run's verdict: ``final.verdict`` where recorded ("PASS, not significant at N clips"), else PASS or FAIL."""
+    f = report["final"]
+    return f.get("verdict") or ("PASS" if f["passed"] else "FAIL")
+
+
+def compress_verdict_line(report: dict, report_path) -> str:
+    """The console line after the compress table: verdict, retention with its interval, McNemar, speed-up."""
+    from rich.markup import escape
+
+    f = report["final"]
+    verdict = compress_verdict(report)
+    colour = "green" if verdict == "PASS" else "yellow" if verdict.startswith("PASS") else "red"
+    extra = f", McNemar p = {f['mcnemar_p']:.3g}" if f.get("mcnemar_p") is not None else ""
+    return (f"[bold {colour}]{escape(verdict)}[/]: {escape(str(report['chosen']))} keeps "
+            f"{escape(retention_text(f['retention'], f.get('retention_ci')))} of the test accuracy{extra} "
+            f"(target {report['retention_target']:.2f}), {f['speedup_p50']:.2f}x faster; "
+            f"report in {escape(str(report_path))}")
 
 
 def bench_table(result: dict) -> Table:

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .console import millions, pct
+from .console import compress_verdict, interval, millions, pct, retention_text
 from .fileio import atomic_write_text
 from .plotting import pyplot
 
@@ -56,21 +56,23 @@ def _figures(report: dict, out: Path) -> dict[str, str]:
 def render_markdown(report: dict, figures: dict[str, str]) -> str:
     f = report["final"]
     t = report["target"]
-    verdict = "PASS" if f["passed"] else "FAIL"
+    verdict = compress_verdict(report)
     lines = [
         f"# spc compress report: {report['model']} for {t['name']}",
         "",
         f"**{verdict}**: the {f['kind']} artifact keeps **{f['retention']:.3f}** of the original's test accuracy "
-        f"({pct(f['test_accuracy'])} vs {pct(f['original_test_accuracy'])}; target {report['retention_target']:.2f}), "
-        f"and runs **{f['speedup_p50']:.2f}x** faster (p50 {f['latency_ms']['p50_ms']:.2f} ms vs "
+        f"({pct(f['test_accuracy'])} vs {pct(f['original_test_accuracy'])}; target {report['retention_target']:.2f}"
+        f"{_uncertainty(f)}), and runs **{f['speedup_p50']:.2f}x** faster (p50 {f['latency_ms']['p50_ms']:.2f} ms vs "
         f"{f['original_latency_ms']['p50_ms']:.2f} ms, batch {f['latency_ms']['batch']}, "
         f"{f['latency_ms']['samples']} samples) on {report['machine'].get('gpu') or report['machine']['cpu']}.",
         "",
         *[f"> **Warning:** {w}\n" for w in report.get("warnings", [])],
         f"Chosen candidate: **{report['chosen']}** (method `{report['method']}`); artifact `{f['artifact']}`. "
         "Both accuracies are of the exported artifacts run by ONNX Runtime (or TensorRT) on the test split, "
-        "never of the PyTorch models; candidates were chosen on the validation split.",
+        "never of the PyTorch models; candidates were chosen on the validation split."
+        + (f" Choice: {report['choice']['reason']}." if (report.get("choice") or {}).get("reason") else ""),
         "",
+        *_uncertainty_note(report),
         "## Candidates",
         "",
         "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | latency p50 (ms) | vs original | parity max diff |",
@@ -80,7 +82,8 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         mark = " *" if name == report["chosen"] else ""
         lines.append(
             f"| {name}{mark} | {e['method']} | {millions(e['params']['total'])} | {millions(e['params']['stack_layers'])} | "
-            f"{pct(e['val_accuracy'])} | {e['val_retention']:.3f} | {e['latency_onnx_ms']['p50_ms']:.2f} | "
+            f"{pct(e['val_accuracy'])} | {retention_text(e['val_retention'], e.get('val_retention_ci'))} | "
+            f"{e['latency_onnx_ms']['p50_ms']:.2f} | "
             f"{e['latency_ratio']:.2f}x | {e['parity']['max_abs_diff']:.1e} |")
     lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -115,6 +118,31 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
               f"- stages: {', '.join(report['stages'])}; {report['seconds']} s",
               "", "Every setting is in `report.json`."]
     return "\n".join(lines) + "\n"
+
+
+def _uncertainty(final: dict) -> str:
+    """``; 95% interval lo-hi over N test clips; McNemar exact p = x`` for the summary, from what was recorded."""
+    parts = []
+    bounds = interval(final.get("retention_ci"))
+    if bounds:
+        n = (final.get("test") or {}).get("n_clips")
+        parts.append(f"95% interval {bounds[0]:.3f}-{bounds[1]:.3f}" + (f" over {n} test clips" if n else ""))
+    if final.get("mcnemar_p") is not None:
+        parts.append(f"McNemar exact p = {final['mcnemar_p']:.3g}")
+    return "".join(f"; {p}" for p in parts)
+
+
+def _uncertainty_note(report: dict) -> list[str]:
+    """How to read the intervals and the p-value (only when the report holds them)."""
+    f = report["final"]
+    has_ci = interval(f.get("retention_ci")) or any(interval(e.get("val_retention_ci"))
+                                                     for e in report["candidates"].values())
+    if not has_ci and f.get("mcnemar_p") is None:
+        return []
+    return ["Retention intervals are 95% paired bootstrap intervals over clips (the original and the candidate "
+            "scored on the same clips); a PASS whose interval reaches below the target says \"not significant\". "
+            "McNemar's exact test compares the two on the clips where exactly one is right: a small p means the "
+            "accuracy change is real, not the luck of the sample.", ""]
 
 
 def write_report(report: dict, out: Path) -> None:
