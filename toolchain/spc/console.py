@@ -37,6 +37,24 @@ def eval_table(result, title: str) -> Table:
     return table
 
 
+def skipped_lines(skipped: list, where: str, limit: int = 5) -> list[str]:
+    """The files a run skipped, one per line (at most ``limit``, then a count and where the full list is)."""
+    if not skipped:
+        return []
+    lines = [f"skipped {len(skipped)} unusable file{'s' if len(skipped) != 1 else ''}:"]
+    lines += [f"  {shown_path(path)}: {reason}" for path, reason in list(skipped)[:limit]]
+    if len(skipped) > limit:
+        lines.append(f"  ... and {len(skipped) - limit} more (all of them in {where})")
+    return lines
+
+
+def shown_path(path) -> str:
+    """A path as text a terminal can show (bytes that are not UTF-8 become U+FFFD)."""
+    import os
+
+    return os.fsencode(str(path)).decode("utf-8", "replace")
+
+
 def params_table(counts: dict, title: str = "parameters") -> Table:
     table = Table(title=title)
     table.add_column("part")
@@ -205,6 +223,13 @@ def bench_table(result: dict) -> Table:
         table.add_row(r["artifact"], str(r["batch"]), str(r["samples"]), f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}",
                       f"{r['p99_ms']:.2f}", f"{r['mean_ms']:.2f}", f"{r['clips_per_s']:.1f}", pct(acc.get(r["artifact"])))
     return table
+
+
+def warn(message: str) -> None:
+    """One yellow ``warning:`` line on stderr (markup in ``message`` is shown as typed)."""
+    from rich.markup import escape
+
+    stderr().print(f"[bold yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 def label_mapping_note(mapping: dict | None) -> None:

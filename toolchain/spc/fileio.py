@@ -1,10 +1,14 @@
-"""Small file helpers used everywhere: atomic writes (nothing half-written) and content hashes."""
+"""Small file helpers used everywhere: atomic writes (nothing half-written), content hashes, JSON reads, output checks."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tempfile
 from pathlib import Path
+
+from .errors import SpcError
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -33,3 +37,59 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_json(path: str | Path, what: str) -> dict:
+    """A JSON object spc reads (metadata, manifest, report, rule); one user error line where it is missing or corrupt."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpcError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise SpcError(f"{what} {path} is a folder, not a JSON file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SpcError(f"cannot read {what} {path}: {first_line(exc)}") from None
+    if not isinstance(data, dict):
+        raise SpcError(f"cannot read {what} {path}: not a JSON object")
+    return data
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name where it has none), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` itself or its closest ancestor that exists (where a new folder would be created)."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Refuse an output folder that is a file or cannot be written, before any long work; creates nothing."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise SpcError(f"output {out} is a file, not a folder")
+    base = _nearest_existing(out)
+    if not base.is_dir():
+        raise SpcError(f"output {out} cannot be created: {base} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".spc-probe.", dir=base)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise SpcError(f"output {out} cannot be written ({base}: {exc.strerror or first_line(exc)})") from None
+    return out
+
+
+def check_output_file(path: str | Path) -> Path:
+    """Refuse an output file whose path is a folder or whose folder cannot be written, before any long work."""
+    out = Path(path)
+    if out.is_dir():
+        raise SpcError(f"output {out} is a folder, not a file")
+    check_output_dir(out.parent)
+    return out
