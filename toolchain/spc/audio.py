@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,8 +27,13 @@ def read_audio(path: str | Path, rate: int, start: float = 0.0, duration: float 
     """Read ``path`` (optionally a segment in seconds) as mono float32 at ``rate``; raises ``BadAudio``."""
     import soundfile as sf
 
+    path = Path(path)
+    if not path.exists():
+        raise BadAudio("no such file")
+    if path.is_dir():
+        raise BadAudio("is a folder, not an audio file")
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(os.fsencode(path)) as f:  # bytes: file names need not be valid UTF-8
             src_rate = f.samplerate
             f.seek(int(start * src_rate))
             frames = -1 if duration is None else int(round(duration * src_rate))

@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import SpcError
+
 
 @dataclass(frozen=True)
 class LatencyStats:
@@ -136,6 +138,7 @@ def machine_info() -> dict:
         from .engines.cuda_env import gpu_info
 
         info.update(gpu_info())
-    except Exception:  # no GPU or no cuda-python: a CPU machine
+    except (SpcError, RuntimeError) as exc:  # no GPU, no cuda-python, or a driver problem: say which
         info["gpu"] = None
+        info["gpu_note"] = str(exc)
     return info

@@ -51,9 +51,14 @@ class KeywordSpotter:
     def __init__(self, artifact: str | Path, threads: int = 0, batch_size: int = 8):
         self.runner = open_runner(artifact, threads)
         self.manifest = self.runner.manifest
-        self.labels: list[str] = list(self.manifest["labels"])
-        self.sampling_rate: int = int(self.manifest["sampling_rate"])
-        self.clip_samples = int(round(self.manifest["clip_seconds"] * self.sampling_rate))
+        try:
+            self.labels: list[str] = [str(x) for x in self.manifest["labels"]]
+            self.sampling_rate: int = int(self.manifest["sampling_rate"])
+            self.clip_samples = int(round(float(self.manifest["clip_seconds"]) * self.sampling_rate))
+        except (KeyError, TypeError, ValueError) as exc:
+            self.runner.close()
+            raise SpcError(f"the manifest of {artifact} is damaged (labels, sampling_rate, clip_seconds: "
+                           f"bad or missing {exc}); export or build it again") from None
         self.batch_size = batch_size
 
     def logits(self, audio: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .audio import resample
 from .errors import SpcError
+from .fileio import read_json
 from .progress import track
 
 DEMO_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -80,7 +81,7 @@ def make_keyword_dataset(dest: str | Path, config: SynthConfig = SynthConfig(), 
 
     dest = Path(dest)
     manifest = dest / "synth.json"
-    if manifest.is_file() and json.loads(manifest.read_text()).get("config") == json.loads(json.dumps(asdict(config))):
+    if manifest.is_file() and read_json(manifest, "demo data manifest").get("config") == json.loads(json.dumps(asdict(config))):
         return dest
     rng = np.random.default_rng(config.seed)
     engine = Espeak()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, read_json
 from .train import fingerprint
 
 DONE = "stage.json"
@@ -20,7 +20,7 @@ def stage_dir(work: Path, name: str, *key) -> Path:
 def done(path: Path) -> dict | None:
     """The recorded result of a finished stage, or None."""
     f = path / DONE
-    return json.loads(f.read_text()) if f.is_file() else None
+    return read_json(f, "stage record") if f.is_file() else None
 
 
 def finish(path: Path, result: dict) -> dict:

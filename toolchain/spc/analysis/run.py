@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 from ..data.clips import ClipSet
+from ..errors import SpcError, SpcInternalError
+from ..fileio import read_json
 from ..progress import track
 from .accumulate import SimilarityAccumulator
 from .blocks import find_blocks
@@ -56,7 +58,15 @@ class AnalysisResult:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "AnalysisResult":
-        return cls(**json.loads(Path(path).read_text()))
+        """An earlier ``analysis.json``; one user error line where it is damaged or not an analysis."""
+        data = read_json(path, "analysis")
+        try:
+            result = cls(**data)
+        except TypeError:
+            raise SpcError(f"{path} is not an spc analysis.json (fields {sorted(data)[:6]})") from None
+        if not all(isinstance(getattr(result, k), dict) for k in ("matrices", "bi", "blocks")):
+            raise SpcError(f"{path} is a damaged analysis.json (matrices, bi and blocks must be objects)")
+        return result
 
 
 def summarize(acc: SimilarityAccumulator, model_name: str, block_metric: str) -> AnalysisResult:
@@ -71,15 +81,31 @@ def summarize(acc: SimilarityAccumulator, model_name: str, block_metric: str) ->
     for name, m in mats.items():
         found, tau = find_blocks(m)
         blocks[name] = {"tau": tau, "blocks": [b.as_dict() for b in found]}
-    blocks["primary"] = {"metric": block_metric if block_metric in mats else "cosine"}
+    if block_metric not in mats:  # check_enough_clips refuses this before any clip runs
+        raise SpcInternalError(f"the {block_metric} matrix was not computed ({acc.clips} clips, k={acc.k})")
+    blocks["primary"] = {"metric": block_metric}
     return AnalysisResult(model_name, n_layers, acc.clips, {k: v.tolist() for k, v in mats.items()}, bi, blocks)
+
+
+def check_enough_clips(n_clips: int, config: AnalysisConfig) -> None:
+    """Refuse a calibration set too small for the block metric (CKA needs 4 clips, mutual kNN more than k)."""
+    if config.block_metric not in METRICS:
+        raise SpcError(f"unknown block metric '{config.block_metric}'; choose one of {', '.join(METRICS)}")
+    batch = min(n_clips, config.batch_size)
+    if config.block_metric.startswith("cka") and batch < 4:
+        raise SpcError(f"CKA needs at least 4 clips per batch; the calibration set has {n_clips} "
+                       f"(batch size {config.batch_size})")
+    if config.block_metric == "mutual_knn" and batch <= config.k:
+        raise SpcError(f"mutual kNN with k={config.k} needs more than {config.k} clips per batch; the calibration "
+                       f"set has {n_clips} (batch size {config.batch_size}): lower k or use more clips")
 
 
 def analyze_model(model, clips: ClipSet, config: AnalysisConfig = AnalysisConfig(), show_progress: bool = True,
                   model_name: str = "") -> AnalysisResult:
     """Stream ``clips`` through ``model`` (a ``SpeechClassifier``) and reduce every batch of hidden states."""
-    from ..train import resolve_device
+    from ..device import resolve_device
 
+    check_enough_clips(len(clips), config)
     device = resolve_device(config.device)
     model = model.to(device).eval()
     acc = SimilarityAccumulator(model.num_layers + 1, k=config.k)

@@ -17,7 +17,7 @@ import numpy as np
 from ..data.clips import ClipSet, _balanced_head, load_clips
 from ..data.layouts import ClipItem, KwsDataset, open_dataset
 from ..errors import SpcError
-from ..fileio import atomic_write_text, sha256_file
+from ..fileio import atomic_write_text, read_json, sha256_file
 
 FORMAT = "spc-calibration/1"
 RULES = ("class-balanced", "random")
@@ -74,15 +74,24 @@ def load_manifest(name_or_path: str | Path) -> dict:
         [d / p.name for d in calibration_dirs()]
     for c in candidates:
         if c.is_file():
-            data = json.loads(c.read_text())
+            data = read_json(c, "calibration manifest")
             if data.get("format") != FORMAT:
                 raise SpcError(f"{c} is not an spc calibration manifest ({FORMAT})")
             if data.get("split") == "test":
                 raise SpcError(f"{c} draws from the test split; calibration must not")
             if data.get("clips") is None:
                 raise SpcError(f"{c} is a rule without clips; build it with: spc calib make --from {c} --data DIR")
+            _check_clips(c, data["clips"])
             return data
     raise SpcError(f"no calibration manifest '{name_or_path}' (looked in ., ./calibration and the project's calibration/)")
+
+
+def _check_clips(path: Path, clips) -> None:
+    """Every clip entry of a manifest names its path, label and sha256 (a damaged manifest is one line)."""
+    ok = isinstance(clips, list) and all(
+        isinstance(c, dict) and all(isinstance(c.get(k), str) for k in ("path", "label", "sha256")) for c in clips)
+    if not ok:
+        raise SpcError(f"{path} is damaged: every clip needs a path, a label and a sha256")
 
 
 def check_manifest(manifest: dict, data_dir: str | Path) -> dict:
@@ -115,6 +124,12 @@ def load_clips_from_manifest(manifest: dict, data_dir: str | Path, *, rate: int,
 
 def make_from_rule(rule_file: str | Path, data_dir: str | Path) -> dict:
     """Materialise a rule-only manifest (the defaults in calibration/) against a copy of the data set."""
-    rule = json.loads(Path(rule_file).read_text())
-    ds = open_dataset(data_dir, rule["dataset"]["layout"], **rule["dataset"].get("options", {}))
-    return make_manifest(ds, rule["n"], seed=rule["seed"], split=rule["split"], rule=rule["rule"], name=rule.get("name", ""))
+    rule = read_json(rule_file, "calibration rule")
+    try:
+        layout, options = str(rule["dataset"]["layout"]), dict(rule["dataset"].get("options", {}))
+        n, seed, split, how = int(rule["n"]), int(rule["seed"]), str(rule["split"]), str(rule["rule"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SpcError(f"{rule_file} is not a calibration rule (dataset.layout, n, seed, split, rule): "
+                       f"bad or missing {exc}") from None
+    ds = open_dataset(data_dir, layout, **options)
+    return make_manifest(ds, n, seed=seed, split=split, rule=how, name=str(rule.get("name", "")))

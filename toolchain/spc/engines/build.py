@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SpcError
+from ..fileio import check_output_file
 from .manifest import read_manifest
 
 
@@ -42,6 +43,7 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
     out_path = Path(out) if out else default_output(src, target)
     if out is not None and (out_path.is_dir() or str(out).endswith(("/", "\\"))):
         out_path = out_path / artifact_name(src, target)
+    check_output_file(out_path)  # before the build, not after
     if target.is_gpu:
         from .device import require_build
         from .fp32_layers import check_node_names, flagged_nodes

@@ -6,19 +6,20 @@ check flags the transformer layers that overflow or diverge, and only their node
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import SpcError
+from ..fileio import read_json
 
 
 def onnx_node_names(onnx_path: str | Path) -> list[str]:
     """Every node name of an ONNX graph (weights are not loaded)."""
     import onnx
+    from google.protobuf.message import DecodeError
 
     try:
         model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as exc:  # DecodeError and friends: a damaged file
+    except (OSError, ValueError, DecodeError) as exc:  # a missing or damaged file
         raise SpcError(f"cannot read {onnx_path} as ONNX ({type(exc).__name__}); export it again") from None
     return [n.name for n in model.graph.node]
 
@@ -28,12 +29,13 @@ def flagged_nodes(precision_report: str | Path, onnx_path: str | Path) -> list[s
     path = Path(precision_report)
     if not path.is_file():
         raise SpcError(f"{path} does not exist (give the precision.json that spc precision wrote)")
+    report = read_json(path, "precision report")
     try:
-        flagged = json.loads(path.read_text())["fp16_check"]["flagged"]
+        flagged = [int(i) for i in report["fp16_check"]["flagged"]]
     except (ValueError, KeyError, TypeError):
         raise SpcError(f"{path} is not a precision report (no fp16_check.flagged)") from None
     names = onnx_node_names(onnx_path)
-    return [n for i in flagged for n in names if f"/layers.{int(i)}/" in n]
+    return [n for i in flagged for n in names if f"/layers.{i}/" in n]
 
 
 def check_node_names(requested: list[str], onnx_path: str | Path) -> list[str]:

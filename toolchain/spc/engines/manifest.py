@@ -14,11 +14,12 @@ def manifest_path(artifact: str | Path) -> Path:
 def read_manifest(artifact: str | Path) -> dict:
     """The manifest of an artifact; a user error where it is missing."""
     from ..errors import SpcError
+    from ..fileio import read_json
 
     path = manifest_path(artifact)
     if not path.is_file():
         raise SpcError(f"{artifact} has no manifest ({path.name}); export or build it with spc")
-    return json.loads(path.read_text())
+    return read_json(path, "artifact manifest")
 
 
 def write_manifest(artifact: str | Path, data: dict) -> Path:

@@ -12,6 +12,13 @@ from .runner import Runner
 LEVELS = ("basic", "extended", "all")
 
 
+def ort_errors() -> tuple[type[Exception], ...]:
+    """ONNX Runtime's own exception types (a damaged model, a shape or input it cannot run)."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))
+
+
 def ort_session(path: str | Path, threads: int = 0, providers: list[str] | None = None, *,
                 level: str = "all", optimized_path: str | Path | None = None):
     """An ONNX Runtime session (CPU unless ``providers`` says otherwise); an unreadable model is one user error.
@@ -30,9 +37,7 @@ def ort_session(path: str | Path, threads: int = 0, providers: list[str] | None 
         opts.optimized_model_filepath = str(optimized_path)
     try:
         return ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
-    except Exception as exc:
-        if not type(exc).__module__.startswith("onnxruntime"):
-            raise
+    except ort_errors() as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpcError(f"ONNX Runtime cannot load {path} ({type(exc).__name__}: {detail[-200:]}); "
                        "the file is damaged or not an ONNX model: export it again") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SpcError
+from ..errors import SpcError, SpcInternalError
 from .cuda_env import check, gpu_info, import_cudart, import_tensorrt
 from .runner import Runner
 
@@ -134,7 +134,7 @@ class TensorRTRunner(Runner):
         for name in self.outputs:
             shape = tuple(int(d) for d in self.context.get_tensor_shape(name))
             if any(d < 0 for d in shape):
-                raise RuntimeError(f"TensorRT left the shape of '{name}' unresolved ({shape}) for input {x.shape}")
+                raise SpcInternalError(f"TensorRT left the shape of '{name}' unresolved ({shape}) for input {x.shape}")
             dtype = np.dtype(self._trt.nptype(self.engine.get_tensor_dtype(name)))
             hosts[name] = self._buffers.get_host(name, shape, dtype)
             self._address(name, self._buffers.get_device(name, hosts[name].nbytes))
@@ -142,7 +142,7 @@ class TensorRTRunner(Runner):
 
     def _address(self, name: str, ptr: int) -> None:
         if not self.context.set_tensor_address(name, ptr):
-            raise RuntimeError(f"TensorRT refused the buffer address of '{name}'")
+            raise SpcInternalError(f"TensorRT refused the buffer address of '{name}'")
 
     def _execute(self) -> None:
         if not self.context.execute_async_v3(int(self.stream)):

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..engines.manifest import write_manifest
 from ..errors import SpcError
-from ..fileio import sha256_file
+from ..fileio import check_output_file, first_line, sha256_file
 from .parity import ParityError, check_parity
 
 INPUT, OUTPUT, HIDDEN = "audio", "logits", "last_hidden_state"
@@ -126,8 +126,8 @@ def _torch_export(wrapper: nn.Module, dummy: torch.Tensor, path: Path, config: E
     return "torchscript"
 
 
-def simplify(src: Path, dst: Path) -> str:
-    """onnxsim first, onnxslim where onnxsim fails; returns the tool used."""
+def simplify(src: Path, dst: Path, notes: list[str] | None = None) -> str:
+    """onnxsim first, onnxslim where onnxsim fails (the cause goes into ``notes``); returns the tool used."""
     import onnx
 
     model = onnx.load(str(src))
@@ -136,14 +136,55 @@ def simplify(src: Path, dst: Path) -> str:
 
         simplified, ok = onnxsim.simplify(model)
         if not ok:
-            raise RuntimeError("onnxsim check failed")
+            raise RuntimeError("onnxsim's own check of the simplified graph failed")
         onnx.save(simplified, str(dst))
         return "onnxsim"
-    except Exception:  # onnxsim has many failure modes; onnxslim is the documented fallback
+    except Exception as exc:  # onnxsim has many failure modes; onnxslim is the documented fallback, cause kept
+        if notes is not None:
+            notes.append(f"onnxsim failed ({type(exc).__name__}: {first_line(exc)[:200]}); used onnxslim")
         import onnxslim
 
         onnx.save(onnxslim.slim(model), str(dst))
         return "onnxslim"
+
+
+TMP_PREFIX = ".export."
+
+
+def _tmp_prefix(out: Path) -> str:
+    """The work folder name of one export: the output's name and this process, so a rerun knows stale ones."""
+    return f"{TMP_PREFIX}{out.name}.{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _stale(work: Path, out: Path) -> bool:
+    """A work folder of an export of ``out`` whose process is gone (or an older spc's unnamed one)."""
+    rest = work.name[len(TMP_PREFIX):]
+    if "." not in rest:
+        return True
+    if not rest.startswith(out.name + "."):
+        return False  # another output's export
+    pid = rest[len(out.name) + 1:].split(".")[0]
+    return not pid.isdigit() or not _alive(int(pid))
+
+
+def remove_stale_work(out: Path) -> list[Path]:
+    """Remove the work folders a killed export of ``out`` left beside it; returns them."""
+    import shutil
+
+    stale = [d for d in out.parent.glob(f"{TMP_PREFIX}*") if d.is_dir() and _stale(d, out)]
+    for d in stale:
+        shutil.rmtree(d, ignore_errors=True)
+    return stale
 
 
 def export_onnx(model, out_path: str | Path, config: ExportConfig = ExportConfig(),
@@ -158,6 +199,9 @@ def export_onnx(model, out_path: str | Path, config: ExportConfig = ExportConfig
         raise SpcError(f"the output should be a .onnx file, got {out}")
     if config.opset < 17:
         raise SpcError(f"opset {config.opset} is too old: spc needs 17 or newer (LayerNormalization)")
+    if config.atol < 0 or config.rtol < 0:
+        raise SpcError(f"parity tolerances must not be negative, got atol {config.atol}, rtol {config.rtol}")
+    check_output_file(out)  # before the export and parity runs, not after
     t0 = time.perf_counter()
     meta = model.meta
     max_len = model.adapter.max_samples(model.hf, meta)
@@ -170,7 +214,8 @@ def export_onnx(model, out_path: str | Path, config: ExportConfig = ExportConfig
     clean = fold_weight_norm(copy.deepcopy(model)).eval()
     wrapper = _Exportable(clean, config.with_hidden).eval()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export.") as tmpdir:
+    remove_stale_work(out)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=_tmp_prefix(out)) as tmpdir:
         raw = Path(tmpdir) / "raw.onnx"
         dummy = torch.from_numpy(audio[:2, : meta.clip_samples if meta.clip_samples <= max_len else max_len].copy())
         exporter = _torch_export(wrapper, dummy, raw, config)
@@ -183,7 +228,7 @@ def export_onnx(model, out_path: str | Path, config: ExportConfig = ExportConfig
         final, after, tool, parity2 = raw, None, None, None
         if config.simplify:
             simp = Path(tmpdir) / "simplified.onnx"
-            tool = simplify(raw, simp)
+            tool = simplify(raw, simp, notes)
             parity2 = check_parity(model, simp, audio, config.batch_sizes, tuple(lengths), config.atol, config.rtol)
             if config.parity and not parity2:
                 notes.append(f"{tool} output failed parity (max |diff| {parity2.max_abs_diff:.3g}); kept the unsimplified graph")

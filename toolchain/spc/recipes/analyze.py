@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..analysis.plots import write_figures
-from ..analysis.run import AnalysisConfig, AnalysisResult, analyze_model
+from ..analysis.run import AnalysisConfig, AnalysisResult, analyze_model, check_enough_clips
 from ..data import load_clips, map_labels, open_dataset
 from ..errors import SpcError
+from ..fileio import check_output_dir
 from ..models import load_model
 
 RESULT = "analysis.json"
@@ -28,6 +29,9 @@ def run_analysis(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
         raise SpcError(f"--k must be at least 1, got {config.k}")
     if config.batch_size <= config.k:
         raise SpcError(f"--batch-size ({config.batch_size}) must exceed --k ({config.k}) for mutual kNN")
+    if calib is None:  # a calibration manifest's own size is checked once it is read
+        check_enough_clips(config.n_clips, config)
+    out = check_output_dir(out_dir)  # before the analysis runs, not after
     model = load_model(model_src)
     ds = open_dataset(data_dir, layout, **(data_options or {}))
     order = map_labels(model.labels, ds.labels, by_name=by_name)
@@ -45,7 +49,6 @@ def run_analysis(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
     result = analyze_model(model, clips, config, show_progress, model_name=str(model_src))
     result.data = {**ds.describe(), "split": config.split, "clips_used": len(clips), "skipped": clips.skipped,
                    "calibration": calib_info}
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.to_json(out / RESULT)
     write_figures(result, out)

@@ -7,7 +7,8 @@ from pathlib import Path
 from ..data import load_clips, map_labels, open_dataset
 from ..evaluate import EvalResult, evaluate, torch_predictor
 from ..models import load_model
-from ..train import resolve_device
+from ..device import resolve_device
+from ..errors import SpcError
 
 
 def run_eval(
@@ -23,6 +24,9 @@ def run_eval(
     data_options: dict | None = None,
 ) -> EvalResult:
     """Load the model and the split, check the classes agree, and score the model."""
+    if batch_size < 1:
+        raise SpcError(f"the batch size must be at least 1, got {batch_size}")
+    torch_device = resolve_device(device)  # a bad device name fails before any loading
     model = load_model(model_src)
     ds = open_dataset(data_dir, layout, **(data_options or {}))
     ds.split(split)  # an empty split is an error before the model runs
@@ -31,4 +35,4 @@ def run_eval(
         ds, split, rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds,
         labels=order, show_progress=show_progress,
     )
-    return evaluate(torch_predictor(model, resolve_device(device)), clips, batch_size, show_progress)
+    return evaluate(torch_predictor(model, torch_device), clips, batch_size, show_progress)

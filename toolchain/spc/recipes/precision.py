@@ -14,7 +14,7 @@ from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
 from ..data import load_clips, map_labels, open_dataset
 from ..evaluate import evaluate
 from ..export import ExportConfig, export_onnx
-from ..fileio import sha256_file
+from ..fileio import check_output_dir, sha256_file
 from ..models import load_model
 from ..precision.fp16 import fp16_check, mixed_precision_onnx
 from ..precision.int8 import quantize_int8
@@ -26,15 +26,15 @@ def run_precision(model_src, data_dir, calib, out_dir, *, layout: str = "auto", 
     from ..engines.manifest import read_manifest, write_manifest
     from ..runtime import load_backend
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir)  # before any work; created once the inputs are read
     model = load_model(model_src)
     ds = open_dataset(data_dir, layout, **(data_options or {}))
     order = map_labels(model.labels, ds.labels)
     manifest = load_manifest(calib)
-    info = {"manifest": str(calib), "hash": manifest_hash(manifest), "clips": manifest["n"]}
+    info = {"manifest": str(calib), "hash": manifest_hash(manifest), "clips": len(manifest["clips"])}
     cal = load_clips_from_manifest(manifest, data_dir, rate=model.meta.sampling_rate,
                                    clip_seconds=model.meta.clip_seconds, labels=order)
+    out.mkdir(parents=True, exist_ok=True)
     check = fp16_check(model, cal.audio, cal.targets)
     fp32 = out / "fp32.onnx"
     # unsimplified: onnxconverter-common's FP16 pass mistypes convolutions in onnxsim's folded graph
