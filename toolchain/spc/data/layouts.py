@@ -15,6 +15,7 @@ Layouts:
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +73,7 @@ def _audio_files(folder: Path) -> list[Path]:
 
 def _hash_split(name: str, val_pct: float = 10.0, test_pct: float = 10.0) -> str:
     """Stable split of a file name (like Speech Commands' own rule): the same name, the same split."""
-    h = int(hashlib.sha1(name.encode()).hexdigest(), 16) % 10000 / 100.0
+    h = int(hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest(), 16) % 10000 / 100.0
     return "validation" if h < val_pct else "test" if h < val_pct + test_pct else "train"
 
 
@@ -112,7 +113,8 @@ def read_speech_commands(root: Path, task: str | None = None, silence_per_split:
     lists = {}
     for split, fname in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
         f = root / fname
-        lists[split] = set(f.read_text().split()) if f.is_file() else set()
+        # surrogateescape: list entries match file names that are not valid UTF-8, as os.listdir gives them
+        lists[split] = set(f.read_bytes().decode("utf-8", "surrogateescape").split()) if f.is_file() else set()
     words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
     if not words:
         raise SpcError(f"{root} has no word folders (expected Speech Commands layout)")
@@ -144,7 +146,7 @@ def _add_silence(noise_dir: Path, splits: dict, per_split: dict | None) -> None:
         lo, hi = spans[split]
         for k in range(count):
             f = files[k % len(files)]
-            length = sf.info(str(f)).duration
+            length = sf.info(os.fsencode(f)).duration  # bytes: file names need not be valid UTF-8
             a, b = lo * length, hi * length - 1.0
             if b <= a:
                 continue
@@ -243,7 +245,12 @@ def open_dataset(root: str | Path, layout: str = "auto", **options) -> KwsDatase
     elif layout == "fsdd":
         ds = read_fsdd(path, options.get("split_by", "take"), options.get("test_speaker"))
     else:
+    if path.exists() and not path.is_dir():
+        raise SpcError(f"data {path} is a file, not a folder: give the folder that holds the clips")
         ds = read_folders(path)
     if not any(ds.splits.values()):
         raise SpcError(f"{path} holds no audio clips ({ds.layout} layout)")
     return ds
+    if len(ds.labels) < 2:
+        raise SpcError(f"{path} has {len(ds.labels)} class ({', '.join(ds.labels) or 'none'}; {ds.layout} layout): "
+                       "keyword spotting needs at least two classes")
