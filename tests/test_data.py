@@ -99,6 +99,7 @@ def test_bad_files_are_skipped_and_listed(tmp_path):
     root = tmp_path / "d"
     for k in range(3):
         write_wav(root / "train" / "a" / f"ok{k}.wav", tone(300, 0.5))
+    write_wav(root / "validation" / "b" / "ok.wav", tone(900, 0.5))  # a data set has two classes at least
     write_wav(root / "train" / "a" / "zeros.wav", np.zeros(16000, np.float32))
     (root / "train" / "a" / "garbage.wav").write_bytes(b"not a wav file at all")
     sf.write(str(root / "train" / "a" / "empty.wav"), np.zeros((0,), np.float32), 16000)
@@ -117,6 +118,7 @@ def test_bad_files_are_skipped_and_listed(tmp_path):
 
 def test_empty_split_names_split_and_folder(tmp_path):
     write_wav(tmp_path / "d" / "train" / "a" / "x.wav", tone(300, 0.5))
+    write_wav(tmp_path / "d" / "train" / "b" / "x.wav", tone(900, 0.5))
     ds = open_dataset(tmp_path / "d")
     with pytest.raises(SpcError, match=f"split 'test' of {tmp_path / 'd'}.*has no clips"):
         load_clips(ds, "test")
