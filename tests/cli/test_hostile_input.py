@@ -133,6 +133,16 @@ def test_truncated_safetensors_is_one_line(inputs):
     assert not (inputs["root"] / "never").exists()
 
 
+def test_truncated_real_whisper_checkpoint_is_one_line(inputs, tmp_path):
+    whisper = Path(__file__).resolve().parents[3] / "shared" / "models" / "whisper-tiny.en-encoder"
+    if not (whisper / "model.safetensors").is_file():
+        pytest.skip(f"the Whisper tiny.en checkpoint is not at {whisper}")
+    copy = Path(shutil.copytree(whisper, tmp_path / "whisper"))
+    weights = copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])
+    assert_one_line(invoke("eval", copy, "--data", inputs["data"]), r"cannot load weights of .*damaged or truncated")
+
+
 def test_folder_with_config_but_no_weights_warns_in_one_line(inputs, tmp_path):
     folder = Path(shutil.copytree(inputs["model"], tmp_path / "no-weights"))
     (folder / "model.safetensors").unlink()
@@ -263,6 +273,20 @@ def test_error_messages_keep_their_brackets(monkeypatch):
 def test_usage_errors_are_one_line_with_exit_code_one():
     assert_one_line(invoke("eval", "--no-such-flag"), r"No such option.*spc eval --help")
     assert_one_line(invoke("eval"), r"Missing")
+    assert_one_line(invoke("--bogus"), r"No such option.*spc --help")
+    assert_one_line(invoke("evaluate"), r"No such command 'evaluate'")
+    assert "Commands:" in invoke().output  # no command at all still shows the help
+
+
+def test_a_real_process_prints_one_line_and_exits_with_one(inputs, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "spc.cli", "eval", inputs["truncated"], "--data", inputs["data"]],
+                          capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 1, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error:"), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout and list(tmp_path.iterdir()) == []
 
 
 # ----------------------------------------------------------------------------- 12: paths that are not what they seem
