@@ -7,25 +7,71 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
-from .console import eval_table, params_table, pct, stderr, stdout
-from .errors import SpcError
+from .console import eval_table, params_table, pct, shown_path, skipped_lines, stderr, stdout
+from .errors import SpcError, SpcInternalError
+from .fileio import check_output_dir, check_output_file, read_json
 
 LAYOUT_HELP = "Data layout: auto, speech-commands, speech-commands-v2-12, folders, fsdd."
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps."
+POSITIVE = click.IntRange(min=1)
+NON_NEGATIVE = click.IntRange(min=0)
+NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
+#: a group run without a command shows its help (Click 8.2+ raises this usage error for it)
+HELP_ERRORS = tuple(c for c in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if c is not None)
 
 
 class SpcGroup(click.Group):
-    """Turns user errors into one red line and exit code 1, with no traceback."""
+    """Turns user errors (spc's and Click's usage errors) into one red line and exit code 1, with no traceback.
+
+    Anything else, ``SpcInternalError`` included, keeps its traceback: it is a bug in spc to report.
+    """
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except SpcError as exc:
-            stderr().print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            error_line(str(exc))
             ctx.exit(1)
+        except click.UsageError as exc:
+            if isinstance(exc, HELP_ERRORS):
+                raise
+            usage_line(exc)
+            ctx.exit(1)
+        except SpcInternalError:
+            stderr().print("[bold red]internal error[/] (a bug in spc: please report it with this traceback)")
+            raise
         except KeyboardInterrupt:
             stderr().print("[yellow]interrupted[/]: run the same command again to resume")
             ctx.exit(130)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        """The top-level options (``spc --bogus``) get the same one line and exit code 1."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            if isinstance(exc, HELP_ERRORS):
+                raise
+            usage_line(exc)
+            raise click.exceptions.Exit(1) from None
+
+
+def usage_line(exc: click.UsageError) -> None:
+    """Click's usage error as one ``error:`` line that points at the command's --help."""
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    error_line(exc.format_message().replace("\n", " ") + where)
+
+
+def error_line(message: str) -> None:
+    """One red ``error:`` line on stderr; brackets in the message (``'.[tensorrt]'``) are shown as typed."""
+    stderr().print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+def print_lines(lines: list[str]) -> None:
+    """Plain lines on stdout (no Rich markup: paths may hold brackets)."""
+    for line in lines:
+        stdout().print(line, markup=False, soft_wrap=True)
 
 
 def data_options(split_by: str | None, test_speaker: str | None, task: str | None) -> dict:
@@ -47,13 +93,96 @@ def data_flags(f):
     return f
 
 
+# ---------------------------------------------------------------- options derived from the config dataclasses
+FINETUNE_CFG = "spc.finetune:FinetuneConfig"
+PRUNE_CFG = "spc.prune:PruneConfig"
+MIMIC_CFG = "spc.models:MimicConfig"
+DISTILL_CFG = "spc.distill:DistillConfig"
+COMPRESS_CFG = "spc.recipes.compress:CompressConfig"
+
+
+def _config_class(ref: str):
+    import importlib
+
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class ConfigOption(click.Option):
+    """An option standing for one (dotted) field of a config dataclass: its default is the dataclass's,
+    read when needed (so the CLI imports no torch up front), and the config validates the value."""
+
+    def __init__(self, param_decls, *, config: str, field: str, **kw):
+        super().__init__(param_decls, show_default=True, **kw)
+        self.config, self.field = config, field
+
+    def get_default(self, ctx, call: bool = True):
+        from .configs import default_of
+
+        return default_of(_config_class(self.config), self.field)
+
+
+def cfg_option(config: str, field: str, *decls, **kw):
+    return click.option(*decls, cls=ConfigOption, config=config, field=field, **kw)
+
+
+def make_config(ctx, config: str, config_file: str | None = None, base=None):
+    """The config: ``config_file`` (a config JSON, or a report holding one), else ``base`` or the defaults,
+    changed by the options of this config given on the command line (all of them without a file)."""
+    from click.core import ParameterSource
+
+    from .configs import load_config, with_changes
+
+    cls = _config_class(config)
+    start = load_config(cls, config_file) if config_file else base if base is not None else cls()
+    changes = {p.field: ctx.params[p.name] for p in ctx.command.params
+               if isinstance(p, ConfigOption) and p.config == config
+               and ((config_file is None and base is None)
+                    or ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE)}
+    return with_changes(start, changes)
+
+
+class _Csv(click.ParamType):
+    name = "A,B,..."
+
+    def __init__(self, item=str):
+        self.item = item
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (tuple, list)):
+            return tuple(value)
+        try:
+            return tuple(self.item(x.strip()) for x in str(value).split(",") if x.strip())
+        except ValueError:
+            self.fail(f"'{value}' is not a comma-separated list of {self.item.__name__}", param, ctx)
+
+
+CSV, CSV_INT = _Csv(str), _Csv(int)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+RETENTION = click.FloatRange(0, 1, min_open=True)
+config_file_option = click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False),
+    help="Settings from a JSON file (a config, or a report/summary that holds one); options given override it.")
+
+
+def data_config(ctx):
+    """The ``DataConfig`` of the data options every data-reading command shares."""
+    from .data import DataConfig
+
+    p = ctx.params
+    return DataConfig(p["data_dir"], p["layout"], p["split_by"], p["test_speaker"], p["task"],
+                      subset=bool(p.get("map_labels")))
+
+
+
 def run_flags(f):
     """Options every model-producing command shares (prune, distill)."""
     f = click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")(f)
-    f = click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")(f)
-    f = click.option("--device", default="auto", show_default=True)(f)
-    f = click.option("--seed", default=0, show_default=True)(f)
-    f = click.option("--latency-runs", default=20, show_default=True, help="Timed CPU runs per model (0: skip).")(f)
+    f = click.option("--map-labels", is_flag=True,
+                     help="The data holds only some of the model's classes: match them by name.")(f)
+    f = click.option("--latency-runs", default=20, show_default=True, type=NON_NEGATIVE,
+                     help="Timed CPU runs per model (0: skip).")(f)
+    f = config_file_option(f)
     return f
 
 
@@ -86,39 +215,47 @@ def families():
 @click.argument("backbone")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output model folder.")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--lr", default=1e-4, show_default=True, help="Peak learning rate (AdamW, warm-up then linear decay).")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-@click.option("--clip-seconds", default=1.0, show_default=True, help="Clips are padded or cropped to this length.")
-@click.option("--freeze-feature-encoder/--train-feature-encoder", default=True, show_default=True)
-@click.option("--augment/--no-augment", default=True, show_default=True, help="Random shift and gain.")
+@cfg_option(FINETUNE_CFG, "train_layers", "--train-layers", type=NON_NEGATIVE,
+              help="Train the head and only the top K layers (0: the head alone, on cached encoder features); "
+                   "default: every layer.")
+@cfg_option(FINETUNE_CFG, "train.epochs", "--epochs", type=POSITIVE)
+@cfg_option(FINETUNE_CFG, "train.batch_size", "--batch-size", type=POSITIVE)
+@cfg_option(FINETUNE_CFG, "train.lr", "--lr", type=POSITIVE_FLOAT, help="Peak learning rate (AdamW, warm-up then linear decay).")
+@cfg_option(FINETUNE_CFG, "train.patience", "--patience", type=NON_NEGATIVE, help="Stop after this many epochs without a better validation accuracy (0: never).")
+@cfg_option(FINETUNE_CFG, "train.seed", "--seed", type=int)
+@cfg_option(FINETUNE_CFG, "train.device", "--device", help=DEVICE_HELP)
+@click.option("--clip-seconds", default=1.0, show_default=True, type=POSITIVE_FLOAT, help="Clips are padded or cropped to this length.")
+@cfg_option(FINETUNE_CFG, "freeze_feature_encoder", "--freeze-feature-encoder/--train-feature-encoder")
+@cfg_option(FINETUNE_CFG, "augment", "--augment/--no-augment", help="Random shift and gain (when every layer trains).")
+@config_file_option
 @click.option("--overwrite", is_flag=True, help="Delete the output folder first.")
 @data_flags
-def finetune(backbone, data_dir, out_dir, epochs, batch_size, lr, seed, device, clip_seconds,
-             freeze_feature_encoder, augment, overwrite, layout, split_by, test_speaker, task):
+@click.pass_context
+def finetune(ctx, backbone, data_dir, out_dir, clip_seconds, config_file, overwrite, **_):
     """Fine-tune BACKBONE into a keyword-spotting classifier (the paper's teacher step).
 
     BACKBONE is a hub id, a local model folder, a config .json (trained from scratch) or a preset
-    (preset:wav2vec2-small, preset:wav2vec2-base). Validation runs every epoch and the best model is
-    kept in --out; an interrupted run resumes when the same command is run again.
+    (preset:wav2vec2-small, preset:wav2vec2-base). Validation runs every epoch; the best epoch's
+    model is written to --out with finetune.json when training ends (an unfinished run leaves only
+    OUT/.spc-train, and the same command resumes it). Under torchrun it trains data-parallel.
 
     \b
-    Example:
+    Examples:
+      spc finetune ../shared/models/whisper-tiny.en-encoder --data ../shared/data/fsdd --out teacher --train-layers 0 --lr 1e-3
       spc finetune preset:wav2vec2-small --data ../shared/data/fsdd --out fsdd-teacher --lr 1e-3
+      torchrun --nproc_per_node 4 -m spc.cli finetune facebook/wav2vec2-base --data sc --out kws
     """
     from .recipes.finetune import run_finetune
-    from .train import TrainConfig
 
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                         freeze_feature_encoder=freeze_feature_encoder, augment=augment)
-    summary = run_finetune(backbone, data_dir, out_dir, config=config, layout=layout, clip_seconds=clip_seconds,
-                           overwrite=overwrite, data_options=data_options(split_by, test_speaker, task))
+    config = make_config(ctx, FINETUNE_CFG, config_file)
+    summary = run_finetune(backbone, data_config(ctx), out_dir, config=config, clip_seconds=clip_seconds,
+                           overwrite=overwrite)
+    if not summary:  # a secondary torchrun process
+        return
     out = stdout()
     out.print(params_table(summary["params"]))
     out.print(f"best epoch {summary['best_epoch'] + 1}: validation {pct(summary['val_accuracy'])}, "
-              f"test {pct(summary['test_accuracy'])}; model in [bold]{summary['model']}[/]")
+              f"test {pct(summary['test_accuracy'])}; model in [bold]{escape(summary['model'])}[/]")
 
 
 @cli.command(name="eval")
@@ -126,8 +263,8 @@ def finetune(backbone, data_dir, out_dir, epochs, batch_size, lr, seed, device, 
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "validation", "test"]))
 @click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
-@click.option("--batch-size", default=32, show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
 @data_flags
 def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, layout, split_by, test_speaker, task):
@@ -152,21 +289,24 @@ def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, la
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         stdout().print(eval_table(result, f"{model} on {split}"))
+        print_lines(skipped_lines(result.skipped, "spc eval --json"))
 
 
 @cli.command()
 @click.argument("model", required=False)
 @click.option("--data", "data_dir", type=click.Path(), help="Data folder (the calibration clips come from it).")
 @click.option("--out", "out_dir", type=click.Path(), help="Folder for analysis.json and the PNG figures.")
-@click.option("--clips", "n_clips", default=256, show_default=True, help="Calibration clips (class-balanced sample).")
+@click.option("--clips", "n_clips", default=256, show_default=True, type=click.IntRange(min=4),
+              help="Calibration clips (class-balanced sample).")
 @click.option("--split", default="validation", show_default=True, type=click.Choice(["train", "validation"]),
               help="Split the calibration clips are drawn from (never the test split).")
-@click.option("--batch-size", default=64, show_default=True, help="Clips per batch (CKA and kNN are per batch).")
-@click.option("--k", default=10, show_default=True, help="Neighbours for mutual kNN alignment.")
+@click.option("--batch-size", default=64, show_default=True, type=POSITIVE,
+              help="Clips per batch (CKA and kNN are per batch).")
+@click.option("--k", default=10, show_default=True, type=POSITIVE, help="Neighbours for mutual kNN alignment.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--block-metric", default="cka", show_default=True,
               type=click.Choice(["cosine", "cosine_frames", "cka", "cka_batch_biased", "mutual_knn"]))
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
 @click.option("--calib", help="Calibration manifest (name or path) instead of a fresh sample; see spc calib.")
 @click.option("--compare", nargs=2, type=click.Path(exists=True, dir_okay=False), metavar="A.json B.json",
@@ -190,6 +330,8 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
 
     if compare:
         a, b = (AnalysisResult.from_json(p) for p in compare)
+        if out_dir:
+            check_output_dir(out_dir)
         stdout().print(compare_table(a, b, block_metric))
         if out_dir:
             from .analysis.plots import compare_figure
@@ -206,6 +348,7 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
     result = run_analysis(model, data_dir, out_dir, config=config, layout=layout, by_name=map_labels,
                           data_options=data_options(split_by, test_speaker, task), calib=calib)
     stdout().print(analysis_summary(result, block_metric))
+    print_lines(skipped_lines(result.data.get("skipped", []), str(Path(out_dir) / "analysis.json")))
     stdout().print(f"results: {Path(out_dir) / 'analysis.json'} and PNG figures in {out_dir}")
 
 
@@ -213,102 +356,104 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
 @click.argument("model")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder (pruned model, JSON, PNG).")
-@click.option("--retention", default=0.95, show_default=True, help="Keep at least this fraction of validation accuracy.")
-@click.option("--orders", default="bi,bi-iterative,backward,forward,random,greedy", show_default=True,
-              help="Comma-separated removal orders to compare.")
-@click.option("--max-remove", type=int, help="Remove at most this many layers (default: all but one).")
-@click.option("--random-seeds", default="0,1,2", show_default=True, help="Seeds of the random baseline orders.")
-@click.option("--bi-variant", default="frames", show_default=True, type=click.Choice(["frames", "flat"]),
-              help="Block Influence cosine: per frame (ShortGPT) or flattened clip (the paper's code).")
-@click.option("--calib-clips", default=256, show_default=True, help="Clips (from validation) that BI is scored on.")
+@cfg_option(PRUNE_CFG, "retention", "--retention", type=RETENTION, help="Keep at least this fraction of validation accuracy.")
+@cfg_option(PRUNE_CFG, "heal.method", "--heal",
+            help="Repair each candidate: none, head (re-fit the head on cached features) or distill (short "
+                 "knowledge distillation from the unpruned model).")
+@cfg_option(PRUNE_CFG, "orders", "--orders", type=CSV, help="Comma-separated removal orders to compare.")
+@cfg_option(PRUNE_CFG, "max_remove", "--max-remove", type=POSITIVE, help="Remove at most this many layers (default: all but one).")
+@cfg_option(PRUNE_CFG, "random_seeds", "--random-seeds", type=CSV_INT, help="Seeds of the random baseline orders.")
+@cfg_option(PRUNE_CFG, "bi_variant", "--bi-variant",
+            help="Block Influence cosine: per frame (ShortGPT) or flattened clip (the paper's code).")
+@cfg_option(PRUNE_CFG, "calib_clips", "--calib-clips", type=POSITIVE, help="Clips (from validation) that BI is scored on.")
 @click.option("--calib", help="Calibration manifest for BI scoring instead of --calib-clips; see spc calib.")
-@click.option("--min-steps", default=10, show_default=True,
-              help="Validation clips that must fit in the tolerance band (1 - retention).")
-@click.option("--batch-size", default=64, show_default=True)
+@cfg_option(PRUNE_CFG, "min_steps", "--min-steps", type=POSITIVE, help="Validation clips that must fit in the tolerance band (1 - retention).")
+@cfg_option(PRUNE_CFG, "batch_size", "--batch-size", type=POSITIVE)
+@cfg_option(PRUNE_CFG, "seed", "--seed", type=int)
+@cfg_option(PRUNE_CFG, "device", "--device", help=DEVICE_HELP)
 @run_flags
 @data_flags
-def prune(model, data_dir, out_dir, retention, orders, max_remove, random_seeds, bi_variant, calib_clips, calib,
-          min_steps, batch_size, latency_runs, seed, device, map_labels, overwrite, layout, split_by, test_speaker, task):
-    """Remove whole transformer layers of MODEL, without retraining, under a retention target.
+@click.pass_context
+def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overwrite, **_):
+    """Remove whole transformer layers of MODEL under a retention target, healing each candidate.
 
-    Every order's validation-accuracy curve is measured (never on the test split); the order that
-    removes the most layers while keeping --retention of the original validation accuracy is cut
-    out and saved in OUT/model as a normal transformers checkpoint, with its test accuracy.
+    Every order's validation-accuracy curve is measured without retraining and, with --heal, after
+    healing (never on the test split); the order that removes the most layers while keeping
+    --retention of the original validation accuracy is cut out and saved in OUT/model as a normal
+    transformers checkpoint, with its test accuracy and the time the heal took.
 
     \b
     Example:
-      spc prune fsdd-teacher --data ../shared/data/fsdd --out fsdd-pruned --retention 0.95
+      spc prune teacher --data ../shared/data/fsdd --out pruned --retention 0.95 --heal head
     """
     from .console import prune_table
-    from .prune import PruneConfig
     from .recipes.prune import run_prune
 
-    try:
-        seeds = tuple(int(x) for x in random_seeds.split(",") if x.strip())
-    except ValueError:
-        raise SpcError(f"--random-seeds must be comma-separated integers, got '{random_seeds}'") from None
-    config = PruneConfig(orders=tuple(o.strip() for o in orders.split(",") if o.strip()), retention=retention,
-                         random_seeds=seeds, bi_variant=bi_variant, calib_clips=calib_clips, batch_size=batch_size,
-                         max_remove=max_remove, min_steps=min_steps, seed=seed, device=device)
-    summary = run_prune(model, data_dir, out_dir, config=config, by_name=map_labels, overwrite=overwrite,
-                        latency_runs=latency_runs, layout=layout,
-                        data_options=data_options(split_by, test_speaker, task), calib=calib)
+    config = make_config(ctx, PRUNE_CFG, config_file)
+    summary = run_prune(model, data_config(ctx), out_dir, config=config, overwrite=overwrite,
+                        latency_runs=latency_runs, calib=calib)
     stdout().print(prune_table(summary))
     stdout().print(f"best: [bold]{summary['best']}[/], kept layers {summary['kept_layers']}; "
-                   f"pruned model in {summary['pruned_model']} (test {pct(summary['pruned_test_accuracy'])}); "
-                   f"curves in {Path(out_dir) / 'curves.png'}")
+                   f"pruned model in {escape(summary['pruned_model'])} (test {pct(summary['pruned_test_accuracy'])}); "
+                   f"curves in {escape(str(Path(out_dir) / 'curves.png'))}")
 
 
 @cli.command()
 @click.argument("teacher")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Student model folder.")
-@click.option("--kind", default="linear", show_default=True, type=click.Choice(["linear", "transformer"]),
-              help="Mimic design.")
-@click.option("--layers", "n_layers", default=1, show_default=True, type=click.IntRange(1, 2), help="Mimic blocks.")
-@click.option("--hidden", default=64, show_default=True, help="linear: bottleneck size h.")
-@click.option("--heads", default=4, show_default=True, help="transformer: attention heads.")
-@click.option("--ffn", default=1024, show_default=True, help="transformer: feed-forward size.")
-@click.option("--width", type=int, help="transformer: width (default: the teacher's; narrower adds projections).")
-@click.option("--stage1-epochs", default=50, show_default=True, help="Epochs of MSE to the teacher.")
-@click.option("--stage2-epochs", default=30, show_default=True, help="Epochs on the labels.")
-@click.option("--lr", default=1e-3, show_default=True, help="Adam learning rate.")
-@click.option("--batch-size", default=128, show_default=True)
-@click.option("--target-layer", type=int, help="Stage-1 target hidden state (default: the last layer).")
-@click.option("--intermediate-layer", type=int, help="2-block students: extra target for the first block.")
-@click.option("--unfreeze-mimic", is_flag=True, help="Stage 2 also trains the mimic.")
-@click.option("--baseline", is_flag=True, help="Train the same student from labels only (no mimicking).")
-@click.option("--cache-mb", default=4096, show_default=True, help="Teacher outputs kept in memory up to this; else on disk.")
+@cfg_option(MIMIC_CFG, "kind", "--kind",
+            help="layer: one teacher layer trained to reproduce the stack; transformer or linear: fresh blocks.")
+@cfg_option(MIMIC_CFG, "init_layer", "--init-layer", type=NON_NEGATIVE, help="layer: the teacher layer it starts from.")
+@cfg_option(MIMIC_CFG, "n_layers", "--layers", type=click.IntRange(1, 2), help="Mimic blocks (transformer, linear).")
+@cfg_option(MIMIC_CFG, "hidden", "--hidden", type=POSITIVE, help="linear: bottleneck size h.")
+@cfg_option(MIMIC_CFG, "heads", "--heads", type=POSITIVE, help="transformer: attention heads.")
+@cfg_option(MIMIC_CFG, "ffn", "--ffn", type=POSITIVE, help="transformer: feed-forward size.")
+@cfg_option(MIMIC_CFG, "width", "--width", type=POSITIVE, help="transformer: width (default: the teacher's; narrower adds projections).")
+@click.option("--paper", is_flag=True, help="The paper's recipe: 50 epochs of plain MSE, 30 of labels, mimic frozen.")
+@cfg_option(DISTILL_CFG, "stage1.epochs", "--stage1-epochs", type=POSITIVE, help="Epochs of mimicking the teacher.")
+@cfg_option(DISTILL_CFG, "stage2.epochs", "--stage2-epochs", type=POSITIVE, help="Epochs on the labels.")
+@cfg_option(DISTILL_CFG, "stage1.lr", "--lr", type=POSITIVE_FLOAT, help="Stage-1 learning rate (stage 2 has its own in --config).")
+@cfg_option(DISTILL_CFG, "stage1.batch_size", "--batch-size", type=POSITIVE)
+@cfg_option(DISTILL_CFG, "soft_labels", "--soft-labels", type=click.FloatRange(0, 1), help="Stage 2: weight of the teacher's soft labels.")
+@cfg_option(DISTILL_CFG, "normalize_targets", "--normalize-targets/--raw-targets", help="Stage 1: MSE on per-channel standardised targets.")
+@cfg_option(DISTILL_CFG, "unfreeze_mimic", "--unfreeze-mimic/--freeze-mimic", help="Stage 2 also trains the mimic.")
+@cfg_option(DISTILL_CFG, "target_layer", "--target-layer", type=POSITIVE, help="Stage-1 target hidden state (default: the last layer).")
+@cfg_option(DISTILL_CFG, "intermediate_layer", "--intermediate-layer", type=POSITIVE, help="2-block students: extra target for the first block.")
+@cfg_option(DISTILL_CFG, "baseline", "--baseline", is_flag=True, help="Train the same student from labels only (no mimicking).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @run_flags
 @data_flags
-def distill(teacher, data_dir, out_dir, kind, n_layers, hidden, heads, ffn, width, stage1_epochs, stage2_epochs, lr,
-            batch_size, target_layer, intermediate_layer, unfreeze_mimic, baseline, cache_mb, latency_runs, seed,
-            device, map_labels, overwrite, layout, split_by, test_speaker, task):
+@click.pass_context
+def distill(ctx, teacher, data_dir, out_dir, paper, seed, device, config_file, latency_runs, overwrite, **_):
     """Replace TEACHER's whole transformer stack by a 1-2 block mimic student.
 
-    Stage 1 trains the mimic to reproduce the teacher's last-layer output (frame-wise MSE), stage 2
-    trains the head on the labels with the mimic frozen. Teacher outputs are computed once and
-    cached. The student (raw audio in, logits out) is saved in OUT and loads with
-    spc.models.load_model(OUT); an interrupted run resumes when run again.
+    Stage 1 trains the mimic to reproduce the teacher's last-layer output (frame-wise MSE on
+    standardised channels), stage 2 trains through the head on the labels and the teacher's soft
+    labels. The default mimic is one of the teacher's own layers (--kind layer), which keeps 95% on
+    pre-trained teachers; --paper runs the paper's recipe. Teacher outputs are computed once and
+    cached. The student is saved in OUT (spc.models.load_model(OUT)); a rerun resumes.
 
     \b
     Examples:
-      spc distill fsdd-teacher --data ../shared/data/fsdd --out fsdd-mimic --kind linear --layers 1
-      spc distill fsdd-teacher --data ../shared/data/fsdd --out fsdd-scratch --baseline
+      spc distill teacher --data ../shared/data/fsdd --out mimic
+      spc distill teacher --data ../shared/data/fsdd --out mimic-paper --kind transformer --paper
+      spc distill teacher --data ../shared/data/fsdd --out scratch --kind transformer --baseline
     """
     from .console import distill_table
-    from .distill import DistillConfig, MimicConfig
     from .recipes.distill import run_distill
 
-    mimic = MimicConfig(kind=kind, n_layers=n_layers, hidden=hidden, heads=heads, ffn=ffn, width=width)
-    config = DistillConfig(stage1_epochs=stage1_epochs, stage2_epochs=stage2_epochs, lr=lr, batch_size=batch_size,
-                           target_layer=target_layer, intermediate_layer=intermediate_layer,
-                           unfreeze_mimic=unfreeze_mimic, baseline=baseline, seed=seed, device=device,
-                           cache_mb=cache_mb)
-    summary = run_distill(teacher, data_dir, out_dir, mimic=mimic, config=config, by_name=map_labels,
-                          overwrite=overwrite, latency_runs=latency_runs, layout=layout,
-                          data_options=data_options(split_by, test_speaker, task))
-    stdout().print(distill_table(summary))
+    mimic = make_config(ctx, MIMIC_CFG)
+    from .configs import with_changes
+    from .distill import DistillConfig
+
+    config = make_config(ctx, DISTILL_CFG, config_file, base=DistillConfig.paper() if paper else None)
+    config = with_changes(config.with_seed(seed), {"stage1.device": device, "stage2.device": device})
+    summary = run_distill(teacher, data_config(ctx), out_dir, mimic=mimic, config=config, overwrite=overwrite,
+                          latency_runs=latency_runs)
+    if summary:
+        stdout().print(distill_table(summary))
 
 
 @cli.command()
@@ -316,11 +461,12 @@ def distill(teacher, data_dir, out_dir, kind, n_layers, hidden, heads, ffn, widt
 @click.option("--out", "out_path", required=True, type=click.Path(), help="Output .onnx file (manifest beside it).")
 @click.option("--data", "data_dir", type=click.Path(), help="Check parity on real clips of this data set.")
 @click.option("--split", default="validation", show_default=True, type=click.Choice(["train", "validation", "test"]))
-@click.option("--opset", default=17, show_default=True)
+@click.option("--opset", default=17, show_default=True, type=click.IntRange(min=17))
 @click.option("--with-hidden", is_flag=True, help="Also output the last hidden state.")
 @click.option("--simplify/--no-simplify", default=True, show_default=True, help="onnxsim, onnxslim as fallback.")
-@click.option("--atol", default=1e-3, show_default=True, help="Parity tolerance: |onnx - torch| <= atol + rtol max|torch|.")
-@click.option("--rtol", default=1e-3, show_default=True)
+@click.option("--atol", default=1e-3, show_default=True, type=NON_NEGATIVE_FLOAT,
+              help="Parity tolerance: |onnx - torch| <= atol + rtol max|torch|.")
+@click.option("--rtol", default=1e-3, show_default=True, type=NON_NEGATIVE_FLOAT)
 @data_flags
 def export(model, out_path, data_dir, split, opset, with_hidden, simplify, atol, rtol, layout, split_by, test_speaker,
            task):
@@ -337,6 +483,9 @@ def export(model, out_path, data_dir, split, opset, with_hidden, simplify, atol,
     from .export import ExportConfig, export_onnx
     from .models import load_model
 
+    if not str(out_path).endswith(".onnx"):
+        raise SpcError(f"the output should be a .onnx file, got {out_path}")
+    check_output_file(out_path)  # before loading and exporting, not after
     m = load_model(model)
     audio = None
     if data_dir:
@@ -410,13 +559,15 @@ def build(onnx_path, target_name, out_path, fp32_layers, fp32_from, timing_cache
 @cli.command(name="run")
 @click.argument("artifact", type=click.Path())
 @click.argument("audio_path", type=click.Path())
-@click.option("--top", default=3, show_default=True, help="Classes to show for a clip.")
+@click.option("--top", default=3, show_default=True, type=POSITIVE, help="Classes to show for a clip.")
 @click.option("--stream/--clip", "as_stream", default=None,
               help="Detect keywords along the recording (default: when it is longer than 1.5 clips).")
-@click.option("--hop", default=0.1, show_default=True, help="Stream: window hop in seconds.")
-@click.option("--smooth", default=3, show_default=True, help="Stream: posteriors averaged over this many windows.")
-@click.option("--threshold", default=0.8, show_default=True, help="Stream: detection threshold on the smoothed posterior.")
-@click.option("--threads", default=0, show_default=True, help="ONNX Runtime threads (0: default).")
+@click.option("--hop", default=0.1, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Stream: window hop in seconds.")
+@click.option("--smooth", default=3, show_default=True, type=POSITIVE, help="Stream: posteriors averaged over this many windows.")
+@click.option("--threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1),
+              help="Stream: detection threshold on the smoothed posterior.")
+@click.option("--threads", default=0, show_default=True, type=NON_NEGATIVE, help="ONNX Runtime threads (0: default).")
 def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, threads):
     """Classify AUDIO_PATH with an exported model or engine, or detect keywords along a recording.
 
@@ -434,18 +585,18 @@ def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, thread
     try:
         x = read_audio(audio_path, spotter.sampling_rate)
     except BadAudio as exc:
-        raise SpcError(f"{audio_path}: {exc}") from None
+        raise SpcError(f"{shown_path(audio_path)}: {exc}") from None
     if as_stream is None:
         as_stream = len(x) > 1.5 * spotter.clip_samples
     if as_stream:
-        table = Table(title=f"keywords in {audio_path}")
+        table = Table(title=f"keywords in {escape(shown_path(audio_path))}")
         for col in ("time (s)", "keyword", "score"):
             table.add_column(col)
         for d in spotter.stream(x, hop, smooth, threshold):
             table.add_row(f"{d.time_s:.2f}", d.label, f"{d.score:.3f}")
         stdout().print(table)
     else:
-        table = Table(title=str(audio_path))
+        table = Table(title=escape(shown_path(audio_path)))
         table.add_column("class")
         table.add_column("probability", justify="right")
         for label, p in spotter.classify(x, top):
@@ -458,26 +609,30 @@ def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, thread
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder (train/validation/test).")
 @click.option("--target", "target_name", default="cpu", show_default=True, help="Target name or family (spc targets).")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Report folder (report.md, report.json, artifacts).")
-@click.option("--method", default="auto", show_default=True, type=click.Choice(["auto", "prune", "mimic"]),
-              help="auto: try both and keep the fastest candidate that meets the target.")
-@click.option("--retention", default=0.95, show_default=True, help="Keep at least this fraction of the accuracy.")
-@click.option("--mimic-kind", default="linear", show_default=True, type=click.Choice(["linear", "transformer"]))
-@click.option("--mimic-layers", default=1, show_default=True, type=click.IntRange(1, 2))
-@click.option("--stage1-epochs", default=50, show_default=True)
-@click.option("--stage2-epochs", default=30, show_default=True)
-@click.option("--analysis-clips", default=256, show_default=True)
-@click.option("--calib", help="Calibration manifest for the analysis and BI scoring (see spc calib).")
-@click.option("--latency-runs", default=20, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@cfg_option(COMPRESS_CFG, "method", "--method",
+            help="auto: try both and keep the fastest candidate that meets the target.")
+@cfg_option(COMPRESS_CFG, "retention", "--retention", type=RETENTION, help="Keep at least this fraction of the accuracy.")
+@cfg_option(COMPRESS_CFG, "prune.heal.method", "--heal", help="How pruned candidates are repaired.")
+@cfg_option(COMPRESS_CFG, "mimic.kind", "--mimic-kind", help="layer, transformer or linear.")
+@cfg_option(COMPRESS_CFG, "mimic.n_layers", "--mimic-layers", type=click.IntRange(1, 2))
+@cfg_option(COMPRESS_CFG, "distill.stage1.epochs", "--stage1-epochs", type=POSITIVE)
+@cfg_option(COMPRESS_CFG, "distill.stage2.epochs", "--stage2-epochs", type=POSITIVE)
+@cfg_option(COMPRESS_CFG, "analysis_clips", "--analysis-clips", type=click.IntRange(min=4))
+@cfg_option(COMPRESS_CFG, "calib", "--calib", help="Calibration manifest for the analysis and BI scoring (see spc calib).")
+@cfg_option(COMPRESS_CFG, "latency_runs", "--latency-runs", type=POSITIVE)
+@cfg_option(COMPRESS_CFG, "seed", "--seed", type=int)
+@config_file_option
+@click.option("--map-labels", is_flag=True, help="The data holds only some of the model's classes: match them by name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @data_flags
-def compress(model, data_dir, target_name, out_dir, method, retention, mimic_kind, mimic_layers, stage1_epochs,
-             stage2_epochs, analysis_clips, calib, latency_runs, seed, overwrite, layout, split_by, test_speaker, task):
+@click.pass_context
+def compress(ctx, model, data_dir, target_name, out_dir, config_file, overwrite, **_):
     """The main job: MODEL -> an artifact for --target that keeps --retention of the accuracy, with a report.
 
-    Analyses, prunes and/or distils, exports to ONNX (parity-checked), picks the candidate that meets
-    the target on validation with the lowest measured latency, builds it for the target and
-    evaluates the built artifact itself on the test split. Re-running reuses finished stages.
+    Analyses, prunes (healing the candidates) and/or distils, exports to ONNX (parity-checked), picks
+    the candidate that meets the target on validation with the lowest latency on the target's
+    backend, builds it for the target and evaluates the built artifact itself on the test split.
+    Re-running reuses finished stages (keyed by the model's weights, the data and the settings).
     Where this machine cannot build the target's engine, it stops at ONNX and prints the commands to
     run on the device.
 
@@ -485,35 +640,28 @@ def compress(model, data_dir, target_name, out_dir, method, retention, mimic_kin
     Examples:
       spc compress fsdd-teacher --data ../shared/data/fsdd --target cpu --out fsdd-report
       spc compress kws-teacher --data speech_commands_v0.02 --target jetson-orin --out kws-report
+      spc compress kws-teacher --data sc --out again --config kws-report/report.json
     """
-    from .distill import DistillConfig, MimicConfig
-    from .recipes.compress import CompressConfig, run_compress
+    from .recipes.compress import run_compress
 
-    config = CompressConfig(method=method, retention=retention, analysis_clips=analysis_clips,
-                            mimic=MimicConfig(kind=mimic_kind, n_layers=mimic_layers),
-                            distill=DistillConfig(stage1_epochs=stage1_epochs, stage2_epochs=stage2_epochs, seed=seed),
-                            latency_runs=latency_runs, seed=seed, calib=calib)
-    report = run_compress(model, data_dir, out_dir, target_name, config=config, layout=layout, overwrite=overwrite,
-                          data_options=data_options(split_by, test_speaker, task))
+    config = make_config(ctx, COMPRESS_CFG, config_file)
+    report = run_compress(model, data_config(ctx), out_dir, target_name, config=config, overwrite=overwrite)
     print_compress_summary(report, out_dir)
 
 
 def print_compress_summary(report: dict, out_dir) -> None:
-    from .console import compress_table
+    from .console import compress_table, compress_verdict_line, label_mapping_note
 
+    label_mapping_note(report.get("label_mapping"))
     stdout().print(compress_table(report))
-    f = report["final"]
-    verdict = "[bold green]PASS[/]" if f["passed"] else "[bold red]FAIL[/]"
-    stdout().print(f"{verdict}: {report['chosen']} keeps {f['retention']:.3f} of the test accuracy "
-                   f"(target {report['retention_target']:.2f}), {f['speedup_p50']:.2f}x faster; "
-                   f"report in {Path(out_dir) / 'report.md'}")
+    stdout().print(compress_verdict_line(report, Path(out_dir) / "report.md"))
     for warning in report.get("warnings", []):
-        stdout().print(f"[bold yellow]warning:[/] {warning}")
+        stdout().print(f"[bold yellow]warning:[/] {escape(str(warning))}")
     for line in report.get("next_steps", []):
         if line == report["next_steps"][0]:
             stdout().print(f"\nthis machine cannot build for {report['target']['name']} "
                            f"({report['build'].get('deferred')}); on the device run:")
-        stdout().print(f"  {line}", soft_wrap=True)
+        stdout().print(f"  {escape(line)}", soft_wrap=True)
 
 
 @cli.command(name="bench")
@@ -523,9 +671,9 @@ def print_compress_summary(report: dict, out_dir) -> None:
 @click.option("--data", "data_dir", type=click.Path(), help="Also measure accuracy on this data set.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["validation", "test"]))
 @click.option("--report", "report_dir", type=click.Path(), help="Add the figures to this compress report.")
-@click.option("--runs", default=30, show_default=True, help="Timed runs per shape (after warm-up).")
-@click.option("--warmup", default=5, show_default=True)
-@click.option("--threads", default=0, show_default=True, help="ONNX Runtime threads (0: default).")
+@click.option("--runs", default=30, show_default=True, type=POSITIVE, help="Timed runs per shape (after warm-up).")
+@click.option("--warmup", default=5, show_default=True, type=NON_NEGATIVE)
+@click.option("--threads", default=0, show_default=True, type=NON_NEGATIVE, help="ONNX Runtime threads (0: default).")
 @click.option("--json", "json_path", type=click.Path(), help="Write the results to this JSON file.")
 @data_flags
 def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup, threads, json_path, layout, split_by,
@@ -541,6 +689,8 @@ def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup,
     """
     from .recipes.bench import run_bench
 
+    if json_path:
+        check_output_file(json_path)  # before the timing, not after
     result = run_bench(list(artifacts), target_name, data_dir=data_dir, split=split, report_dir=report_dir, runs=runs,
                        warmup=warmup, threads=threads, layout=layout,
                        data_options=data_options(split_by, test_speaker, task))
@@ -555,7 +705,7 @@ def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup,
 
 @cli.command()
 @click.option("--out", "out_dir", default="spc-demo", show_default=True, type=click.Path(), help="Work folder.")
-@click.option("--epochs", default=None, type=int, help="Training epochs (default: the demo's 30).")
+@click.option("--epochs", default=None, type=POSITIVE, help="Training epochs (default: the demo's 30).")
 def demo(out_dir, epochs):
     """The built-in default: offline keyword data (espeak-ng), a small teacher, then spc compress on it.
 
@@ -566,13 +716,14 @@ def demo(out_dir, epochs):
 
     from .recipes.demo import DEMO_TRAIN, run_demo
 
-    train = DEMO_TRAIN if epochs is None else replace(DEMO_TRAIN, epochs=epochs)
+    train = DEMO_TRAIN if epochs is None else replace(DEMO_TRAIN, train=replace(DEMO_TRAIN.train, epochs=epochs))
+    check_output_dir(out_dir)
     result = run_demo(out_dir, train=train)
     stdout().print(
         f"demo teacher: test accuracy {pct(result['test_accuracy'])} (chance {pct(result['chance'])}), "
         f"{result['params']['total'] / 1e6:.2f} M parameters"
     )
-    print_compress_summary(json.loads((Path(out_dir) / "report" / "report.json").read_text()), Path(out_dir) / "report")
+    print_compress_summary(read_json(Path(out_dir) / "report" / "report.json", "compress report"), Path(out_dir) / "report")
 
 
 @cli.group()
@@ -582,7 +733,7 @@ def calib():
 
 @calib.command(name="make")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
-@click.option("--n", "n_clips", default=512, show_default=True, help="Clips in the set.")
+@click.option("--n", "n_clips", default=512, show_default=True, type=POSITIVE, help="Clips in the set.")
 @click.option("--out", "out", help="Manifest name or path (NAME -> NAME.json).")
 @click.option("--split", default="validation", show_default=True, type=click.Choice(["validation", "train", "test"]),
               help="Where clips are drawn from (test is refused).")
@@ -639,7 +790,7 @@ def calib_check(name, data_dir):
 @click.option("--calib", required=True, help="Calibration manifest (name or path); see spc calib make.")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Folder for the ONNX variants and precision.json.")
 @click.option("--int8-method", default="minmax", show_default=True, type=click.Choice(["minmax", "entropy"]))
-@click.option("--latency-runs", default=20, show_default=True)
+@click.option("--latency-runs", default=20, show_default=True, type=NON_NEGATIVE)
 @data_flags
 def precision(model, data_dir, calib, out_dir, int8_method, latency_runs, layout, split_by, test_speaker, task):
     """FP16 check layer by layer, a mixed-precision ONNX, and INT8 (QDQ) on the CPU, from a calibration set.

@@ -1,15 +1,24 @@
-"""A seeded, resumable training loop for classifiers (fine-tuning, from-scratch, distillation stage 2).
+"""The one training loop of spc: fine-tuning, healing after pruning and mimic distillation all run through ``fit``.
 
-Each epoch ends with a checkpoint (model, optimiser, scheduler, RNG state) written atomically, so a
-run killed or interrupted resumes from its last finished epoch and ends with the same result as an
-uninterrupted one. The best model on the validation split is kept through ``save_best``.
+``fit`` optimises a ``Task`` (its parameters, the loss of a batch of training indices, a validation
+score) for ``TrainConfig.epochs`` epochs: seeded shuffling, AdamW with warm-up and linear decay (or a
+constant rate), gradient clipping, early stopping on the validation score, and an atomic
+checkpoint after every epoch, so that an interrupted run resumes and ends exactly where an
+uninterrupted one would. At the end the model holds the best epoch's weights.
+
+Data-parallel: started under ``torchrun`` (``WORLD_SIZE`` > 1), every process takes its share of each
+global batch and the gradients are summed across processes (``gloo`` on the CPU, ``nccl`` on GPUs),
+so two processes compute the same update as one process on the same global batch. Only the first
+process writes checkpoints and shows progress.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,143 +28,212 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data.clips import ClipSet
 from .errors import SpcError
 from .fileio import atomic_torch_save
-from .evaluate import predict_logits, score, torch_predictor
 from .progress import make_progress
 
+SCHEDULES = ("linear", "constant")
 
-@dataclass
+
+@dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of a classifier training run."""
+    """Settings of one training run (validated on construction)."""
 
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    freeze_feature_encoder: bool = True
-    augment: bool = True  # random shift (up to 0.1 s) and gain (0.8-1.2)
-    max_grad_norm: float = 5.0  # gradient clipping
+    schedule: str = "linear"  # warm-up then linear decay, or a constant rate
+    max_grad_norm: float = 1.0  # gradient clipping (0: off)
+    patience: int = 0  # early stopping: stop after this many epochs without a better validation score (0: off)
     seed: int = 0
     device: str = "auto"
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise SpcError(f"training needs at least 1 epoch, got {self.epochs}")
+        if self.batch_size < 1:
+            raise SpcError(f"batch size must be at least 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise SpcError(f"learning rate must be positive, got {self.lr}")
+        if self.weight_decay < 0 or not 0 <= self.warmup_ratio < 1 or self.max_grad_norm < 0 or self.patience < 0:
+            raise SpcError("weight decay, gradient clipping and patience must be >= 0 and warm-up in [0, 1)")
+        if self.schedule not in SCHEDULES:
+            raise SpcError(f"unknown learning-rate schedule '{self.schedule}'; choose {' or '.join(SCHEDULES)}")
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 @dataclass
-class TrainResult:
-    best_epoch: int
-    best_val_accuracy: float
+class Task:
+    """What one run optimises.
+
+    ``loss(idx, epoch)``: the mean loss over training examples ``idx`` (a 1-D LongTensor) in epoch
+    ``epoch`` (for per-example augmentation that does not depend on how a batch is split);
+    ``validate()``: metrics of the model as it is now; ``select``: the metric that picks the best
+    epoch and whether higher is better; ``model``: what is checkpointed; ``train_mode``: puts the
+    modules into training mode (default ``model.train()``; a frozen part may stay in eval mode).
+    """
+
+    model: nn.Module
+    params: list[nn.Parameter]
+    loss: Callable[[torch.Tensor, int], torch.Tensor]
+    validate: Callable[[], dict]
+    n_train: int
+    select: str = "val_accuracy"
+    higher_is_better: bool = True
+    train_mode: Callable[[], None] | None = None
+
+
+@dataclass
+class FitResult:
     history: list[dict] = field(default_factory=list)
+    best: dict = field(default_factory=dict)
     resumed_from: int | None = None
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA where present, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SpcError("--device cuda was asked for but no CUDA GPU is visible")
-    return torch.device(device)
+    stopped_early: bool = False
+    seconds: float = 0.0
 
 
 def fingerprint(*parts) -> str:
-    """A short stable hash of JSON-able run settings (to refuse resuming a different run)."""
+    """A short stable hash of JSON-able settings (stage keys, and refusing to resume a different run)."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _augment(audio: torch.Tensor, gen: torch.Generator, rate: int = 16000) -> torch.Tensor:
-    shift = torch.randint(-rate // 10, rate // 10 + 1, (audio.shape[0],), generator=gen)
-    gain = 0.8 + 0.4 * torch.rand(audio.shape[0], 1, generator=gen)
-    return torch.stack([torch.roll(a, int(s)) for a, s in zip(audio, shift)]) * gain
+def world() -> tuple[int, int]:
+    """(rank, world size) of this process; joins the process group on first use under torchrun."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
 
 
-def train_classifier(
-    model: nn.Module,
-    train: ClipSet,
-    val: ClipSet,
-    config: TrainConfig,
-    checkpoint: Path,
-    save_best: Callable[[nn.Module, dict], None],
-    *,
-    trainable: Callable[[nn.Module], list[nn.Parameter]] | None = None,
-    run_id: str = "",
-    show_progress: bool = True,
-) -> TrainResult:
-    """Train ``model`` (audio -> logits) with cross-entropy; resume from ``checkpoint`` if it matches ``run_id``.
+def is_main_process() -> bool:
+    """True in a single-process run and in the first process of a torchrun job."""
+    return world()[0] == 0
 
-    ``trainable`` picks the parameters to optimise (default: all that require grad).
-    """
+
+def train_device(config: TrainConfig) -> torch.device:
+    """The device this process trains on: the configured one, or this process's GPU under torchrun."""
+    from .device import resolve_device
+
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    model.to(device)
-    params = trainable(model) if trainable else [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise SpcError("nothing to train: every parameter is frozen")
-    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
-    total = steps_per_epoch * config.epochs
+    if device.type == "cuda" and world()[1] > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def _rank(task: Task, metrics: dict) -> tuple:
+    """What makes an epoch better (larger is better): the selected metric, then a lower validation loss."""
+    score = metrics[task.select] if task.higher_is_better else -metrics[task.select]
+    return (score, -metrics.get("val_loss", 0.0))
+
+
+def _schedule(opt, config: TrainConfig, total: int):
+    if config.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     warm = max(1, int(config.warmup_ratio * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
-    )
-    history: list[dict] = []
-    best = {"epoch": -1, "accuracy": -1.0}
-    start_epoch, resumed = 0, None
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+
+
+def _sum_gradients(params: list[nn.Parameter]) -> None:
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+
+
+def fit(task: Task, config: TrainConfig, checkpoint: Path, *, run_id: str = "", what: str = "training",
+        show_progress: bool = True) -> FitResult:
+    """Train ``task`` as configured; resume from ``checkpoint`` when it belongs to the same ``run_id``.
+
+    A finished checkpoint is not trained again: the best weights are loaded and the recorded history
+    returned. The checkpoint is the caller's to delete once the result is safely saved.
+    """
+    rank, size = world()
+    if not task.params:
+        raise SpcError("nothing to train: every parameter is frozen")
+    t0 = time.perf_counter()
+    opt = torch.optim.AdamW(task.params, lr=config.lr, weight_decay=config.weight_decay)
+    steps = max(1, math.ceil(task.n_train / config.batch_size))
+    sched = _schedule(opt, config, steps * config.epochs)
+    result = FitResult()
+    best_state, best_score, start, stale = None, None, 0, 0
     if checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         if state.get("run_id") != run_id:
-            raise SpcError(f"{checkpoint.parent} holds another run's checkpoint; use a new --out or --overwrite")
-        model.load_state_dict(state["model"])
+            raise SpcError(f"{checkpoint.parent} holds another run's checkpoint; use a new output folder or overwrite it")
+        result.history, result.best = state["history"], state["best"]
+        best_state, best_score, stale = state["best_state"], state["best_score"], state["stale"]
+        if state.get("finished"):
+            task.model.load_state_dict(best_state)
+            result.stopped_early = state.get("stopped_early", False)
+            return result
+        task.model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
-        if state.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        history, best = state["history"], state["best"]
-        start_epoch = resumed = state["epoch"] + 1
-    x_train = torch.from_numpy(train.audio)
-    y_train = torch.from_numpy(train.targets)
-    loss_fn = nn.CrossEntropyLoss()
-    with make_progress(show_progress) as progress:
-        task = progress.add_task("training", total=total, completed=start_epoch * steps_per_epoch, info="")
-        for epoch in range(start_epoch, config.epochs):
-            gen = torch.Generator().manual_seed(config.seed * 100003 + epoch)
-            order = torch.randperm(len(train), generator=gen)
-            model.train()
-            t0, losses = time.perf_counter(), []
-            for s in range(steps_per_epoch):
+        start = result.resumed_from = state["epoch"] + 1
+    if start == 0:
+        torch.manual_seed(config.seed)  # dropout; a resumed run restored the generator above
+    with make_progress(show_progress and rank == 0) as progress:
+        bar = progress.add_task(what, total=steps * config.epochs, completed=start * steps, info="")
+        for epoch in range(start, config.epochs):
+            e0 = time.perf_counter()
+            order = torch.randperm(task.n_train, generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
+            (task.train_mode or task.model.train)()
+            losses = []
+            for s in range(steps):
                 idx = order[s * config.batch_size : (s + 1) * config.batch_size]
-                audio = x_train[idx]
-                if config.augment:
-                    audio = _augment(audio, gen)
-                loss = loss_fn(model(audio.to(device)), y_train[idx].to(device))
+                mine = idx[rank::size]
+                loss = task.loss(mine, epoch) * (len(mine) / len(idx)) if len(mine) else None
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                if loss is not None:
+                    loss.backward()
+                if size > 1:
+                    _sum_gradients(task.params)
+                if config.max_grad_norm:
+                    nn.utils.clip_grad_norm_(task.params, config.max_grad_norm)
                 opt.step()
                 sched.step()
-                losses.append(loss.item())
-                progress.update(task, advance=1, info=f"epoch {epoch + 1}/{config.epochs} loss {np.mean(losses):.3f}")
-            model.eval()
-            logits = predict_logits(torch_predictor(model, device), val.audio, config.batch_size)
-            val_acc = score(logits, val.targets, val.labels).accuracy
-            val_loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(val.targets)))
-            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_accuracy": val_acc,
-                   "val_loss": val_loss, "seconds": round(time.perf_counter() - t0, 2)}
-            history.append(row)
-            progress.update(task, info=f"epoch {epoch + 1}/{config.epochs} loss {row['train_loss']:.3f} val {val_acc:.3f}")
-            # best: highest validation accuracy, ties broken by the lower validation loss
-            if (val_acc, -val_loss) > (best["accuracy"], -best.get("loss", float("inf"))):
-                best = {"epoch": epoch, "accuracy": val_acc, "loss": val_loss}
-                save_best(model, row)
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            atomic_torch_save({
-                "run_id": run_id, "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None, "history": history, "best": best,
-            }, checkpoint)
-    return TrainResult(best["epoch"], best["accuracy"], history, resumed)
+                losses.append(float(loss.detach()) * len(idx) / max(1, len(mine)) if loss is not None else 0.0)
+                progress.update(bar, advance=1, info=f"epoch {epoch + 1}/{config.epochs} loss {np.mean(losses):.4f}")
+            task.model.eval()
+            with torch.inference_mode():
+                metrics = task.validate()
+            row = {"epoch": epoch, "train_loss": float(np.mean(losses)), **metrics,
+                   "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - e0, 2)}
+            result.history.append(row)
+            score = _rank(task, metrics)
+            if best_score is None or score > tuple(best_score):
+                best_score, stale, result.best = score, 0, row
+                best_state = copy.deepcopy(task.model.state_dict())
+            else:
+                stale += 1
+            progress.update(bar, info=f"epoch {epoch + 1}/{config.epochs} {task.select} {metrics[task.select]:.4f} "
+                                      f"(best {result.best[task.select]:.4f})")
+            result.stopped_early = bool(config.patience) and stale >= config.patience and epoch + 1 < config.epochs
+            done = epoch + 1 == config.epochs or result.stopped_early
+            if rank == 0:
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                atomic_torch_save({
+                    "run_id": run_id, "epoch": epoch, "model": task.model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "rng": torch.get_rng_state(), "history": result.history,
+                    "best": result.best, "best_state": best_state, "best_score": best_score, "stale": stale,
+                    "finished": done, "stopped_early": result.stopped_early,
+                }, checkpoint)
+            if result.stopped_early:
+                progress.update(bar, completed=steps * config.epochs)
+                break
+    task.model.load_state_dict(best_state)
+    result.seconds = round(time.perf_counter() - t0, 2)
+    return result

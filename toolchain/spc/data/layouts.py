@@ -66,6 +66,19 @@ class KwsDataset:
             "clips": {s: len(self.splits.get(s, [])) for s in SPLITS},
         }
 
+    def content_hash(self) -> str:
+        """A sha256 over every clip's split, label, path, size and modification time: changes when the data does."""
+        import hashlib
+        import os
+
+        h = hashlib.sha256(repr((self.layout, self.labels, sorted(self.options.items()))).encode())
+        for split in SPLITS:
+            for item in self.splits.get(split, []):
+                st = os.stat(item.path) if os.path.exists(item.path) else None
+                h.update(f"{split}|{item.label}|{item.path}|{st.st_size if st else -1}|"
+                         f"{st.st_mtime_ns if st else -1}\n".encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
+
 
 def _audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXT)
@@ -232,6 +245,8 @@ def detect_layout(root: Path) -> str:
 def open_dataset(root: str | Path, layout: str = "auto", **options) -> KwsDataset:
     """Read a data folder in any supported layout (``auto`` detects it)."""
     path = Path(root)
+    if path.exists() and not path.is_dir():
+        raise SpcError(f"data {path} is a file, not a folder: give the folder that holds the clips")
     if not path.is_dir():
         raise SpcError(f"data folder {path} does not exist")
     if layout not in LAYOUTS:
@@ -245,12 +260,10 @@ def open_dataset(root: str | Path, layout: str = "auto", **options) -> KwsDatase
     elif layout == "fsdd":
         ds = read_fsdd(path, options.get("split_by", "take"), options.get("test_speaker"))
     else:
-    if path.exists() and not path.is_dir():
-        raise SpcError(f"data {path} is a file, not a folder: give the folder that holds the clips")
         ds = read_folders(path)
     if not any(ds.splits.values()):
         raise SpcError(f"{path} holds no audio clips ({ds.layout} layout)")
-    return ds
     if len(ds.labels) < 2:
         raise SpcError(f"{path} has {len(ds.labels)} class ({', '.join(ds.labels) or 'none'}; {ds.layout} layout): "
                        "keyword spotting needs at least two classes")
+    return ds

@@ -1,6 +1,6 @@
 """Mimic distillation: replace the whole transformer stack by one or two small blocks."""
 
-from .mimic import MimicConfig, MimicStudent, build_student
-from .trainer import DistillConfig, distill
+from ..models import MimicConfig, build_student
+from .trainer import DistillConfig, DistillResult, distill
 
-__all__ = ["MimicConfig", "MimicStudent", "build_student", "DistillConfig", "distill"]
+__all__ = ["MimicConfig", "build_student", "DistillConfig", "DistillResult", "distill"]

@@ -1,188 +1,204 @@
-"""Two-stage mimic distillation (stage 1: MSE to the teacher's layer output; stage 2: labels through the head).
+"""Mimic distillation in two stages on cached teacher outputs, through the shared training loop.
 
-The teacher's frozen front is deterministic, so its output h_0 (the student's stack input) and the
-target hidden states are computed once per clip and cached; an epoch then runs only the mimic and
-the head. Every epoch ends with an atomic checkpoint, so an interrupted run resumes and ends
-with the same result as an uninterrupted one.
+Stage 1 trains the student's stack to reproduce a teacher hidden state (frame-wise MSE; by default
+on per-channel standardised targets, so that a few high-energy channels do not dominate). Stage 2
+trains through the head on the labels and, by default, on the teacher's soft labels (knowledge
+distillation with a temperature), the stack unfrozen. ``DistillConfig.paper()`` is the paper's
+recipe: plain MSE for 50 epochs, then 30 epochs of labels with the mimic frozen, Adam 1e-3, batch 128.
+
+The student's front and the teacher are frozen, so the student's stack input, the teacher's target
+states and its logits are computed once per clip and cached (float16, cast per batch); an epoch
+then runs only the student's stack and head.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..data.clips import ClipSet
-from ..errors import SpcError
-from ..fileio import atomic_torch_save
-from ..progress import make_progress
-from .cache import teacher_features
+from ..errors import SpcError, SpcInternalError
+from ..evaluate import score
+from ..features import cache_outputs
+from ..train import FitResult, Task, TrainConfig, fit, train_device
+
+STAGE1 = TrainConfig(epochs=20, batch_size=64, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant",
+                     patience=4)
+STAGE2 = TrainConfig(epochs=10, batch_size=64, lr=3e-4, weight_decay=0.0, warmup_ratio=0.0, schedule="linear",
+                     patience=4)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DistillConfig:
-    """Training settings (defaults: the paper's recipe, Adam at 1e-3, batch 128)."""
+    """How a student learns from its teacher (defaults: the recipe that holds on pre-trained teachers)."""
 
-    stage1_epochs: int = 50
-    stage2_epochs: int = 30
-    lr: float = 1e-3
-    batch_size: int = 128
+    stage1: TrainConfig = field(default_factory=lambda: STAGE1)
+    stage2: TrainConfig = field(default_factory=lambda: STAGE2)
+    normalize_targets: bool = True  # stage 1: MSE on per-channel standardised teacher states
+    soft_labels: float = 0.5  # stage 2: weight of the teacher's soft labels (0: the labels only)
+    temperature: float = 2.0  # stage 2: softmax temperature of the soft labels
+    unfreeze_mimic: bool = True  # stage 2 also trains the stack
     target_layer: int | None = None  # stage-1 target hidden state (default: the teacher's last layer)
     intermediate_layer: int | None = None  # 2-block students: extra target for the first block's output
-    unfreeze_mimic: bool = False  # stage 2 also trains the mimic
-    baseline: bool = False  # no stage 1: the student learns from labels only (mimic and a fresh head)
-    seed: int = 0
-    device: str = "auto"
-    cache_mb: int = 4096
+    baseline: bool = False  # no teacher: stack and a fresh head learn from the labels only (stage 1 + 2 epochs)
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.soft_labels <= 1:
+            raise SpcError(f"the soft-label weight must be in [0, 1], got {self.soft_labels}")
+        if not self.temperature > 0:
+            raise SpcError(f"the distillation temperature must be positive, got {self.temperature}")
+
+    @classmethod
+    def paper(cls, **changes) -> "DistillConfig":
+        """The paper's recipe (docs/method.md): 50 epochs of MSE, 30 of labels with the mimic frozen."""
+        adam = dict(batch_size=128, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant", patience=0)
+        return cls(stage1=TrainConfig(epochs=50, **adam), stage2=TrainConfig(epochs=30, **adam),
+                   normalize_targets=False, soft_labels=0.0, unfreeze_mimic=False, **changes)
+
+    def with_seed(self, seed: int) -> "DistillConfig":
+        return replace(self, stage1=replace(self.stage1, seed=seed), stage2=replace(self.stage2, seed=seed))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
 class DistillResult:
-    history: list[dict] = field(default_factory=list)
-    best: dict = field(default_factory=dict)
-    resumed_from: dict | None = None
+    stage1: FitResult | None
+    stage2: FitResult
+
+    @property
+    def history(self) -> list[dict]:
+        rows = [{"stage": "mimic", **r} for r in (self.stage1.history if self.stage1 else [])]
+        return rows + [{"stage": "labels", **r} for r in self.stage2.history]
+
+    @property
+    def best(self) -> dict:
+        return {"mimic": self.stage1.best if self.stage1 else None, "labels": self.stage2.best}
 
 
-def _head_logits(student, h0: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    return student.logits_from_hidden([h0, out])
-
-
-def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfig, work: Path,
-            save_best, show_progress: bool = True, run_id: str = "") -> DistillResult:
-    """Train ``student`` (a ``MimicStudent``) from ``teacher``; ``save_best(student, row)`` keeps the best."""
-    from ..train import resolve_device
-
-    device = resolve_device(config.device)
-    n_layers = teacher.num_layers
-    target = n_layers if config.target_layer is None else config.target_layer
-    if not 1 <= target <= n_layers:
-        raise SpcError(f"--target-layer must be in 1..{n_layers} (hidden-state index), got {target}")
+def _targets(teacher, student, config: DistillConfig) -> list[int]:
+    n = teacher.num_layers
+    target = n if config.target_layer is None else config.target_layer
+    if not 1 <= target <= n:
+        raise SpcError(f"the target hidden state must be in 1..{n}, got {target}")
     inter = config.intermediate_layer
-    if inter is not None and (student.mimic_cfg.n_layers != 2 or not 1 <= inter < target):
-        raise SpcError("--intermediate-layer needs a 2-block student and an index between 1 and the target layer")
-    if inter is not None and student.mimic_cfg.width not in (None, teacher.hf.config.hidden_size):
-        raise SpcError("--intermediate-layer needs the mimic at the teacher's width")
-    wanted = sorted({target} | ({inter} if inter is not None else set()))
-    feats = {}
-    for name, clips in (("train", train), ("validation", val)):
-        feats[name] = teacher_features(teacher, student, clips.audio, wanted, config.batch_size, device, config.cache_mb,
-                                       work / "cache", show_progress, f"{name} teacher outputs")
-    torch.manual_seed(config.seed)
+    if inter is not None and (student.num_layers != 2 or not 1 <= inter < target):
+        raise SpcError("an intermediate target needs a 2-block student and a state between 1 and the target")
+    if inter is not None and student.width != teacher.width:
+        raise SpcError("an intermediate target needs the student at the teacher's width")
+    return [target] if inter is None else [target, inter]
+
+
+def teacher_outputs(teacher, splits: dict, states, *, device="cpu", show_progress: bool = True) -> dict:
+    """Per split name: the teacher's stack input (key 0), hidden states ``states`` and logits, cached in float16."""
+    return {name: cache_outputs(teacher, clips.audio, sorted({0, *states}), logits=True, device=device,
+                                dtype=torch.float16, show_progress=show_progress, what=f"caching teacher outputs ({name})")
+            for name, clips in splits.items()}
+
+
+def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfig, work: Path, *, run_id: str = "",
+            show_progress: bool = True, teacher_cache: dict | None = None) -> DistillResult:
+    """Train ``student`` (in place) from ``teacher``; it ends with the best stage-2 weights.
+
+    ``teacher_cache``: ``teacher_outputs`` for "train" and "validation" computed earlier (several
+    students of one teacher share it).
+    """
+    targets = _targets(teacher, student, config)
+    device = train_device(config.stage1)
+    splits = {"train": train, "validation": val}
+    base = teacher_cache or teacher_outputs(teacher, splits, targets, device=device, show_progress=show_progress)
+    cache = {}
+    for name, clips in splits.items():
+        missing = [t for t in targets if t not in base[name]]
+        if missing:
+            raise SpcInternalError(f"the teacher cache lacks states {missing}")
+        # a student that keeps the teacher's front (a pruned model, a one-layer mimic) reads the teacher's h_0
+        cache[name] = dict(base[name], input=base[name][0] if student.stack.kind == "transformer" else
+                           cache_outputs(student, clips.audio, [0], device=device, dtype=torch.float16,
+                                         show_progress=False)[0])
+    # per-channel standard deviation of the target over the training frames: the MSE's scale per channel
+    std = (cache["train"][targets[0]].float().std(dim=(0, 1)).clamp_min(1e-6) if config.normalize_targets
+           else torch.ones(())).to(device)
+    y = {"train": torch.from_numpy(train.targets), "validation": torch.from_numpy(val.targets)}
     student.to(device)
     for p in student.parameters():
         p.requires_grad_(False)
-    head = [student.hf.projector, student.hf.classifier]
+
+    def get(split, key, idx):
+        return cache[split][key][idx].to(device, torch.float32)
+
+    def run(split, idx):
+        return student.run_stack(get(split, "input", idx))
+
+    def stage1_loss(idx, epoch):
+        hs = run("train", idx)
+        loss = (((hs[-1] - get("train", targets[0], idx)) / std) ** 2).mean()
+        if len(targets) > 1:
+            loss = loss + (((hs[1] - get("train", targets[1], idx)) / std) ** 2).mean()
+        return loss
+
+    def stage2_loss(idx, epoch):
+        logits = student.logits_from_hidden(run("train", idx))
+        loss = nn.functional.cross_entropy(logits, y["train"][idx].to(device))
+        if config.soft_labels and not config.baseline:
+            tt = config.temperature
+            soft = nn.functional.kl_div(torch.log_softmax(logits / tt, -1),
+                                        torch.softmax(get("train", "logits", idx) / tt, -1), reduction="batchmean")
+            loss = (1 - config.soft_labels) * loss + config.soft_labels * tt * tt * soft
+        return loss
+
+    def validate():
+        bs, n = 256, len(val)
+        sq, logits = 0.0, []
+        for s in range(0, n, bs):
+            idx = torch.arange(s, min(s + bs, n))
+            hs = run("validation", idx)
+            sq += float((((hs[-1] - get("validation", targets[0], idx)) / std) ** 2).sum())
+            logits.append(student.logits_from_hidden(hs).float().cpu())
+        logits = torch.cat(logits)
+        return {"val_mse": sq / (n * hs[-1].shape[1] * hs[-1].shape[2]),
+                "val_accuracy": score(logits.numpy(), y["validation"].numpy(), val.labels).accuracy,
+                "val_loss": float(nn.functional.cross_entropy(logits, y["validation"]))}
+
+    stack = student.stack_parameters()
+    head = student.head.parameters_to_train()
+
+    def train_mode(modules):
+        def apply():
+            student.eval()
+            for m in modules:
+                m.train()
+        return apply
+
+    first = None
+    if not config.baseline:
+        for p in stack:
+            p.requires_grad_(True)
+        task = Task(student, stack, stage1_loss, validate, len(train), select="val_mse", higher_is_better=False,
+                    train_mode=train_mode(list(student.layers)))
+        first = fit(task, config.stage1, work / "stage1.pt", run_id=run_id, what="stage 1: mimic the teacher",
+                    show_progress=show_progress)
+        for p in stack:
+            p.requires_grad_(False)
+    else:
+        student.head.reset(config.stage1.seed)
+    train_stack = config.baseline or config.unfreeze_mimic
+    params = head + (stack if train_stack else [])
+    for p in params:
+        p.requires_grad_(True)
+    stage2 = config.stage2
     if config.baseline:
-        for m in head:
-            for p in m.parameters():
-                nn.init.normal_(p, std=0.02) if p.dim() > 1 else nn.init.zeros_(p)
-    stages = ([] if config.baseline else [("mimic", config.stage1_epochs)]) + [
-        ("labels", config.stage2_epochs + (config.stage1_epochs if config.baseline else 0))]
-    work.mkdir(parents=True, exist_ok=True)
-    ckpt = work / "distill_last.pt"
-    state = torch.load(ckpt, map_location=device, weights_only=False) if ckpt.is_file() else None
-    if state is not None and state.get("run_id") != run_id:
-        raise SpcError(f"{work} holds another distillation run's checkpoint; use a new --out or --overwrite")
-    history: list[dict] = state["history"] if state else []
-    best: dict = state["best"] if state else {}
-    result = DistillResult(history, best, {"stage": state["stage"], "epoch": state["epoch"]} if state else None)
-    mse = nn.MSELoss()
-    ce = nn.CrossEntropyLoss()
-    y_train = torch.from_numpy(train.targets)
-    y_val = torch.from_numpy(val.targets)
-
-    def batch(split, idx, key):
-        return torch.from_numpy(np.asarray(feats[split][key][idx])).to(device)
-
-    with make_progress(show_progress) as progress:
-        for stage_no, (stage, epochs) in enumerate(stages):
-            if state and state["stage_no"] > stage_no:
-                continue
-            train_mimic = stage == "mimic" or config.baseline or config.unfreeze_mimic
-            params = list(student.mimic.parameters()) if train_mimic else []
-            if stage == "labels":
-                params += [p for m in head for p in m.parameters()]
-            for p in student.parameters():
-                p.requires_grad_(False)
-            for p in params:
-                p.requires_grad_(True)
-            opt = torch.optim.Adam(params, lr=config.lr)
-            start = 0
-            if state and state["stage_no"] == stage_no:
-                student.load_state_dict(state["student"])
-                opt.load_state_dict(state["optimizer"])
-                torch.set_rng_state(state["rng"])
-                start = state["epoch"] + 1
-            state = None
-            steps = max(1, -(-len(train) // config.batch_size))
-            task = progress.add_task(f"stage {stage}", total=epochs * steps, completed=start * steps, info="")
-            for epoch in range(start, epochs):
-                t0 = time.perf_counter()
-                gen = torch.Generator().manual_seed(config.seed * 7919 + stage_no * 1000 + epoch)
-                order = torch.randperm(len(train), generator=gen).numpy()
-                student.train()
-                if not train_mimic:
-                    student.mimic.eval()  # a frozen mimic runs without dropout
-                losses = []
-                for s in range(steps):
-                    idx = np.sort(order[s * config.batch_size : (s + 1) * config.batch_size])
-                    h0 = batch("train", idx, "input")
-                    hs = student.run_stack(h0)
-                    if stage == "mimic":
-                        loss = mse(hs[-1], batch("train", idx, target))
-                        if inter is not None:
-                            loss = loss + mse(_first_block_out(student, hs), batch("train", idx, inter))
-                    else:
-                        loss = ce(_head_logits(student, h0, hs[-1]), y_train[idx].to(device))
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    losses.append(loss.item())
-                    progress.update(task, advance=1, info=f"epoch {epoch + 1}/{epochs} loss {np.mean(losses):.4f}")
-                row = {"stage": stage, "epoch": epoch, "train_loss": float(np.mean(losses)),
-                       **_validate(student, feats["validation"], y_val, target, config.batch_size, device),
-                       "seconds": round(time.perf_counter() - t0, 2)}
-                history.append(row)
-                progress.update(task, info=f"epoch {epoch + 1}/{epochs} val mse {row['val_mse']:.4f} acc {row['val_accuracy']:.3f}")
-                key = "val_mse" if stage == "mimic" else "val_accuracy"
-                better = (row[key] < best.get(stage, {}).get(key, np.inf)) if stage == "mimic" else \
-                    ((row["val_accuracy"], -row["val_loss"]) > (best.get(stage, {}).get("val_accuracy", -1.0),
-                                                                 -best.get(stage, {}).get("val_loss", np.inf)))
-                if better:
-                    best[stage] = row
-                    if stage == stages[-1][0]:
-                        save_best(student, row)
-                    else:
-                        atomic_torch_save(student.state_dict(), work / f"best_{stage}.pt")
-                atomic_torch_save({"run_id": run_id, "stage_no": stage_no, "stage": stage, "epoch": epoch,
-                              "student": student.state_dict(), "optimizer": opt.state_dict(),
-                              "rng": torch.get_rng_state(), "history": history, "best": best}, ckpt)
-            if stage == "mimic" and (work / "best_mimic.pt").is_file():
-                student.load_state_dict(torch.load(work / "best_mimic.pt", map_location=device, weights_only=True))
+        stage2 = replace(stage2, epochs=config.stage1.epochs + config.stage2.epochs)
+    modules = student.head.modules_to_train() + (list(student.layers) if train_stack else [])
+    task = Task(student, params, stage2_loss, validate, len(train), train_mode=train_mode(modules))
+    second = fit(task, stage2, work / "stage2.pt", run_id=run_id, what="stage 2: labels through the head",
+                 show_progress=show_progress)
+    for p in student.parameters():
+        p.requires_grad_(False)
     student.eval()
-    return result
-
-
-def _first_block_out(student, hs):
-    """Output of the first mimic block (the student is at the teacher's width here)."""
-    return hs[1]
-
-
-def _validate(student, feats, y, target, batch_size, device) -> dict:
-    student.eval()
-    sq, count, logits = 0.0, 0, []
-    with torch.inference_mode():
-        for s in range(0, len(y), batch_size):
-            h0 = torch.from_numpy(np.asarray(feats["input"][s : s + batch_size])).to(device)
-            out = student.run_stack(h0)[-1]
-            tgt = torch.from_numpy(np.asarray(feats[target][s : s + batch_size])).to(device)
-            sq += float(((out - tgt) ** 2).sum())
-            count += tgt.numel()
-            logits.append(_head_logits(student, h0, out).float().cpu())
-    logits = torch.cat(logits)
-    return {"val_mse": sq / count, "val_accuracy": float((logits.argmax(1) == y).double().mean()),
-            "val_loss": float(nn.functional.cross_entropy(logits, y))}
+    return DistillResult(first, second)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..fileio import sha256_file
-from .manifest import load_artifact_manifest, write_manifest
+from .manifest import derive_manifest, load_artifact_manifest, write_manifest
 from .ort_run import ort_session
 
 
@@ -21,13 +21,10 @@ def build_ort(onnx_path: Path, target, out_path: Path) -> dict:
     tmp = out_path.with_name(out_path.name + ".tmp")
     ort_session(onnx_path, target.threads, level="extended", optimized_path=tmp)  # extended: portable across CPUs
     os.replace(tmp, out_path)
-    manifest = {
-        **{k: v for k, v in src.items() if k not in ("export", "file", "sha256")},
-        "kind": "onnxruntime", "file": out_path.name, "sha256": sha256_file(out_path),
-        "source_onnx": str(onnx_path), "source_sha256": src.get("sha256"),
-        "target": target.as_dict(), "precision": src.get("precision", target.precision),
-        "onnxruntime": ort.__version__, "threads": target.threads or os.cpu_count(),
-        "cpu": platform.processor() or platform.machine(), "build_seconds": round(time.perf_counter() - t0, 2),
-    }
+    manifest = derive_manifest(
+        out_path, src, parent_path=onnx_path, made_by={"recipe": "build", "target": target.name},
+        kind="onnxruntime", target=target.as_dict(), precision=src.get("precision", target.precision),
+        onnxruntime=ort.__version__, threads=target.threads or os.cpu_count(),
+        cpu=platform.processor() or platform.machine(), build_seconds=round(time.perf_counter() - t0, 2))
     write_manifest(out_path, manifest)
     return manifest

@@ -19,7 +19,7 @@ from ..fileio import sha256_file
 from .cuda_env import import_tensorrt
 from .device import require_build
 from .fp32_layers import pin_fp32
-from .manifest import read_manifest, write_manifest
+from .manifest import derive_manifest, read_manifest, write_manifest
 from .timing_cache import attach_timing_cache, save_timing_cache, timing_cache_path
 
 
@@ -98,15 +98,11 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
     tmp.write_bytes(bytes(engine))
     os.replace(tmp, out_path)
     cache_saved = save_timing_cache(config, cache_path, lambda t: _note(notes, t))
-    manifest = {
-        **{k: v for k, v in src.items() if k not in ("export", "file", "sha256", "kind", "precision")},
-        "kind": "tensorrt", "file": out_path.name, "sha256": sha256_file(out_path),
-        "source_onnx": str(onnx_path), "source_sha256": src.get("sha256"),
-        "target": target.as_dict(), "precision": "int8-qdq" if qdq else target.precision, "strongly_typed": qdq,
-        "profiles": shapes, "fp32_layers": fp32, "dla": target.use_dla,
-        "timing_cache": cache_path.name if cache_saved else None, "notes": notes,
-        "tensorrt": trt.__version__, **gpu, "build_seconds": round(seconds, 2),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    manifest = derive_manifest(
+        out_path, src, parent_path=onnx_path, made_by={"recipe": "build", "target": target.name},
+        kind="tensorrt", target=target.as_dict(), precision="int8-qdq" if qdq else target.precision,
+        strongly_typed=qdq, profiles=shapes, fp32_layers=fp32, dla=target.use_dla,
+        timing_cache=cache_path.name if cache_saved else None, notes=notes, tensorrt=trt.__version__, **gpu,
+        build_seconds=round(seconds, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     write_manifest(out_path, manifest)
     return manifest

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engines.manifest import write_manifest
+from ..engines.manifest import derive_manifest, write_manifest
 from ..errors import SpcError
 from ..fileio import check_output_file, first_line, sha256_file
 from .parity import ParityError, check_parity
@@ -237,13 +237,14 @@ def export_onnx(model, out_path: str | Path, config: ExportConfig = ExportConfig
         digest = sha256_file(final)
         report = ExportReport(str(out), digest, exporter, parity.as_dict(), parity2.as_dict() if parity2 else None,
                               before, after, tool, round(time.perf_counter() - t0, 2), notes)
-        manifest = {
-            "kind": "onnx", "file": out.name, "sha256": digest, "input": INPUT,
-            "outputs": [OUTPUT, HIDDEN] if config.with_hidden else [OUTPUT], "labels": model.labels,
-            "sampling_rate": meta.sampling_rate, "clip_seconds": meta.clip_seconds, "max_samples": max_len,
-            "family": meta.family, "source": meta.source, "opset": config.opset, "export": report.as_dict(),
-            "config": asdict(config),
-        }
         os.replace(final, out)
-        write_manifest(out, manifest)
+        from ..models import weights_hash
+
+        made_by = {"recipe": "export", "model": meta.source, "model_provenance": meta.provenance,
+                   "weights_sha256": weights_hash(model), "stack": meta.stack, "config": asdict(config)}
+        write_manifest(out, derive_manifest(
+            out, None, made_by=made_by, kind="onnx", input=INPUT,
+            outputs=[OUTPUT, HIDDEN] if config.with_hidden else [OUTPUT], labels=model.labels,
+            sampling_rate=meta.sampling_rate, clip_seconds=meta.clip_seconds, max_samples=max_len, family=meta.family,
+            source=meta.source, opset=config.opset, export=report.as_dict(), config=asdict(config)))
     return report

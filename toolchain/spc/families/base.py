@@ -56,6 +56,10 @@ class FamilyAdapter:
     def num_layers(self, model: nn.Module) -> int:
         return len(self.layers(model))
 
+    def hidden_size(self, model: nn.Module) -> int:
+        """The width D of the stack's input and output."""
+        return int(model.config.hidden_size)
+
     def stable_layer_norm(self, model: nn.Module) -> bool:
         """True where the encoder LayerNorm comes after the stack (large wav2vec2 variants)."""
         return bool(getattr(model.config, "do_stable_layer_norm", False))
@@ -73,6 +77,10 @@ class FamilyAdapter:
     def freeze_feature_encoder(self, model: nn.Module) -> None:
         """Stop training the CNN feature encoder (the usual choice when fine-tuning)."""
         model.freeze_feature_encoder()
+
+    def head_reads_all_states(self, model: nn.Module) -> bool:
+        """Whether the head mixes every hidden state (weighted layer sum) rather than reading the last."""
+        return bool(getattr(model.config, "use_weighted_layer_sum", False))
 
     def extra_head_parameters(self, model: nn.Module) -> list[nn.Parameter]:
         """Parameters of the head that are not inside a module (the weighted-layer-sum weights)."""
@@ -109,6 +117,15 @@ class FamilyAdapter:
         proj = base.feature_projection(base.feature_extractor(inputs).transpose(1, 2))
         return proj[0] if isinstance(proj, tuple) else proj
 
+    def make_shell(self, model: nn.Module) -> None:
+        """Turn ``model`` in place into a student's shell: no layers, no weighted layer sum, nothing
+        the removed stack owned (see ``strip_for_student``)."""
+        self.keep_layers(model, [])
+        if self.head_reads_all_states(model):
+            model.config.use_weighted_layer_sum = False
+            del model.layer_weights
+        self.strip_for_student(model)
+
     def strip_for_student(self, shell: nn.Module) -> None:
         """Remove what a mimic student no longer uses (positional conv; the pre-stack LayerNorm)."""
         enc = self.encoder(shell)
@@ -131,7 +148,7 @@ class FamilyAdapter:
         enc = self.encoder(model)
         last = hiddens[-1]
         normed = enc.layer_norm(last) if self.stable_layer_norm(model) else last
-        if getattr(model.config, "use_weighted_layer_sum", False):
+        if self.head_reads_all_states(model):
             tail = normed if self.final_norm_in_weighted_sum else last
             stacked = torch.stack(list(hiddens[:-1]) + [tail], dim=1)
             w = model.layer_weights if keep is None else model.layer_weights[[0] + [i + 1 for i in keep]]

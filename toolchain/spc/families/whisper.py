@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import SpcError
 from .base import FamilyAdapter, Parts
 from .registry import register
 
@@ -82,7 +83,9 @@ class WhisperAdapter(FamilyAdapter):
         if enc.embed_positions.num_embeddings != n_pos:
             old = enc.embed_positions.weight.detach()
             if n_pos > old.shape[0]:
-                raise ValueError(f"clip of {clip_seconds}s needs {n_pos} positions, model has {old.shape[0]}")
+                longest = old.shape[0] * CONV_STRIDE * HOP / sr
+                raise SpcError(f"clips of {clip_seconds:g} s are longer than this Whisper encoder takes "
+                               f"({longest:g} s: {old.shape[0]} positions)")
             enc.embed_positions = nn.Embedding(n_pos, old.shape[1])
             enc.embed_positions.weight.data.copy_(old[:n_pos])
             enc.embed_positions.requires_grad_(False)

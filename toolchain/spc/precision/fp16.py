@@ -78,10 +78,7 @@ def fp16_check(model, audio: np.ndarray, targets: np.ndarray | None = None, batc
                 logits32.append(model.logits_from_hidden(hs).numpy())
                 for i in range(n_layers):
                     max_abs[i] = max(max_abs[i], float(hs[i + 1].abs().max()))
-                    state = half.adapter.initial_state(half.hf, hs[i].half()) if hasattr(half, "adapter") else {}
-                    layer16 = half.layers[i]
-                    out16 = (half.adapter.run_layer(layer16, hs[i].half(), state) if not hasattr(half, "mimic")
-                             else layer16(hs[i].half())).float()
+                    out16 = half.stack.run_layer(i, hs[i].half()).float()
                     if not torch.isfinite(out16).all():
                         nonfinite[i] = True
                         continue

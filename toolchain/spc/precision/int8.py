@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines.manifest import read_manifest, write_manifest
+from ..engines.manifest import derive_manifest, read_manifest, write_manifest
 
 
 def quantize_int8(onnx_path: str | Path, out_path: str | Path, calib_audio: np.ndarray, calib_info: dict,
@@ -45,11 +45,8 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path, calib_audio: np.n
                                           "entropy": CalibrationMethod.Entropy}[method],
                         extra_options={"ActivationSymmetric": True})
         tmp_out.replace(out)
-    manifest = {**{k: v for k, v in src.items() if k not in ("export",)}, "kind": "onnx", "file": out.name,
-                "precision": "int8", "source_onnx": str(onnx_path), "source_sha256": src["sha256"],
-                "calibration": calib_info, "quantization": {"format": "QDQ", "method": method, "per_channel": per_channel}}
-    from ..fileio import sha256_file
-
-    manifest["sha256"] = sha256_file(out)
+    manifest = derive_manifest(out, src, parent_path=onnx_path, made_by={"recipe": "precision", "calibration": calib_info},
+                               kind="onnx", precision="int8", calibration=calib_info,
+                               quantization={"format": "QDQ", "method": method, "per_channel": per_channel})
     write_manifest(out, manifest)
     return manifest

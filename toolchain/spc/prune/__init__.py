@@ -1,7 +1,8 @@
-"""Removing whole transformer layers without retraining (orders, fast candidate evaluation, surgery)."""
+"""Removing whole transformer layers (orders, fast candidate evaluation, healing, surgery)."""
 
+from .heal import HEALS, HealConfig
 from .orders import ORDERS
-from .search import PruneConfig, PruneResult, prune_search
+from .search import PruneConfig, PruneResult, prune
 from .surgery import prune_model
 
-__all__ = ["ORDERS", "PruneConfig", "PruneResult", "prune_search", "prune_model"]
+__all__ = ["ORDERS", "HEALS", "HealConfig", "PruneConfig", "PruneResult", "prune", "prune_model"]

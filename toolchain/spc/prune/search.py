@@ -1,4 +1,4 @@
-"""Scoring pruning candidates fast, and the search over removal orders.
+"""Scoring pruning candidates fast, the search over removal orders, and healing the candidates.
 
 The feature encoder's output (the stack input h_0) is computed once per clip and kept; where the
 memory budget allows, the full model's hidden states h_1..h_L are kept too, so that a candidate
@@ -9,7 +9,8 @@ full model.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -18,17 +19,19 @@ import torch
 from ..analysis.metrics import cosine_flat, cosine_frames
 from ..data.clips import ClipSet
 from ..errors import SpcError
-from ..evaluate import score
+from ..evaluate import predict_logits, score, torch_predictor
 from ..progress import track
+from .heal import HealConfig, Healed, heal
 from .orders import ORDERS, order_backward, order_bi, order_forward, order_random
 
 
-@dataclass
+@dataclass(frozen=True)
 class PruneConfig:
-    """Settings of a pruning search (recorded with its result)."""
+    """Settings of a pruning search (validated on construction; recorded with its result)."""
 
     orders: tuple[str, ...] = ORDERS
     retention: float = 0.95
+    heal: HealConfig = field(default_factory=HealConfig)
     random_seeds: tuple[int, ...] = (0, 1, 2)
     bi_variant: str = "frames"  # per-frame cosine (ShortGPT) or "flat" (the paper's code)
     calib_clips: int = 256
@@ -38,26 +41,42 @@ class PruneConfig:
     cache_mb: int = 2048
     seed: int = 0
     device: str = "auto"
+    version: int = 2
 
-    def validate(self, n_layers: int) -> None:
-        """User errors in the settings, before any long work starts."""
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "orders", tuple(self.orders))
+        object.__setattr__(self, "random_seeds", tuple(self.random_seeds))
         if not 0 < self.retention <= 1:
-            raise SpcError(f"--retention must be in (0, 1], got {self.retention}")
+            raise SpcError(f"the retention target must be in (0, 1], got {self.retention}")
+        if self.max_remove is not None and self.max_remove < 1:
+            raise SpcError(f"the most layers to remove must be at least 1, got {self.max_remove}")
+        unknown = sorted(set(self.orders) - set(ORDERS))
+        if unknown or not self.orders:
+            raise SpcError(f"unknown pruning orders {unknown or '(none given)'}; choose from {', '.join(ORDERS)}")
+        if self.bi_variant not in ("frames", "flat"):
+            raise SpcError(f"unknown BI variant '{self.bi_variant}'; choose 'frames' or 'flat'")
+        if min(self.batch_size, self.calib_clips, self.min_steps) < 1:
+            raise SpcError("batch size, calibration clips and minimum steps must be at least 1")
+
+    def check_model(self, n_layers: int) -> None:
+        """What depends on the model: it needs 2 layers, and one must stay."""
         if n_layers < 2:
             raise SpcError(f"the model has {n_layers} transformer layer; pruning needs at least 2")
         if self.max_remove is not None and self.max_remove >= n_layers:
             raise SpcError(f"cannot remove {self.max_remove} of {n_layers} layers: at least one must stay")
-        if self.max_remove is not None and self.max_remove < 1:
-            raise SpcError(f"--max-remove must be at least 1, got {self.max_remove}")
-        unknown = sorted(set(self.orders) - set(ORDERS))
-        if unknown:
-            raise SpcError(f"unknown pruning orders {unknown}; choose from {', '.join(ORDERS)}")
-        if self.bi_variant not in ("frames", "flat"):
-            raise SpcError(f"unknown BI variant '{self.bi_variant}'; choose 'frames' or 'flat'")
 
     def clips_needed(self) -> int:
         """Validation clips needed so that the tolerance band holds ``min_steps`` clips."""
         return self.min_steps if self.retention >= 1 else math.ceil(self.min_steps / (1 - self.retention))
+
+    def check_clips(self, n_val: int, where: str = "the validation split") -> None:
+        """Refuse a validation set too small to measure the retention target."""
+        if n_val < self.clips_needed():
+            raise SpcError(f"{where} has {n_val} clips; measuring a {self.retention:.0%} retention target needs "
+                           f"at least {self.clips_needed()} (so that {self.min_steps} clips fit in the tolerance)")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 class StackEvaluator:
@@ -93,17 +112,11 @@ class StackEvaluator:
     def hidden_states(self, keep: Sequence[int]):
         """Per batch, [h_0, outputs of each kept layer]; shared prefixes come from the cache."""
         keep = sorted(keep)
-        layers = self.model.layers
         r = self._start(keep)
         with torch.inference_mode():
             for cached in self.batches:
-                h = cached[r].to(self.device)
-                hs = [cached[i].to(self.device) for i in range(r + 1)] if r else [h]
-                state = self.model.adapter.initial_state(self.model.hf, h)
-                for i in keep[r:]:
-                    h = self.model.adapter.run_layer(layers[i], h, state)
-                    hs.append(h)
-                yield hs
+                prefix = [cached[i].to(self.device) for i in range(r)]
+                yield prefix + self.model.run_stack(cached[r].to(self.device), keep[r:])
 
     def logits(self, keep: Sequence[int]) -> np.ndarray:
         """Logits of the model that keeps layers ``keep`` (without any surgery)."""
@@ -129,14 +142,16 @@ class StackEvaluator:
 
 @dataclass
 class OrderResult:
-    """One removal order: its validation curve and the model it gives at the retention target."""
+    """One removal order: its validation curves (unhealed, healed) and the model it gives at the target."""
 
     name: str
     removal: list[int]
-    val_curve: list[float]  # accuracy after removing 0, 1, 2, ... layers in this order
-    removed_at_target: int
+    val_curve: list[float]  # accuracy after removing 0, 1, 2, ... layers in this order, no retraining
+    removed_at_target: int  # by the healed curve where the candidates are healed
     keep: list[int]
-    val_accuracy: float
+    val_accuracy: float  # of the chosen candidate (healed where healing is on)
+    healed_curve: list[float | None] = field(default_factory=list)  # None: not healed (past the first miss)
+    heal_seconds: list[float | None] = field(default_factory=list)
     test_accuracy: float | None = None
     baseline: bool = False  # random orders: shown for comparison, not chosen
 
@@ -151,6 +166,7 @@ class PruneResult:
     best: str
     config: dict = field(default_factory=dict)
     baseline_test_accuracy: float | None = None
+    heal: str = "none"
 
     def order(self, name: str) -> OrderResult:
         return next(o for o in self.orders if o.name == name)
@@ -185,37 +201,9 @@ def _greedy(val: StackEvaluator, n: int, steps: int, show_progress: bool) -> tup
     return removal, curve
 
 
-def prune_search(
-    model,
-    val: ClipSet,
-    calib: ClipSet,
-    config: PruneConfig = PruneConfig(),
-    test: ClipSet | None = None,
-    show_progress: bool = True,
-) -> PruneResult:
-    """Validation-accuracy curves for every order, and the most layers each removes at the target.
-
-    The best order removes the most layers while meeting the target (ties: higher validation
-    accuracy); random orders are baselines and never chosen.
-    """
-    from ..train import resolve_device
-
-    n = model.num_layers
-    config.validate(n)
-    if len(val) < config.clips_needed():
-        raise SpcError(
-            f"the validation split has {len(val)} clips; measuring a {config.retention:.0%} retention target "
-            f"needs at least {config.clips_needed()} (so that {config.min_steps} clips fit in the tolerance)"
-        )
-    device = resolve_device(config.device)
-    steps = config.max_remove or n - 1
-    v = StackEvaluator(model, val, config.batch_size, device, config.cache_mb, show_progress, "caching validation")
-    c = StackEvaluator(model, calib, config.batch_size, device, config.cache_mb, False)
-    full = list(range(n))
-    baseline = v.accuracy(full)
-    target = config.retention * baseline
-    bi = c.block_influence(full, config.bi_variant)
-
+def _orders(config: PruneConfig, n: int, steps: int, v: "StackEvaluator", c: "StackEvaluator", bi: list[float],
+            show_progress: bool) -> dict[str, tuple[list[int], list[float] | None, bool]]:
+    """Each order's removal sequence (with its curve where the order computed it) and whether it is a baseline."""
     removals: dict[str, tuple[list[int], list[float] | None, bool]] = {}
     for name in config.orders:
         if name == "bi":
@@ -232,31 +220,107 @@ def prune_search(
         elif name == "greedy":
             removal, curve = _greedy(v, n, steps, show_progress)
             removals[name] = (removal, curve, False)
+    return removals
 
-    results = []
-    cache: dict[tuple[int, ...], float] = {tuple(full): baseline}
+
+def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: ClipSet | None = None,
+          train: ClipSet | None = None, work: Path | None = None, show_progress: bool = True):
+    """Search every order and return ``(pruned model, PruneResult)``; ``model`` is left as it is.
+
+    Without healing, candidates are scored on cached stack inputs with no surgery. With healing
+    (``config.heal``, which needs ``train``), each order's candidates are cut, healed and scored on
+    validation one layer more at a time, until the healed accuracy misses the target. The best order
+    removes the most layers while meeting the target (ties: higher validation accuracy); random
+    orders are baselines, never healed nor chosen.
+    """
+    from ..train import train_device
+    from .surgery import prune_model
+
+    n = model.num_layers
+    config.check_model(n)
+    config.check_clips(len(val))
+    healing = config.heal.method != "none"
+    if healing and (train is None or work is None):
+        raise SpcError("healing needs the training clips and a work folder")
+    device = train_device(replace(config.heal.head, device=config.device))
+    steps = config.max_remove or n - 1
+    v = StackEvaluator(model, val, config.batch_size, device, config.cache_mb, show_progress, "caching validation")
+    c = StackEvaluator(model, calib, config.batch_size, device, config.cache_mb, False)
+    full = list(range(n))
+    baseline = v.accuracy(full)
+    target = config.retention * baseline
+    bi = c.block_influence(full, config.bi_variant)
+    removals = _orders(config, n, steps, v, c, bi, show_progress)
+
+    unhealed: dict[tuple[int, ...], float] = {tuple(full): baseline}
+    healed: dict[tuple[int, ...], Healed] = {}
+    teacher_cache = None
 
     def acc(keep: list[int]) -> float:
-        key = tuple(keep)
-        if key not in cache:
-            cache[key] = v.accuracy(keep)
-        return cache[key]
+        if tuple(keep) not in unhealed:
+            unhealed[tuple(keep)] = v.accuracy(keep)
+        return unhealed[tuple(keep)]
 
+    def healed_acc(keep: list[int]) -> Healed:
+        nonlocal teacher_cache
+        key = tuple(keep)
+        if key not in healed:
+            if config.heal.method == "distill" and teacher_cache is None:
+                from ..distill.trainer import teacher_outputs
+
+                teacher_cache = teacher_outputs(model, {"train": train, "validation": val}, [n], device=device,
+                                                show_progress=show_progress)
+            heal_cfg = _heal_on(config.heal, config.device)
+            healed[key] = heal(prune_model(model, keep), model, train, val, heal_cfg,
+                               work / ("keep-" + "-".join(map(str, keep))), teacher_cache=teacher_cache,
+                               show_progress=False)
+        return healed[key]
+
+    results = []
     for name, (removal, known, is_baseline) in track(list(removals.items()), "scoring orders", show=show_progress):
         curve = [baseline] + (known if known is not None else
                               [acc(_keep_after(n, removal[: m + 1])) for m in range(len(removal))])
-        ok = [m for m, a in enumerate(curve) if a >= target - 1e-12]
+        hcurve: list[float | None] = [baseline] + [None] * len(removal)
+        hsec: list[float | None] = [None] * (len(removal) + 1)
+        if healing and not is_baseline:
+            for m in range(1, len(removal) + 1):
+                h = healed_acc(_keep_after(n, removal[:m]))
+                hcurve[m], hsec[m] = h.val_accuracy, h.seconds
+                if h.val_accuracy < target - 1e-12:
+                    break
+        scores = hcurve if healing and not is_baseline else curve
+        ok = [m for m, a in enumerate(scores) if a is not None and a >= target - 1e-12]
         m = max(ok) if ok else 0
         keep = _keep_after(n, removal[:m])
-        results.append(OrderResult(name, removal, curve, m, keep, curve[m], baseline=is_baseline))
+        results.append(OrderResult(name, removal, curve, m, keep, scores[m], hcurve if healing else [],
+                                   hsec if healing else [], baseline=is_baseline))
 
+    def candidate(keep: list[int]):
+        if len(keep) == n:
+            return model
+        if healing and tuple(keep) in healed:
+            return healed[tuple(keep)].model
+        return prune_model(model, keep)
+
+    baseline_test = None
     if test is not None:
         t = StackEvaluator(model, test, config.batch_size, device, config.cache_mb, show_progress, "caching test")
-        for r in results:
-            r.test_accuracy = t.accuracy(r.keep)
         baseline_test = t.accuracy(full)
+        for r in results:
+            if healing and not r.baseline and len(r.keep) < n:
+                r.test_accuracy = score(predict_logits(torch_predictor(candidate(r.keep), device), test.audio,
+                                                       config.batch_size), test.targets, test.labels).accuracy
+            else:
+                r.test_accuracy = t.accuracy(r.keep)
     chosen = [r for r in results if not r.baseline] or results
     best = max(chosen, key=lambda r: (r.removed_at_target, r.val_accuracy))
-    cfg = asdict(config)
-    return PruneResult(baseline, target, n, bi, results, best.name, cfg,
-                       baseline_test if test is not None else None)
+    result = PruneResult(baseline, target, n, bi, results, best.name, config.as_dict(), baseline_test,
+                         config.heal.method)
+    pruned = candidate(best.keep)
+    return (prune_model(model, best.keep) if pruned is model else pruned), result
+
+
+def _heal_on(heal_cfg: HealConfig, device: str) -> HealConfig:
+    """The heal settings with the search's device."""
+    return replace(heal_cfg, head=replace(heal_cfg.head, device=device), stage1=replace(heal_cfg.stage1, device=device),
+                   stage2=replace(heal_cfg.stage2, device=device))

@@ -1,17 +1,19 @@
 """The main job: a fine-tuned checkpoint -> a deployable artifact that keeps the accuracy, with a report.
 
-Stages (each kept in the work folder, keyed by its inputs, so a re-run skips what is done):
+Reads top to bottom; the model and the clips are loaded once and handed to each transform:
   1. check    target, model, data and output folder, before any long work
   2. analyse  layer similarity on a calibration sample of the validation split
-  3. prune    whole layers by every order under the retention target         (--method prune/auto)
-  4. mimic    distil the stack into a mimic student                          (--method mimic/auto)
+  3. prune    whole layers by every order under the retention target, healed   (method prune/auto)
+  4. mimic    distil the stack into a mimic student                           (method mimic/auto)
   5. export   the original and every candidate to ONNX, parity-checked
-  6. choose   among candidates meeting the target on validation (ONNX Runtime), the fastest measured
-  7. build    for the target (ONNX Runtime graph on the CPU; TensorRT engine where TensorRT and a GPU are)
-  8. final    test accuracy of the built artifact itself, and of the original exported the same way
+  6. choose   among candidates meeting the target on validation, the fastest on the target's backend
+  7. build    for the target (ONNX Runtime graph on the CPU; TensorRT engine where this machine can)
+  8. final    test accuracy of the built artifact itself against the original exported the same way
   9. report   report.json, report.md and the figures; the artifacts with their manifests
-Where the target is a GPU this machine cannot build for, stage 7 is left to the device: the run
-ends with the commands to run there, and `spc bench --report` adds the engine's figures.
+Each stage is kept in ``OUT/work`` under a key made of what it depends on by content (the model's
+weights, the data's files, the settings), so a re-run skips what is done and a model retrained in
+place is compressed anew. Where the target is a GPU this machine cannot build for, stage 7 is left
+to the device: the run ends with the commands to run there.
 """
 
 from __future__ import annotations
@@ -19,260 +21,320 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..data import load_clips, map_labels, open_dataset
-from ..distill import DistillConfig, MimicConfig
+from ..data import DataConfig, clips_for
+from ..distill import DistillConfig, MimicConfig, build_student, distill
 from ..engines.manifest import manifest_path
 from ..errors import SpcError
 from ..evaluate import evaluate
 from ..export import ExportConfig, export_onnx
-from ..models import load_model
+from ..fileio import check_output_dir, read_json
+from ..models import load_model, save_model, weights_hash
 from ..params import count_parameters
-from ..prune import PruneConfig
+from ..prune import PruneConfig, prune
 from ..targets import get_target
+from ..stats import CandidateScore, choose_candidate, mcnemar_exact, retention_interval, retention_point, verdict
 from ..train import fingerprint
 from ..workdir import done, finish, stage_dir
 
 METHODS = ("auto", "prune", "mimic")
 REPORT = "report.json"
+PRUNE_ORDERS = ("bi", "bi-iterative", "backward", "greedy")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompressConfig:
-    """Settings of a compress run (written into the report)."""
+    """Settings of a compress run (written into the report); ``retention`` also sets the pruning target."""
 
     method: str = "auto"
     retention: float = 0.95
     analysis_clips: int = 256
-    prune: PruneConfig = field(default_factory=lambda: PruneConfig(orders=("bi", "bi-iterative", "backward", "greedy")))
+    prune: PruneConfig = field(default_factory=lambda: PruneConfig(orders=PRUNE_ORDERS))
     mimic: MimicConfig = field(default_factory=MimicConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     latency_runs: int = 20
     seed: int = 0
     calib: str | None = None  # calibration manifest for analysis and BI scoring (else a seeded sample)
+    version: int = 2
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise SpcError(f"unknown method '{self.method}'; choose {', '.join(METHODS)}")
+        if not 0 < self.retention <= 1:
+            raise SpcError(f"the retention target must be in (0, 1], got {self.retention}")
+        if self.analysis_clips < 4 or self.latency_runs < 1:
+            raise SpcError("compress needs at least 4 analysis clips and 1 timed run")
+        object.__setattr__(self, "prune", replace(self.prune, retention=self.retention, seed=self.seed))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
-def _backend_ready(target) -> tuple[bool, str]:
-    """Whether this machine can build and run the target's artifact (False + why, for GPU targets)."""
-    if not target.is_gpu:
-        return True, ""
-    try:
-        import tensorrt  # noqa: F401
-    except ImportError:
-        return False, "TensorRT is not installed here"
-    try:
-        from ..engines.cuda_env import gpu_info
+@dataclass
+class Inputs:
+    """Everything stage 1 checked and loaded, handed to the other stages."""
 
-        gpu_info()
-    except SpcError as exc:
-        return False, str(exc).split(":")[0]
-    return True, ""
+    target: object
+    model: object
+    dataset: object
+    clips: dict
+    calib_clips: object
+    calib_info: dict | None
+    key: tuple
+    run_id: str
+    job: str
 
 
-def check_inputs(model_src, data_dir, out: Path, target_name: str, config: CompressConfig, layout: str,
-                 data_options: dict, overwrite: bool):
-    """Stage 1: every user error before long work. Returns (target, model, dataset, label order, run id)."""
-    if config.method not in METHODS:
-        raise SpcError(f"unknown method '{config.method}'; choose {', '.join(METHODS)}")
-    if not 0 < config.retention <= 1:
-        raise SpcError(f"--retention must be in (0, 1], got {config.retention}")
+def check_and_load(model_src, data: DataConfig, out: Path, target_name: str, config: CompressConfig,
+                   overwrite: bool, show_progress: bool) -> Inputs:
+    """Stage 1: every user error before long work; then the model and the clips, once."""
+    from .prune import calibration_clips
+
     target = get_target(target_name)
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        raise SpcError("onnxruntime is not installed: spc needs it to check and evaluate artifacts") from None
+    check_output_dir(out)
     model = load_model(model_src)
-    ds = open_dataset(data_dir, layout, **data_options)
-    order = map_labels(model.labels, ds.labels)
-    for split in ("train", "validation", "test") if config.method != "prune" else ("validation", "test"):
+    ds = data.open()
+    splits = ["validation", "test"]
+    if config.method != "prune" or config.prune.heal.method != "none":
+        splits.append("train")
+    for split in splits:
         ds.split(split)
     if config.method in ("auto", "prune"):
-        config.prune.retention = config.retention
-        config.prune.validate(model.num_layers)
-        n_val = len(ds.split("validation"))
-        if n_val < config.prune.clips_needed():
-            raise SpcError(f"the validation split of {ds.root} has {n_val} clips; measuring a {config.retention:.0%} "
-                           f"retention target needs at least {config.prune.clips_needed()}")
+        config.prune.check_model(model.num_layers)
+        config.prune.check_clips(len(ds.split("validation")), f"the validation split of {ds.root}")
     if config.method in ("auto", "mimic"):
-        config.mimic.validate(model.hf.config.hidden_size)
-    if config.calib is not None:
-        from ..calib import load_manifest
-
-        load_manifest(config.calib)  # a missing or test-split manifest is an error before any work
-    run_id = fingerprint(str(model_src), ds.describe(), target.name, asdict(config))
-    if out.is_file():
-        raise SpcError(f"output {out} is a file, not a folder")
-    if overwrite and out.exists():
-        shutil.rmtree(out)
-    if (out / REPORT).is_file():
-        previous = json.loads((out / REPORT).read_text()).get("run_id")
-        if previous != run_id:
-            raise SpcError(f"{out} holds the report of another run; choose another --out or --overwrite")
-    elif out.is_dir() and any(out.iterdir()) and not (out / "work").is_dir():
-        raise SpcError(f"output folder {out} is not empty and holds no spc report; choose another --out")
-    return target, model, ds, order, run_id
-
-
-def run_compress(model_src: str | Path, data_dir: str | Path, out_dir: str | Path, target_name: str = "cpu", *,
-                 config: CompressConfig = CompressConfig(), layout: str = "auto", data_options: dict | None = None,
-                 overwrite: bool = False, show_progress: bool = True) -> dict:
-    """Run every stage; returns the report (also in ``out/report.json`` and ``out/report.md``)."""
-    from ..recipes.analyze import run_analysis
-    from ..recipes.distill import run_distill
-    from ..recipes.prune import run_prune
-    from ..analysis.run import AnalysisConfig
-
-    out = Path(out_dir)
-    target, model, ds, order, run_id = check_inputs(model_src, data_dir, out, target_name, config, layout,
-                                                    data_options or {}, overwrite)
-    work = out / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    ready, why_not = _backend_ready(target)
-    t0 = time.perf_counter()
+        config.mimic.check_teacher(model.width, model.num_layers)
     calib_hash = None
     if config.calib is not None:
         from ..calib import load_manifest, manifest_hash
 
-        calib_hash = manifest_hash(load_manifest(config.calib))
-    key = (str(model_src), ds.describe(), calib_hash)
-    timeline = []
+        calib_hash = manifest_hash(load_manifest(config.calib))  # a missing or test-split manifest fails here
+    key = (weights_hash(model), ds.content_hash(), calib_hash)
+    run_id = fingerprint(key, target.name, config.as_dict())
+    job = fingerprint(str(model_src), ds.root, target.name)  # the same command; the model or data may have changed
+    if overwrite and out.is_dir():
+        shutil.rmtree(out)
+    if (out / REPORT).is_file():
+        if read_json(out / REPORT, "compress report").get("job") != job:
+            raise SpcError(f"{out} holds the report of another run; choose another output folder or overwrite it")
+    elif out.is_dir() and any(out.iterdir()) and not (out / "work").is_dir():
+        raise SpcError(f"output folder {out} is not empty and holds no spc report; choose another output folder")
+    clips = clips_for(model, ds, splits, subset=data.subset, show_progress=show_progress)
+    calib_clips, calib_info = calibration_clips(model, ds, data, replace(config.prune, calib_clips=config.analysis_clips),
+                                                config.calib)
+    return Inputs(target, model, ds, clips, calib_clips, calib_info, key, run_id, job)
 
-    def stage(name, *k):
-        path = stage_dir(work, name, *key, *k)
+
+def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, target_name: str = "cpu", *,
+                 config: CompressConfig = CompressConfig(), overwrite: bool = False, show_progress: bool = True) -> dict:
+    """Run every stage; returns the report (also in ``out/report.json`` and ``out/report.md``)."""
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    inp = check_and_load(model_src, data, out, target_name, config, overwrite, show_progress)
+    model, clips, target = inp.model, inp.clips, inp.target
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+
+    timeline: list[str] = []
+    clock = [time.perf_counter()]
+
+    def stage(name: str, *k) -> tuple[Path, dict | None]:
+        path = stage_dir(work, name, *inp.key, *k)
         return path, done(path)
 
+    def mark(name: str) -> None:
+        now = time.perf_counter()
+        timeline.append(f"{name} {now - clock[0]:.1f} s")
+        clock[0] = now
+
+    mark("check and load")
+
     # 2. analyse
-    path, res = stage("analyze", config.analysis_clips, config.seed)
+    from ..analysis.plots import write_figures
+    from ..analysis.run import AnalysisConfig, analyze_model
+
+    analysis_cfg = AnalysisConfig(n_clips=len(inp.calib_clips), seed=config.seed)
+    analysis_dir, res = stage("analyze", asdict(analysis_cfg))
     if res is None:
-        run_analysis(model_src, data_dir, path, config=AnalysisConfig(n_clips=config.analysis_clips, seed=config.seed),
-                     layout=layout, show_progress=show_progress, data_options=data_options, calib=config.calib)
-        res = finish(path, {"analysis": str(path / "analysis.json")})
-    analysis_dir = path
-    timeline.append("analyse")
+        result = analyze_model(model, inp.calib_clips, analysis_cfg, show_progress, model_name=str(model_src))
+        result.data = {**inp.dataset.describe(), "clips_used": len(inp.calib_clips), "calibration": inp.calib_info}
+        analysis_dir.mkdir(parents=True, exist_ok=True)
+        result.to_json(analysis_dir / "analysis.json")
+        write_figures(result, analysis_dir)
+        finish(analysis_dir, {"analysis": "analysis.json"})
+    mark("analyse")
 
     candidates: dict[str, dict] = {}
-    # 3. prune
+    # 3. prune (healed)
     if config.method in ("auto", "prune"):
-        path, res = stage("prune", asdict(config.prune))
+        path, res = stage("prune", config.prune.as_dict())
         if res is None:
-            summary = run_prune(model_src, data_dir, path / "run", config=config.prune, layout=layout,
-                                latency_runs=0, show_progress=show_progress, data_options=data_options, overwrite=True,
-                                calib=config.calib)
-            res = finish(path, {"model": summary["pruned_model"], "summary": str(path / "run" / "prune.json")})
-        candidates["pruned"] = {"method": "prune", "model": res["model"], "summary": res["summary"]}
-        timeline.append("prune")
+            pruned, result = prune(model, config.prune, clips["validation"], inp.calib_clips, test=clips["test"],
+                                   train=clips.get("train"), work=path / "heal", show_progress=show_progress)
+            save_model(pruned, path / "model", {**pruned.meta.provenance, "recipe": "prune", "order": result.best,
+                                                "heal": result.heal, "teacher": str(model_src)})
+            (path / "prune.json").write_text(json.dumps(result.as_dict(), indent=2))
+            from ..prune.plots import curves_figure
+
+            curves_figure(result, path / "curves.png")
+            shutil.rmtree(path / "heal", ignore_errors=True)
+            res = finish(path, {"model": "model", "summary": "prune.json",
+                                "heal_seconds": sum(x for o in result.orders for x in o.heal_seconds if x)})
+        candidates["pruned"] = {"method": "prune", "model": str(path / res["model"]), "summary": str(path / res["summary"]),
+                                "heal_seconds": res["heal_seconds"]}
+        mark("prune")
     # 4. mimic
     if config.method in ("auto", "mimic"):
-        path, res = stage("mimic", asdict(config.mimic), asdict(config.distill))
+        path, res = stage("mimic", asdict(config.mimic), config.distill.as_dict())
         if res is None:
-            run_distill(model_src, data_dir, path / "student", mimic=config.mimic, config=config.distill, layout=layout,
-                        latency_runs=0, show_progress=show_progress, data_options=data_options)
-            res = finish(path, {"model": str(path / "student"), "summary": str(path / "student" / "distill.json")})
-        candidates["mimic"] = {"method": "mimic", "model": res["model"], "summary": res["summary"]}
-        timeline.append("mimic")
+            t1 = time.perf_counter()
+            student = build_student(model, config.mimic, seed=config.seed)
+            result = distill(student, model, clips["train"], clips["validation"], config.distill.with_seed(config.seed),
+                             path / "train", run_id=inp.run_id, show_progress=show_progress)
+            save_model(student, path / "student", {**student.meta.provenance, "teacher": str(model_src),
+                                                   "distill": config.distill.as_dict()})
+            (path / "distill.json").write_text(json.dumps({"history": result.history, "best": result.best}, indent=2))
+            shutil.rmtree(path / "train", ignore_errors=True)
+            res = finish(path, {"model": "student", "summary": "distill.json",
+                                "seconds": round(time.perf_counter() - t1, 1)})
+        candidates["mimic"] = {"method": "mimic", "model": str(path / res["model"]), "summary": str(path / res["summary"]),
+                               "distill_seconds": res["seconds"]}
+        mark("mimic")
 
-    # 5. export
-    artifacts = out / "artifacts"
-    artifacts.mkdir(exist_ok=True)
+    # 5. export, each model keyed by its own weights
     entries = {"original": {"method": "none", "model": str(model_src)}, **candidates}
-    kw = dict(rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds, labels=order, show_progress=False)
-    val = load_clips(ds, "validation", **kw)
-    test = load_clips(ds, "test", **kw)
+    val, test = clips["validation"], clips["test"]
     for name, entry in entries.items():
-        path, res = stage("export", entry["model"], name)
+        m = model if name == "original" else load_model(entry["model"])
+        entry["weights_sha256"] = weights_hash(m)
+        path, res = stage("export", entry["weights_sha256"], name)
         if res is None:
-            m = load_model(entry["model"])
             rep = export_onnx(m, path / f"{name}.onnx", ExportConfig(seed=config.seed), audio=val.audio[:8])
-            res = finish(path, {"onnx": str(path / f"{name}.onnx"), "parity": rep.parity,
-                                "params": count_parameters(m).as_dict()})
-        entry.update(onnx=res["onnx"], parity=res["parity"], params=res["params"])
-    timeline.append("export")
+            res = finish(path, {"onnx": f"{name}.onnx", "parity": rep.parity, "params": count_parameters(m).as_dict()})
+        entry.update(onnx=str(path / res["onnx"]), parity=res["parity"], params=res["params"])
+    mark("export")
 
-    # 6. choose on validation, measured on the backend
+    # 6. choose on validation, measured on the target's backend
     from ..bench import bench_callables, shapes_for
+    from ..engines import BuildDeferred, build_check, measure_on_target
     from ..runtime import load_backend
 
-    fns = {}
+    fns, val_res = {}, {}
     for name, entry in entries.items():
-        fn, _ = load_backend(entry["onnx"], target.threads)
-        fns[name] = fn
-        entry["val_accuracy"] = evaluate(fn, val, 32).accuracy
+        fns[name], _ = load_backend(entry["onnx"], target.threads)
+        val_res[name] = evaluate(fns[name], val, 32)
+        entry["val_accuracy"] = val_res[name].accuracy
+    val_ci = {}
+    for name, entry in entries.items():
+        entry["val_retention"] = retention_point(val_res["original"].correct, val_res[name].correct)
+        val_ci[name] = retention_interval(val_res["original"].correct, val_res[name].correct, seed=config.seed)
+        entry["val_retention_ci"] = _finite(val_ci[name])
+    passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - 1e-12]
+    check = build_check(target)
+    on_target = None
+    if target.is_gpu and check:
+        try:
+            on_target = measure_on_target({n: entries[n]["onnx"] for n in passing + ["original"]}, target,
+                                          work / "engines", runs=config.latency_runs, seed=config.seed)
+        except BuildDeferred:
+            on_target = None
     opt = shapes_for(target, model.meta.sampling_rate, model.meta.clip_samples)[:1]  # opt batch, opt length
     lat = {r["artifact"]: r for r in bench_callables(fns, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
-    base_val = entries["original"]["val_accuracy"]
     for name, entry in entries.items():
-        entry["val_retention"] = entry["val_accuracy"] / base_val if base_val else 0.0
         entry["latency_onnx_ms"] = lat[name]
         entry["latency_ratio"] = lat[name]["p50_ms"] / lat["original"]["p50_ms"]
-    passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - 1e-12]
-    if passing:
-        chosen = min(passing, key=lambda n: entries[n]["latency_onnx_ms"]["p50_ms"])
-    elif candidates:
-        chosen = max(candidates, key=lambda n: entries[n]["val_retention"])
-    else:
-        chosen = "original"
-    timeline.append("choose")
+        if on_target and name in on_target:
+            entry["latency_target_ms"] = asdict(on_target[name])
+
+    def speed(n: str) -> float:
+        return on_target[n].p50_ms if on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
+
+    choice = choose_candidate({n: CandidateScore(entries[n]["val_retention"], val_ci[n],
+                                                 speed(n)) for n in candidates}, config.retention, len(val))
+    chosen = choice.name or (max(candidates, key=lambda n: entries[n]["val_retention"]) if candidates else "original")
+
+    mark("choose")
 
     # 7. build
-    build = {"target": target.as_dict(), "built_here": ready}
-    final_artifact = entries[chosen]["onnx"]
-    if ready:
+    build = {"target": target.as_dict(), "built_here": bool(check)}
+    final_artifact, original_artifact = entries[chosen]["onnx"], entries["original"]["onnx"]
+    if check:
         from ..engines import build_artifact
 
-        path, res = stage("build", entries[chosen]["onnx"], target.name)
-        if res is None:
-            rep = build_artifact(entries[chosen]["onnx"], target, path / Path(entries[chosen]["onnx"]).name.replace(
-                ".onnx", ".engine" if target.is_gpu else ".ort.onnx"))
-            res = finish(path, {"artifact": rep.artifact})
-        final_artifact = res["artifact"]
+        built = {}
+        for name in dict.fromkeys([chosen, "original"]):
+            if on_target and name in on_target:
+                built[name] = on_target[name].artifact
+                continue
+            path, res = stage("build", entries[name]["weights_sha256"], name, target.name)
+            if res is None:
+                path.mkdir(parents=True, exist_ok=True)
+                rep = build_artifact(entries[name]["onnx"], target, path)
+                res = finish(path, {"artifact": Path(rep.artifact).name})
+            built[name] = str(path / res["artifact"])
+        final_artifact, original_artifact = built[chosen], built["original"]
         build["artifact"] = final_artifact
     else:
-        build["deferred"] = why_not
-    timeline.append("build")
+        build["deferred"] = check.why
 
-    # 8. final evaluation of the artifact itself, and the original exported the same way
+    mark("build")
+
+    # 8. final: the artifact itself against the original built the same way
     final_fn, final_manifest = load_backend(final_artifact, target.threads)
-    orig_fn = fns["original"]
-    final_test = evaluate(final_fn, test, 32)
-    orig_test = evaluate(orig_fn, test, 32)
+    orig_fn, _ = load_backend(original_artifact, target.threads)
+    final_test, orig_test = evaluate(final_fn, test, 32), evaluate(orig_fn, test, 32)
     final_lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, opt,
                                                            warmup=3, runs=config.latency_runs, seed=config.seed)}
-    retention = final_test.accuracy / orig_test.accuracy if orig_test.accuracy else 0.0
-    chance = 1.0 / len(order)
+    retention = retention_point(orig_test.correct, final_test.correct)
+    test_ci = retention_interval(orig_test.correct, final_test.correct, seed=config.seed)
+    chance = 1.0 / len(model.labels)
     warnings = []
     if orig_test.accuracy < 2 * chance:
         warnings.append(f"the original model is near chance on the test split ({orig_test.accuracy:.1%}, chance "
                         f"{chance:.1%}): retention against it means little; check the model and the data first")
-    timeline.append("final")
+
+    mark("final")
 
     # 9. report
+    artifacts = out / "artifacts"
+    artifacts.mkdir(exist_ok=True)
     copied = {name: _copy_artifact(entry["onnx"], artifacts) for name, entry in entries.items()}
     final_copy = _copy_artifact(final_artifact, artifacts)
     from ..bench import machine_info
 
     report = {
-        "run_id": run_id, "model": str(model_src), "data": {**ds.describe(), "val_clips": len(val),
-                                                             "test_clips": len(test), "skipped": val.skipped + test.skipped},
-        "target": target.as_dict(), "method": config.method, "config": asdict(config), "retention_target": config.retention,
-        "chosen": chosen, "candidates": entries, "analysis": str(analysis_dir / "analysis.json"),
-        "calibration": {"manifest": config.calib, "hash": calib_hash} if config.calib else None,
+        "schema_version": 2, "run_id": inp.run_id, "job": inp.job, "model": str(model_src),
+        "keys": {"weights_sha256": inp.key[0], "data_sha256": inp.key[1], "calibration_sha256": inp.key[2]},
+        "data": {**inp.dataset.describe(), "val_clips": len(val), "test_clips": len(test),
+                 "skipped": [x for c in clips.values() for x in c.skipped]},
+        "target": target.as_dict(), "method": config.method, "config": config.as_dict(),
+        "retention_target": config.retention, "chosen": chosen, "choice": choice.as_dict(), "candidates": entries,
+        "label_mapping": val.label_mapping,
+        "analysis": str(analysis_dir / "analysis.json"),
+        "calibration": {"manifest": config.calib, "hash": inp.key[2]} if config.calib else None,
         "final": {"artifact": final_copy, "kind": final_manifest.get("kind"), "test_accuracy": final_test.accuracy,
                   "original_test_accuracy": orig_test.accuracy, "retention": retention,
+                  "retention_ci": _finite(test_ci), "mcnemar_p": mcnemar_exact(orig_test.correct, final_test.correct),
+                  "verdict": verdict(retention, test_ci, config.retention, final_test.n_clips),
                   "passed": retention >= config.retention - 1e-12, "test": final_test.as_dict(),
                   "latency_ms": final_lat["compressed"], "original_latency_ms": final_lat["original"],
                   "speedup_p50": final_lat["original"]["p50_ms"] / final_lat["compressed"]["p50_ms"]},
         "build": build, "artifacts": copied, "machine": machine_info(), "versions": _versions(),
-        "stages": timeline, "seconds": round(time.perf_counter() - t0, 1), "device_results": [],
-        "warnings": warnings,
+        "stages": timeline, "seconds": round(time.perf_counter() - t0, 1), "device_results": [], "warnings": warnings,
     }
-    if not ready:
-        report["next_steps"] = device_commands(report, data_dir, out)
+    if not check:
+        report["next_steps"] = device_commands(report, data.root, out)
     from ..report import write_report
 
     write_report(report, out)
     return report
+
+
+def _finite(interval) -> list:
+    """An interval for JSON: NaN bounds (an original with no clip right) become None."""
+    return [None if x != x else float(x) for x in interval]
 
 
 def _copy_artifact(artifact: str, dest: Path) -> str:
@@ -284,14 +346,17 @@ def _copy_artifact(artifact: str, dest: Path) -> str:
 
 def device_commands(report: dict, data_dir, out: Path) -> list[str]:
     """The exact commands to run on the device when this machine cannot build the target's engine."""
-    name = report["target"]["name"]
+    from ..engines import artifact_name
+
+    target = get_target(report["target"]["name"], quiet=True)
     onnx = Path(report["artifacts"][report["chosen"]])
-    engine = onnx.with_name(f"{onnx.stem}.{name}.engine")
     orig = Path(report["artifacts"]["original"])
+    engine, orig_engine = onnx.with_name(artifact_name(onnx, target)), orig.with_name(artifact_name(orig, target))
+    name = target.name
     return [
         f"spc build {onnx} --target {name} --out {engine}",
-        f"spc build {orig} --target {name}",
-        f"spc bench {engine} {orig.with_name(f'{orig.stem}.{name}.engine')} --target {name} --data {data_dir} --report {out}",
+        f"spc build {orig} --target {name} --out {orig_engine}",
+        f"spc bench {engine} {orig_engine} --target {name} --data {data_dir} --report {out}",
     ]
 
 

@@ -1,79 +1,80 @@
 """Distil a fine-tuned teacher's whole transformer stack into a 1-2 block mimic student.
 
-Stages: read train/validation/test -> build the student (teacher's front and head, fresh mimic)
--> stage 1 (MSE to the teacher's layer output) and stage 2 (labels), on cached teacher outputs,
-resumable -> reload the best student from disk -> test accuracy of teacher and student,
-parameters, CPU latency side by side -> JSON.
+Stages: check the design, data and output folder -> read train/validation/test -> build the
+student (the teacher's front and head around the mimic) -> stage 1 (mimic the teacher's hidden
+state) and stage 2 (labels and soft labels), on cached teacher outputs, resumable -> save the
+student and reload it from disk -> test accuracy of teacher and student, parameters, CPU latency
+side by side -> JSON.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-from ..data import load_clips, map_labels, open_dataset
+from ..bench import torch_cpu_latency
+from ..data import DataConfig, clips_for
 from ..distill import DistillConfig, MimicConfig, build_student, distill
 from ..evaluate import evaluate, torch_predictor
-from ..latency import torch_cpu_latency
+from ..fileio import check_output_dir
 from ..models import load_model, save_model
 from ..params import count_parameters
-from ..train import fingerprint, resolve_device
+from ..train import fingerprint, is_main_process, train_device
 from .finetune import prepare_out_dir
 
 RESULT = "distill.json"
+WORK = ".spc-distill"
 
 
-def run_distill(teacher_src: str | Path, data_dir: str | Path, out_dir: str | Path, *,
-                mimic: MimicConfig = MimicConfig(), config: DistillConfig = DistillConfig(), layout: str = "auto",
-                by_name: bool = False, overwrite: bool = False, latency_runs: int = 20, show_progress: bool = True,
-                data_options: dict | None = None) -> dict:
+def run_distill(teacher_src: str | Path, data: DataConfig, out_dir: str | Path, *, mimic: MimicConfig = MimicConfig(),
+                config: DistillConfig = DistillConfig(), overwrite: bool = False, latency_runs: int = 20,
+                show_progress: bool = True) -> dict:
     """Run the recipe; the student goes to ``out`` (loadable with ``spc.models.load_model``)."""
     out = Path(out_dir)
+    check_output_dir(out)
     teacher = load_model(teacher_src)
-    mimic.validate(teacher.hf.config.hidden_size)
-    ds = open_dataset(data_dir, layout, **(data_options or {}))
-    order = map_labels(teacher.labels, ds.labels, by_name=by_name)
+    mimic.check_teacher(teacher.width, teacher.num_layers)
+    ds = data.open()
     for split in ("train", "validation", "test"):
         ds.split(split)
     prepare_out_dir(out, RESULT, overwrite)
-    kw = dict(rate=teacher.meta.sampling_rate, clip_seconds=teacher.meta.clip_seconds, labels=order,
-              show_progress=show_progress)
-    train, val, test = (load_clips(ds, s, **kw) for s in ("train", "validation", "test"))
-    student = build_student(teacher, mimic, seed=config.seed)
-    provenance = {**student.meta.provenance, "teacher": str(teacher_src), "distill": asdict(config),
-                  "data": ds.describe()}
-    run_id = fingerprint(str(teacher_src), asdict(mimic), asdict(config), ds.describe())
-
-    def save_best(m, row):
-        save_model(m, out, {**provenance, "best": row})
-
+    clips = clips_for(teacher, ds, ("train", "validation", "test"), subset=data.subset, show_progress=show_progress)
+    student = build_student(teacher, mimic, seed=config.stage1.seed)
+    run_id = fingerprint(str(teacher_src), mimic, config.as_dict(), ds.describe())
     t0 = time.perf_counter()
-    result = distill(student, teacher, train, val, config, out / ".spc-distill", save_best, show_progress, run_id)
+    result = distill(student, teacher, clips["train"], clips["validation"], config, out / WORK, run_id=run_id,
+                     show_progress=show_progress)
     seconds = round(time.perf_counter() - t0, 1)
+    if not is_main_process():
+        return {}
+    save_model(student, out, {**student.meta.provenance, "teacher": str(teacher_src), "distill": config.as_dict(),
+                              "data": ds.describe(), "best": result.best})
     best = load_model(out)
-    device = resolve_device(config.device)
-    teacher_test = evaluate(torch_predictor(teacher, device), test, 64).accuracy
-    student_test = evaluate(torch_predictor(best, device), test, 64).accuracy
-    teacher_val = evaluate(torch_predictor(teacher, device), val, 64).accuracy
-    student_val = evaluate(torch_predictor(best, device), val, 64).accuracy
+    device = train_device(config.stage1)
+    acc = {(who, split): evaluate(torch_predictor(m, device), clips[split], 64).accuracy
+           for who, m in (("teacher", teacher), ("student", best)) for split in ("validation", "test")}
     tp, sp = count_parameters(teacher).as_dict(), count_parameters(best).as_dict()
-    latency = torch_cpu_latency({"teacher": teacher.cpu(), "student": best.cpu()}, runs=latency_runs) if latency_runs else {}
+    latency = torch_cpu_latency({"teacher": teacher.cpu(), "student": best.cpu()}, runs=latency_runs,
+                                samples=teacher.meta.clip_samples) if latency_runs else {}
     summary = {
-        "teacher": str(teacher_src), "student": str(out), "mimic": asdict(mimic), "config": asdict(config),
-        "data": {**ds.describe(), "skipped": train.skipped + val.skipped + test.skipped},
-        "teacher_val_accuracy": teacher_val, "student_val_accuracy": student_val,
-        "teacher_test_accuracy": teacher_test, "student_test_accuracy": student_test,
-        "retention_val": student_val / teacher_val if teacher_val else None,
-        "retention_test": student_test / teacher_test if teacher_test else None,
-        "params": {"teacher": tp, "student": sp,
-                   "whole_reduction": 1 - sp["total"] / tp["total"],
+        "teacher": str(teacher_src), "student": str(out), "mimic": mimic.__dict__, "config": config.as_dict(),
+        "data": {**ds.describe(), "skipped": [x for c in clips.values() for x in c.skipped]},
+        "teacher_val_accuracy": acc["teacher", "validation"], "student_val_accuracy": acc["student", "validation"],
+        "teacher_test_accuracy": acc["teacher", "test"], "student_test_accuracy": acc["student", "test"],
+        "retention_val": acc["student", "validation"] / acc["teacher", "validation"] if acc["teacher", "validation"] else None,
+        "retention_test": acc["student", "test"] / acc["teacher", "test"] if acc["teacher", "test"] else None,
+        "params": {"teacher": tp, "student": sp, "whole_reduction": 1 - sp["total"] / tp["total"],
                    "stack_layers_reduction": 1 - sp["stack_layers"] / tp["stack_layers"]},
         "latency_ms": {k: v.as_dict() for k, v in latency.items()},
         "latency_ratio": latency["student"].p50_ms / latency["teacher"].p50_ms if latency else None,
         "latency_setup": {"device": "cpu", "batch": 1, "clip_samples": teacher.meta.clip_samples, "runs": latency_runs},
-        "history": result.history, "best": result.best, "resumed_from": result.resumed_from, "seconds": seconds,
+        "history": result.history, "best": result.best,
+        "resumed_from": {"stage1": result.stage1.resumed_from if result.stage1 else None,
+                         "stage2": result.stage2.resumed_from},
+        "seconds": seconds, "finished": True,
     }
     (out / RESULT).write_text(json.dumps(summary, indent=2))
+    shutil.rmtree(out / WORK, ignore_errors=True)
     return summary

@@ -14,7 +14,7 @@ from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
 from ..data import load_clips, map_labels, open_dataset
 from ..evaluate import evaluate
 from ..export import ExportConfig, export_onnx
-from ..fileio import check_output_dir, sha256_file
+from ..fileio import check_output_dir
 from ..models import load_model
 from ..precision.fp16 import fp16_check, mixed_precision_onnx
 from ..precision.int8 import quantize_int8
@@ -23,7 +23,7 @@ from ..precision.int8 import quantize_int8
 def run_precision(model_src, data_dir, calib, out_dir, *, layout: str = "auto", data_options: dict | None = None,
                   latency_runs: int = 20, int8_method: str = "minmax") -> dict:
     from ..bench import bench_callables
-    from ..engines.manifest import read_manifest, write_manifest
+    from ..engines.manifest import derive_manifest, read_manifest, write_manifest
     from ..runtime import load_backend
 
     out = check_output_dir(out_dir)  # before any work; created once the inputs are read
@@ -41,12 +41,13 @@ def run_precision(model_src, data_dir, calib, out_dir, *, layout: str = "auto", 
     export_onnx(model, fp32, ExportConfig(simplify=False), audio=cal.audio[:8])
     mixed = out / "mixed.onnx"
     mixed_info = mixed_precision_onnx(fp32, mixed, check.flagged)
-    write_manifest(mixed, {**read_manifest(fp32), "file": mixed.name, "precision": "fp16-mixed", **mixed_info,
-                           "sha256": sha256_file(mixed)})
+    made_by = {"recipe": "precision", "calibration": info}
+    write_manifest(mixed, derive_manifest(mixed, read_manifest(fp32), parent_path=fp32, made_by=made_by, kind="onnx",
+                                          precision="fp16-mixed", **mixed_info))
     fp16 = out / "fp16.onnx"
     fp16_info = mixed_precision_onnx(fp32, fp16, [])
-    write_manifest(fp16, {**read_manifest(fp32), "file": fp16.name, "precision": "fp16", **fp16_info,
-                          "sha256": sha256_file(fp16)})
+    write_manifest(fp16, derive_manifest(fp16, read_manifest(fp32), parent_path=fp32, made_by=made_by, kind="onnx",
+                                         precision="fp16", **fp16_info))
     int8 = out / "int8.onnx"
     quantize_int8(fp32, int8, cal.audio, info, method=int8_method)
     test = load_clips(ds, "test", rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds, labels=order,

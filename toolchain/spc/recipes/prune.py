@@ -1,99 +1,100 @@
-"""Prune whole layers of a fine-tuned model under a retention target, with no retraining.
+"""Prune whole layers of a fine-tuned model under a retention target, healing the candidates where asked.
 
-Stages: check the settings and the data -> read validation (calibration sample drawn from it)
-and test clips -> score every order on cached stack inputs -> cut the best order's layers and save
-a normal transformers checkpoint -> reload it and evaluate on the test split -> parameters and
-CPU latency of each order's model next to the original's -> JSON, PNG.
+Stages: check the settings, data and output folder -> read validation (a calibration sample drawn
+from it), test, and with healing train clips -> score every order (healing each candidate along
+the way) -> save the best candidate as a normal transformers checkpoint -> reload it and evaluate
+on the test split -> parameters and CPU latency of each order's model next to the original's -> JSON, PNG.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
-from ..data import load_clips, map_labels, open_dataset
-from ..errors import SpcError
+from ..bench import torch_cpu_latency
+from ..data import DataConfig, clips_for, load_clips
 from ..evaluate import evaluate, torch_predictor
-from ..latency import torch_cpu_latency
+from ..fileio import check_output_dir
 from ..models import load_model, save_model
 from ..params import count_parameters
-from ..prune import PruneConfig, prune_model, prune_search
+from ..prune import PruneConfig, prune, prune_model
 from ..prune.plots import curves_figure
 from .finetune import prepare_out_dir
 
 RESULT = "prune.json"
 
 
-def run_prune(model_src: str | Path, data_dir: str | Path, out_dir: str | Path, *,
-              config: PruneConfig = PruneConfig(), layout: str = "auto", by_name: bool = False,
+def calibration_clips(model, dataset, data: DataConfig, config: PruneConfig, calib: str | Path | None):
+    """(clips BI is scored on, what they are): a calibration manifest's clips, or a seeded class-balanced sample."""
+    from ..data.clips import map_labels
+
+    order = map_labels(model.labels, dataset.labels, by_name=data.subset)
+    rate, seconds = model.meta.sampling_rate, model.meta.clip_seconds
+    if calib is None:
+        return load_clips(dataset, "validation", rate=rate, clip_seconds=seconds, labels=order, limit=config.calib_clips,
+                          seed=config.seed, show_progress=False), None
+    from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
+
+    manifest = load_manifest(calib)
+    info = {"manifest": str(calib), "hash": manifest_hash(manifest), "split": manifest["split"]}
+    return load_clips_from_manifest(manifest, data.root, rate=rate, clip_seconds=seconds, labels=order), info
+
+
+def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, config: PruneConfig = PruneConfig(),
               overwrite: bool = False, latency_runs: int = 20, show_progress: bool = True,
-              data_options: dict | None = None, calib: str | Path | None = None) -> dict:
+              calib: str | Path | None = None) -> dict:
     """Run the recipe; writes ``out/model`` (the pruned checkpoint), ``out/prune.json`` and ``out/curves.png``."""
     out = Path(out_dir)
+    check_output_dir(out)
     model = load_model(model_src)
-    config.validate(model.num_layers)
-    ds = open_dataset(data_dir, layout, **(data_options or {}))
-    order = map_labels(model.labels, ds.labels, by_name=by_name)
-    n_val = len(ds.split("validation"))
-    if n_val < config.clips_needed():
-        raise SpcError(
-            f"the validation split of {ds.root} has {n_val} clips; measuring a {config.retention:.0%} retention "
-            f"target needs at least {config.clips_needed()} (so that {config.min_steps} clips fit in the tolerance)"
-        )
-    ds.split("test")
+    config.check_model(model.num_layers)
+    ds = data.open()
+    splits = ("validation", "test") + (("train",) if config.heal.method != "none" else ())
+    for split in splits:
+        ds.split(split)
+    config.check_clips(len(ds.split("validation")), f"the validation split of {ds.root}")
     prepare_out_dir(out, RESULT, overwrite)
-    kw = dict(rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds, labels=order,
-              show_progress=show_progress)
-    val = load_clips(ds, "validation", **kw)
-    calib_info = None
-    if calib is not None:
-        from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
-
-        manifest = load_manifest(calib)
-        calib_info = {"manifest": str(calib), "hash": manifest_hash(manifest), "split": manifest["split"]}
-        calib = load_clips_from_manifest(manifest, data_dir, rate=kw["rate"], clip_seconds=kw["clip_seconds"],
-                                         labels=order)
-    else:
-        calib = load_clips(ds, "validation", limit=config.calib_clips, seed=config.seed, **kw)
-    test = load_clips(ds, "test", **kw)
+    clips = clips_for(model, ds, splits, subset=data.subset, show_progress=show_progress)
+    calib_clips, calib_info = calibration_clips(model, ds, data, config, calib)
     t0 = time.perf_counter()
-    result = prune_search(model, val, calib, config, test=test, show_progress=show_progress)
-
+    pruned, result = prune(model, config, clips["validation"], calib_clips, test=clips["test"], train=clips.get("train"),
+                           work=out / ".spc-heal", show_progress=show_progress)
     best = result.order(result.best)
-    pruned = prune_model(model, best.keep)
     pruned.meta.provenance = {**pruned.meta.provenance, "recipe": "prune", "teacher": str(model_src),
-                              "order": best.name, "retention": config.retention}
+                              "order": best.name, "retention": config.retention, "heal": config.heal.method}
     save_model(pruned, out / "model", pruned.meta.provenance)
     reloaded = load_model(out / "model")
-    test_check = evaluate(torch_predictor(reloaded), test, config.batch_size).accuracy
+    test_check = evaluate(torch_predictor(reloaded), clips["test"], config.batch_size).accuracy
 
     models = {"original": model}
     for r in result.orders:
-        models.setdefault(f"keep{tuple(r.keep)}", prune_model(model, r.keep) if len(r.keep) < model.num_layers else model)
-    latency = torch_cpu_latency(models, runs=latency_runs) if latency_runs else {}
-    base_ms = latency["original"].p50_ms if latency else None
+        if len(r.keep) < model.num_layers:
+            models.setdefault(f"keep{tuple(r.keep)}", prune_model(model, r.keep))
+    latency = torch_cpu_latency(models, runs=latency_runs, samples=model.meta.clip_samples) if latency_runs else {}
     rows = []
     for r in result.orders:
-        key = f"keep{tuple(r.keep)}"
-        params = count_parameters(models[key]).as_dict()
-        rows.append({**r.__dict__, "params": params,
+        key = f"keep{tuple(r.keep)}" if len(r.keep) < model.num_layers else "original"
+        rows.append({**r.__dict__, "params": count_parameters(models[key]).as_dict(),
                      "latency_ms": latency[key].as_dict() if latency else None,
-                     "latency_ratio": (latency[key].p50_ms / base_ms) if latency else None})
+                     "latency_ratio": latency[key].p50_ms / latency["original"].p50_ms if latency else None})
     summary = {
-        "model": str(model_src), "data": {**ds.describe(), "val_clips": len(val), "calib_clips": len(calib),
-                                          "test_clips": len(test), "skipped": val.skipped + test.skipped,
-                                          "calibration": calib_info},
-        "config": result.config, "n_layers": result.n_layers, "bi": result.bi,
+        "model": str(model_src), "data": {**ds.describe(), **{f"{s}_clips": len(c) for s, c in clips.items()},
+                                          "calib_clips": len(calib_clips), "calibration": calib_info,
+                                          "skipped": [x for c in clips.values() for x in c.skipped]},
+        "config": result.config, "heal": result.heal, "n_layers": result.n_layers, "bi": result.bi,
         "baseline_val_accuracy": result.baseline_val_accuracy, "target_val_accuracy": result.target_val_accuracy,
-        "original": {"params": count_parameters(model).as_dict(),
-                     "test_accuracy": result.baseline_test_accuracy,
+        "original": {"params": count_parameters(model).as_dict(), "test_accuracy": result.baseline_test_accuracy,
                      "latency_ms": latency["original"].as_dict() if latency else None},
-        "orders": rows, "best": result.best, "kept_layers": best.keep, "removed_layers": best.removal[: best.removed_at_target],
+        "orders": rows, "best": result.best, "kept_layers": best.keep,
+        "removed_layers": best.removal[: best.removed_at_target],
+        "heal_seconds": sum(x for r in result.orders for x in r.heal_seconds if x),
         "pruned_model": str(out / "model"), "pruned_test_accuracy": test_check,
-        "latency_setup": {"device": "cpu", "batch": 1, "clip_samples": 16000, "runs": latency_runs},
+        "latency_setup": {"device": "cpu", "batch": 1, "clip_samples": model.meta.clip_samples, "runs": latency_runs},
         "seconds": round(time.perf_counter() - t0, 1),
     }
     (out / RESULT).write_text(json.dumps(summary, indent=2))
     curves_figure(result, out / "curves.png")
+    shutil.rmtree(out / ".spc-heal", ignore_errors=True)
     return summary

@@ -27,7 +27,7 @@ def test_unknown_family_lists_the_supported_ones():
 
 
 def _hf_forward(model, audio):
-    inputs = model.preprocessor(audio)
+    inputs = model.front.preprocessor(audio)
     return model.hf(**{model.adapter.input_name: inputs}, output_hidden_states=True)
 
 
@@ -122,7 +122,7 @@ def test_whisper_log_mel_matches_feature_extractor():
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal((2, 16000))).astype(np.float32)
     ref = fe(list(audio), sampling_rate=16000, return_tensors="np").input_features
-    ours = model.preprocessor(torch.from_numpy(audio)).numpy()
+    ours = model.front.preprocessor(torch.from_numpy(audio)).numpy()
     assert ours.shape == ref.shape == (2, 80, 100)
     np.testing.assert_allclose(ours, ref, atol=2e-4)
 

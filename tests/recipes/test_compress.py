@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +11,10 @@ from click.testing import CliRunner
 
 from conftest import tiny_configs, tone, write_wav
 from spc.cli import cli
+from spc.data import DataConfig
 from spc.distill import DistillConfig, MimicConfig
+from spc.prune import HealConfig
+from spc.train import TrainConfig
 from spc.errors import SpcError
 from spc.prune import PruneConfig
 from spc.recipes.compress import CompressConfig, run_compress
@@ -19,8 +23,8 @@ from spc.recipes.compress import CompressConfig, run_compress
 @pytest.fixture(scope="module")
 def teacher_and_data(tmp_path_factory):
     """A tiny teacher trained on a 3-tone data set large enough for a 95% retention target."""
+    from spc.finetune import FinetuneConfig
     from spc.recipes.finetune import run_finetune
-    from spc.train import TrainConfig
 
     root = tmp_path_factory.mktemp("compress")
     rng = np.random.default_rng(0)
@@ -31,14 +35,18 @@ def teacher_and_data(tmp_path_factory):
                 write_wav(data / split / label / f"{k}.wav", tone(freq * rng.uniform(0.9, 1.1), 0.6, rng=rng))
     cfg = root / "tiny.json"
     tiny_configs()["wav2vec2"].to_json_file(cfg)
-    run_finetune(str(cfg), data, root / "teacher", show_progress=False,
-                 config=TrainConfig(epochs=6, batch_size=16, lr=3e-3, freeze_feature_encoder=False, augment=False))
-    return root / "teacher", data
+    run_finetune(str(cfg), DataConfig(data), root / "teacher", show_progress=False,
+                 config=FinetuneConfig(train=TrainConfig(epochs=6, batch_size=16, lr=3e-3), freeze_feature_encoder=False,
+                                       augment=False))
+    return root / "teacher", DataConfig(data)
 
 
-FAST = CompressConfig(analysis_clips=32, prune=PruneConfig(orders=("bi", "backward"), batch_size=32),
+_QUICK = dict(batch_size=32, lr=3e-3, weight_decay=0.0)
+FAST = CompressConfig(analysis_clips=32,
+                      prune=PruneConfig(orders=("bi", "backward"), batch_size=32,
+                                        heal=HealConfig("head", head=TrainConfig(epochs=2, **_QUICK))),
                       mimic=MimicConfig("linear", 1, hidden=16),
-                      distill=DistillConfig(stage1_epochs=8, stage2_epochs=4, batch_size=32, lr=3e-3),
+                      distill=DistillConfig(stage1=TrainConfig(epochs=8, **_QUICK), stage2=TrainConfig(epochs=4, **_QUICK)),
                       latency_runs=3)
 
 
@@ -60,7 +68,7 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
     from spc.runtime import load_backend
 
     fn, manifest = load_backend(artifact)
-    clips = load_clips(open_dataset(data), "test", labels=manifest["labels"], show_progress=False)
+    clips = load_clips(open_dataset(data.root), "test", labels=manifest["labels"], show_progress=False)
     assert evaluate(fn, clips).accuracy == pytest.approx(saved["final"]["test_accuracy"])
     assert report["final"]["retention"] == pytest.approx(saved["final"]["test_accuracy"] / saved["final"]["original_test_accuracy"])
     assert saved["warnings"] == []  # the teacher is far above chance
@@ -96,7 +104,7 @@ def test_interrupted_compress_resumes(teacher_and_data, tmp_path, monkeypatch):
 
 def test_gpu_target_here_stops_at_onnx_with_device_commands(teacher_and_data, tmp_path):
     teacher, data = teacher_and_data
-    cfg = CompressConfig(**{**FAST.__dict__, "method": "prune"})
+    cfg = replace(FAST, method="prune")
     report = run_compress(teacher, data, tmp_path / "g", "jetson-orin", config=cfg, show_progress=False)
     assert report["target"]["name"] == "jetson-orin-nano" and not report["build"]["built_here"]
     assert report["final"]["artifact"].endswith(".onnx") and report["final"]["kind"] == "onnx"
@@ -105,7 +113,7 @@ def test_gpu_target_here_stops_at_onnx_with_device_commands(teacher_and_data, tm
     assert steps[-1].startswith("spc bench ") and f"--report {tmp_path / 'g'}" in steps[-1]
     assert "spc build" in (tmp_path / "g" / "report.md").read_text()
     # what `spc bench --report` adds on the device (here with the ONNX artifact standing in for the engine)
-    r = CliRunner().invoke(cli, ["bench", report["final"]["artifact"], "--target", "cpu", "--data", str(data),
+    r = CliRunner().invoke(cli, ["bench", report["final"]["artifact"], "--target", "cpu", "--data", data.root,
                                  "--report", str(tmp_path / "g"), "--runs", "2", "--warmup", "1"])
     assert r.exit_code == 0, r.output
     updated = json.loads((tmp_path / "g" / "report.json").read_text())
@@ -118,16 +126,16 @@ def test_bad_input_fails_before_any_work(teacher_and_data, tmp_path):
     with pytest.raises(SpcError, match="unknown target 'tpu'"):
         run_compress(teacher, data, tmp_path / "a", "tpu", config=FAST)
     with pytest.raises(SpcError, match="does not exist"):
-        run_compress(teacher, tmp_path / "nodata", tmp_path / "b", "cpu", config=FAST)
+        run_compress(teacher, DataConfig(tmp_path / "nodata"), tmp_path / "b", "cpu", config=FAST)
     (tmp_path / "empty" / "x").mkdir(parents=True)
     with pytest.raises(SpcError, match="no audio clips"):
-        run_compress(teacher, tmp_path / "empty", tmp_path / "c", "cpu", config=FAST)
+        run_compress(teacher, DataConfig(tmp_path / "empty"), tmp_path / "c", "cpu", config=FAST)
     (tmp_path / "cfg.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(SpcError, match="unsupported model type 'bert'"):
         run_compress(tmp_path / "cfg.json", data, tmp_path / "d", "cpu", config=FAST)
     other = tmp_path / "other"
     other.mkdir()
-    (other / "report.json").write_text(json.dumps({"run_id": "someone-else"}))
+    (other / "report.json").write_text(json.dumps({"job": "someone-else"}))
     with pytest.raises(SpcError, match="holds the report of another run"):
         run_compress(teacher, data, other, "cpu", config=FAST)
     for name in ("a", "b", "c", "d"):
@@ -139,18 +147,17 @@ def test_calibration_manifest_reaches_every_stage(teacher_and_data, tmp_path):
     from spc.data import open_dataset
 
     teacher, data = teacher_and_data
-    manifest = make_manifest(open_dataset(data), 24, seed=1)
+    manifest = make_manifest(open_dataset(data.root), 24, seed=1)
     path = save_manifest(manifest, tmp_path / "cal.json")
-    cfg = CompressConfig(**{**FAST.__dict__, "method": "prune", "calib": str(path)})
+    cfg = replace(FAST, method="prune", calib=str(path))
     report = run_compress(teacher, data, tmp_path / "c", "cpu", config=cfg, show_progress=False)
     h = manifest_hash(manifest)
     assert report["calibration"]["hash"] == h and h in (tmp_path / "c" / "report.md").read_text()
     analysis = json.loads(open(report["analysis"]).read())
     assert analysis["data"]["calibration"]["hash"] == h and analysis["n_clips"] == 24
-    prune = json.loads(open(report["candidates"]["pruned"]["summary"]).read())
-    assert prune["data"]["calibration"]["hash"] == h
+    assert report["keys"]["calibration_sha256"] == h
     with pytest.raises(SpcError, match="no calibration manifest"):
-        run_compress(teacher, data, tmp_path / "d", "cpu", config=CompressConfig(**{**FAST.__dict__, "calib": "nope"}))
+        run_compress(teacher, data, tmp_path / "d", "cpu", config=replace(FAST, calib="nope"))
 
 
 def test_near_chance_original_is_flagged(teacher_and_data, tmp_path):
@@ -161,7 +168,7 @@ def test_near_chance_original_is_flagged(teacher_and_data, tmp_path):
     with torch_no_grad():
         untrained.hf.classifier.weight.zero_()  # constant logits: exactly chance (one class predicted)
     save_model(untrained, tmp_path / "u")
-    cfg = CompressConfig(**{**FAST.__dict__, "method": "prune", "retention": 0.5})
+    cfg = replace(FAST, method="prune", retention=0.5)
     report = run_compress(tmp_path / "u", data, tmp_path / "r", "cpu", config=cfg, show_progress=False)
     assert report["warnings"] and "near chance" in report["warnings"][0]
     assert "Warning" in (tmp_path / "r" / "report.md").read_text()
@@ -171,3 +178,42 @@ def torch_no_grad():
     import torch
 
     return torch.no_grad()
+
+
+def test_a_teacher_retrained_in_place_is_compressed_anew(teacher_and_data, tmp_path):
+    """Stages are keyed by the model's weights, not its path: changed weights in the same folder rerun them."""
+    import shutil
+
+    import torch
+
+    from spc.models import load_model, save_model
+
+    teacher, data = teacher_and_data
+    mine = tmp_path / "teacher"
+    shutil.copytree(teacher, mine)
+    cfg = replace(FAST, method="prune")
+    first = run_compress(mine, data, tmp_path / "r", "cpu", config=cfg, show_progress=False)
+    stages = {p.name for p in (tmp_path / "r" / "work").iterdir()}
+    model = load_model(mine)
+    with torch.no_grad():
+        model.hf.classifier.bias.add_(0.01)  # "retrained": other weights, same folder
+    save_model(model, mine)
+    again = run_compress(mine, data, tmp_path / "r", "cpu", config=cfg, show_progress=False)
+    rerun = {p.name for p in (tmp_path / "r" / "work").iterdir()} - stages
+    assert {n.split("-")[0] for n in rerun} >= {"analyze", "prune", "export"}
+    assert again["keys"]["weights_sha256"] != first["keys"]["weights_sha256"]
+
+
+def test_every_artifact_matches_its_manifest(teacher_and_data, tmp_path):
+    from spc.engines.manifest import manifest_path
+    from spc.fileio import sha256_file
+
+    teacher, data = teacher_and_data
+    report = run_compress(teacher, data, tmp_path / "r", "cpu", config=FAST, show_progress=False)
+    found = [p for p in (tmp_path / "r").rglob("*.onnx")]
+    assert len(found) >= 4  # exports and the build, in the work folder and the copies in artifacts/
+    for path in found:
+        manifest = json.loads(manifest_path(path).read_text())
+        assert manifest["sha256"] == sha256_file(path), path
+        assert manifest.get("schema_version") and manifest.get("provenance"), path
+    assert report["final"]["artifact"].endswith(".ort.onnx")

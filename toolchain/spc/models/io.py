@@ -1,101 +1,37 @@
-"""Load, build and save keyword-spotting models; run them piece by piece (front, stack, head).
+"""Load, save and build ``SpeechClassifier`` models: local folders, hub ids, config files, presets, students.
 
-``SpeechClassifier`` wraps a transformers ``*ForSequenceClassification`` model (or
-``WhisperForAudioClassification``) with its family adapter and audio front end, so that every
-part of spc sees the same thing: raw audio (B x S) in, logits (B x C) out.
+A saved model is a plain transformers checkpoint folder plus ``spc.json`` (how audio is fed, where
+the model came from, what its stack is). A distilled student stores the transformers config and
+all its weights in one safetensors file, since transformers cannot rebuild a model without layers.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
 import torch
-from torch import nn
+from safetensors import SafetensorError
 
-from .errors import SpcError
-from .net import reachable
-from .families import FamilyAdapter, get_adapter, supported_model_types
-from .presets import PRESETS, preset_config
+from ..console import warn
+from ..errors import SpcError
+from ..families import get_adapter, supported_model_types
+from ..fileio import first_line, read_json
+from ..net import reachable
+from ..presets import PRESETS, preset_config
+from .classifier import SCHEMA_VERSION, ModelMeta, SpeechClassifier
+from .mimic import MimicConfig, MimicStack
 
 META_FILE = "spc.json"
 STUDENT_FILE = "student.safetensors"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
-
-
-@dataclass
-class ModelMeta:
-    """What spc needs besides the transformers config: how audio is fed to the model."""
-
-    family: str
-    sampling_rate: int = 16000
-    clip_seconds: float = 1.0
-    normalize: bool = True
-    source: str = ""
-    provenance: dict = field(default_factory=dict)
-    mimic: dict | None = None  # the mimic design, for distilled students
-
-    @property
-    def clip_samples(self) -> int:
-        return int(round(self.sampling_rate * self.clip_seconds))
-
-
-class SpeechClassifier(nn.Module):
-    """Raw audio in, logits out; the transformers model is run through its family adapter."""
-
-    def __init__(self, hf: nn.Module, adapter: FamilyAdapter, meta: ModelMeta):
-        super().__init__()
-        self.hf = hf
-        self.adapter = adapter
-        self.meta = meta
-        self.preprocessor = adapter.make_preprocessor(hf, meta.normalize)
-
-    @property
-    def labels(self) -> list[str]:
-        """Class names in logit order, from the config's ``id2label``."""
-        id2label = self.hf.config.id2label
-        return [str(id2label[i]) for i in range(len(id2label))]
-
-    @property
-    def layers(self) -> nn.ModuleList:
-        return self.adapter.layers(self.hf)
-
-    def parts(self):
-        """The modules of each part (feature encoder, stack, head), for parameter accounting."""
-        return self.adapter.parts(self.hf)
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.layers)
-
-    def stack_input(self, audio: torch.Tensor) -> torch.Tensor:
-        """Audio (B x S) -> h_0, the input of the first transformer layer (B x T x D)."""
-        return self.adapter.front(self.hf, self.preprocessor(audio))
-
-    def run_stack(self, h0: torch.Tensor, layers: Sequence[nn.Module] | None = None) -> list[torch.Tensor]:
-        """h_0 -> [h_0, h_1, ..., h_L]: each layer's raw output (see ``families.base`` for indices)."""
-        hiddens = [h0]
-        state = self.adapter.initial_state(self.hf, h0)
-        for layer in self.layers if layers is None else layers:
-            hiddens.append(self.adapter.run_layer(layer, hiddens[-1], state))
-        return hiddens
-
-    def logits_from_hidden(self, hiddens: Sequence[torch.Tensor], keep: Sequence[int] | None = None) -> torch.Tensor:
-        """Hidden states of the stack -> logits (final LayerNorm / weighted sum, pooling, classifier);
-        ``keep``: the layers that produced them, when only some ran (pruning candidates)."""
-        return self.adapter.head(self.hf, self.adapter.finish(self.hf, hiddens, keep))
-
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:  # B x S -> B x C
-        return self.logits_from_hidden(self.run_stack(self.stack_input(audio)))
-
-    def hidden_states(self, audio: torch.Tensor) -> list[torch.Tensor]:
-        """All hidden states h_0..h_L for a batch of audio (B x S)."""
-        return self.run_stack(self.stack_input(audio))
+META_KEYS = ("sampling_rate", "clip_seconds", "normalize", "source", "provenance", "stack")
 
 
 # ---------------------------------------------------------------------------- loading
@@ -116,18 +52,20 @@ def _read_config(source: str):
         try:
             return AutoConfig.from_pretrained(str(path)), None, None
         except (OSError, ValueError) as exc:
-            raise SpcError(f"cannot read model config {path}: {exc}") from None
+            raise SpcError(f"cannot read model config {path}: {first_line(exc)}") from None
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise SpcError(f"{path} is not a model folder: it has no config.json")
         try:
             config = AutoConfig.from_pretrained(str(path))
         except (OSError, ValueError) as exc:
-            raise SpcError(f"cannot read {path / 'config.json'}: {exc}") from None
+            raise SpcError(f"cannot read {path / 'config.json'}: {first_line(exc)}") from None
         has_weights = any((path / f).is_file() for f in WEIGHT_FILES)
         return config, (str(path) if has_weights else None), path
     if path.exists() or source.startswith((".", "/")) or source.count("/") > 1:
         raise SpcError(f"model '{source}' is neither a model folder, a config .json nor a hub id")
+    if path.parent != Path(".") and path.parent.is_dir():  # 'runs/teacher' beside an existing 'runs/'
+        raise SpcError(f"no such model folder: {path} ({path.parent} has no '{path.name}')")
     # a hub id: try the local cache first, then the hub, failing fast when it cannot be reached
     try:
         return AutoConfig.from_pretrained(source, local_files_only=True), source, None
@@ -135,29 +73,40 @@ def _read_config(source: str):
         pass
     if not _hub_reachable():
         raise SpcError(
-            f"cannot reach the Hugging Face hub to fetch '{source}'; download it where there is "
-            "network and pass the local folder instead"
+            f"there is no folder '{source}' here, and cannot reach the Hugging Face hub to fetch it as a hub id; "
+            "download it where there is network and pass the local folder instead"
         )
     try:
         return AutoConfig.from_pretrained(source), source, None
     except (OSError, ValueError) as exc:
-        raise SpcError(f"cannot load '{source}' from the hub: {str(exc).splitlines()[0]}") from None
+        raise SpcError(f"cannot load '{source}' from the hub: {first_line(exc)}") from None
 
 
 def _read_meta(folder: Path | None, family: str, clip_seconds: float | None) -> ModelMeta:
+    """spc.json where there is one, else the feature extractor's settings, else the defaults."""
     meta = ModelMeta(family=family)
     if folder is not None and (folder / META_FILE).is_file():
-        saved = json.loads((folder / META_FILE).read_text())
-        for key in ("sampling_rate", "clip_seconds", "normalize", "source", "provenance", "mimic"):
+        saved = read_json(folder / META_FILE, "model metadata")
+        if saved.get("schema_version", 1) > SCHEMA_VERSION:
+            raise SpcError(f"{folder / META_FILE} was written by a newer spc (schema {saved['schema_version']})")
+        if "mimic" in saved and saved.get("schema_version", 1) < 2:
+            raise SpcError(f"{folder} is a student saved by an older spc; distil it again")
+        for key in META_KEYS:
             if key in saved:
                 setattr(meta, key, saved[key])
     elif folder is not None and (folder / "preprocessor_config.json").is_file():
-        pre = json.loads((folder / "preprocessor_config.json").read_text())
+        pre = read_json(folder / "preprocessor_config.json", "feature extractor settings")
         meta.normalize = bool(pre.get("do_normalize", meta.normalize))
         meta.sampling_rate = int(pre.get("sampling_rate", meta.sampling_rate))
     if clip_seconds is not None:
         meta.clip_seconds = clip_seconds
     return meta
+
+
+def _set_labels(config, labels: Sequence[str]) -> None:
+    config.num_labels = len(labels)
+    config.id2label = {i: str(name) for i, name in enumerate(labels)}
+    config.label2id = {str(name): i for i, name in enumerate(labels)}
 
 
 def load_model(
@@ -184,38 +133,40 @@ def load_model(
         str(config.id2label[i]) for i in range(len(config.id2label))
     ]
     if labels is not None:
-        config.num_labels = len(labels)
-        config.id2label = {i: str(name) for i, name in enumerate(labels)}
-        config.label2id = {str(name): i for i, name in enumerate(labels)}
+        _set_labels(config, labels)
     cls = getattr(transformers, adapter.hf_class)
     torch.manual_seed(seed)
-    if meta.mimic is not None:
-        return _load_student(config, adapter, meta, folder)
+    if meta.stack.get("kind") == MimicStack.kind:
+        return _load_student(cls(config), adapter, meta, folder)
     if weights is None:
+        if folder is not None:  # random weights are meant for a config .json or a preset, not a model folder
+            warn(f"{folder} has a config.json but no weights: the model starts from random weights")
         hf = cls(config)
     else:
         try:
             hf = cls.from_pretrained(weights, config=config, ignore_mismatched_sizes=new_labels)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise SpcError(f"cannot load weights of '{source}': {str(exc).splitlines()[0]}") from None
+        except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+            raise SpcError(f"cannot load weights of '{source}' ({first_line(exc)}); "
+                           "the weight file is damaged or truncated: save or download it again") from None
     hf.eval()
     adapter.prepare_loaded(hf, meta.clip_seconds)
     return SpeechClassifier(hf, adapter, meta)
 
 
-def _load_student(config, adapter, meta: ModelMeta, folder: Path | None):
+def _load_student(hf, adapter, meta: ModelMeta, folder: Path | None) -> SpeechClassifier:
     """A mimic student: the shell is rebuilt from its config and every weight read from one file."""
-    import transformers
     from safetensors.torch import load_file
-
-    from .distill.mimic import MimicConfig, MimicStudent, make_shell
 
     if folder is None or not (folder / STUDENT_FILE).is_file():
         raise SpcError(f"{folder} is a mimic student but has no {STUDENT_FILE}")
-    shell = make_shell(getattr(transformers, adapter.hf_class)(config), adapter)
-    adapter.prepare_loaded(shell, meta.clip_seconds)
-    student = MimicStudent(shell, adapter, meta, MimicConfig(**meta.mimic))
-    student.load_state_dict(load_file(str(folder / STUDENT_FILE)))
+    adapter.make_shell(hf)
+    adapter.prepare_loaded(hf, meta.clip_seconds)
+    student = SpeechClassifier(hf, adapter, meta, MimicStack(MimicConfig(**meta.stack["config"]), adapter.hidden_size(hf)))
+    try:
+        student.load_state_dict(load_file(str(folder / STUDENT_FILE)))
+    except (OSError, RuntimeError, SafetensorError) as exc:
+        raise SpcError(f"cannot load {folder / STUDENT_FILE} ({first_line(exc)}); "
+                       "the weight file is damaged or truncated: distil the student again") from None
     return student.eval()
 
 
@@ -229,22 +180,20 @@ def save_model(model: SpeechClassifier, out_dir: str | Path, provenance: dict | 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".save.", dir=out))
     try:
-        student = getattr(model, "mimic", None) is not None
+        student = model.stack.kind == MimicStack.kind
         if student:  # config only: the shell lacks modules transformers would re-create
+            from safetensors.torch import save_file
+
             model.hf.config.save_pretrained(tmp)
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / STUDENT_FILE))
         else:
             model.hf.save_pretrained(tmp)
         model.adapter.default_feature_extractor(
             model.meta.sampling_rate, model.meta.normalize, model.meta.clip_seconds
         ).save_pretrained(tmp)
-        meta = asdict(model.meta)
+        meta = {"schema_version": SCHEMA_VERSION, **asdict(model.meta), "stack": model.stack.spec()}
         if provenance is not None:
             meta["provenance"] = provenance
-        if student:
-            from safetensors.torch import save_file
-
-            meta["mimic"] = asdict(model.mimic_cfg)
-            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / STUDENT_FILE))
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
         for f in tmp.iterdir():
             os.replace(f, out / f.name)
@@ -253,20 +202,44 @@ def save_model(model: SpeechClassifier, out_dir: str | Path, provenance: dict | 
     return out
 
 
+def weights_hash(model) -> str:
+    """The sha256 of a model's weights (names, shapes, dtypes and bytes): what its results depend on."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def build_model(config, labels: Sequence[str], *, seed: int = 0, clip_seconds: float = 1.0) -> SpeechClassifier:
     """A randomly initialised classifier from a transformers config (tests and from-scratch training)."""
     import transformers
 
     adapter = get_adapter(config.model_type)
-    config.num_labels = len(labels)
-    config.id2label = {i: str(n) for i, n in enumerate(labels)}
-    config.label2id = {str(n): i for i, n in enumerate(labels)}
+    _set_labels(config, labels)
     torch.manual_seed(seed)
     hf = getattr(transformers, adapter.hf_class)(config).eval()
     adapter.prepare_loaded(hf, clip_seconds)
     return SpeechClassifier(hf, adapter, ModelMeta(family=config.model_type, clip_seconds=clip_seconds))
 
 
-__all__ = [
-    "ModelMeta", "SpeechClassifier", "load_model", "save_model", "build_model", "supported_model_types",
-]
+def build_student(teacher: SpeechClassifier, cfg: MimicConfig, seed: int = 0) -> SpeechClassifier:
+    """The teacher's front and head (copied) around a mimic stack: one teacher layer (kind ``layer``),
+    or fresh blocks (seeded)."""
+    cfg.check_teacher(teacher.width, teacher.num_layers)
+    hf = copy.deepcopy(teacher.hf)
+    meta = copy.deepcopy(teacher.meta)
+    meta.provenance = {"recipe": "distill", "teacher": teacher.meta.source, "mimic": asdict(cfg)}
+    if cfg.kind == "layer":
+        teacher.adapter.keep_layers(hf, [cfg.init_layer])
+        return SpeechClassifier(hf, teacher.adapter, meta)
+    teacher.adapter.make_shell(hf)
+    torch.manual_seed(seed)
+    return SpeechClassifier(hf, teacher.adapter, meta, MimicStack(cfg, teacher.width))
+
+
+__all__ = ["META_FILE", "read_json", "load_model", "save_model", "build_model", "build_student", "weights_hash",
+           "supported_model_types"]

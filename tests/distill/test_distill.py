@@ -14,6 +14,7 @@ from spc.distill import DistillConfig, MimicConfig, build_student, distill
 from spc.errors import SpcError
 from spc.models import build_model, load_model, save_model
 from spc.params import count_parameters
+from spc.train import TrainConfig
 
 LABELS = ["a", "b", "c"]
 
@@ -65,7 +66,7 @@ def test_student_shapes_and_parameter_counts(cfg, family):
     # the mimic's input is the teacher's CNN + projection output (before the positional convolution)
     with torch.no_grad():
         base = teacher.adapter
-        torch.testing.assert_close(hs[0], base.student_front(teacher.hf, teacher.preprocessor(audio)))
+        torch.testing.assert_close(hs[0], base.student_front(teacher.hf, teacher.front.preprocessor(audio)))
 
 
 def test_base_size_reduction_of_each_design():
@@ -86,13 +87,14 @@ def _teacher():
     return build_model(tiny_configs()["wav2vec2"], LABELS, seed=0)
 
 
-FAST = DistillConfig(stage1_epochs=6, stage2_epochs=3, lr=3e-3, batch_size=8, device="cpu")
+FAST = DistillConfig(stage1=TrainConfig(epochs=6, batch_size=8, lr=3e-3, weight_decay=0.0, schedule="constant", device="cpu"),
+                     stage2=TrainConfig(epochs=3, batch_size=8, lr=3e-3, weight_decay=0.0, device="cpu"))
 
 
 def test_stage_one_drives_the_mse_down(tmp_path):
     teacher = _teacher()
     student = build_student(teacher, MimicConfig("linear", 1, hidden=16))
-    res = distill(student, teacher, _clips(32, 0), _clips(12, 1), FAST, tmp_path / "w", lambda m, r: None, False)
+    res = distill(student, teacher, _clips(32, 0), _clips(12, 1), FAST, tmp_path / "w", show_progress=False)
     mse = [r["val_mse"] for r in res.history if r["stage"] == "mimic"]
     assert mse[-1] < 0.5 * mse[0]
     assert [r["stage"] for r in res.history] == ["mimic"] * 6 + ["labels"] * 3
@@ -102,7 +104,7 @@ def test_resumed_run_equals_uninterrupted(tmp_path, monkeypatch):
     teacher = _teacher()
     cfg = MimicConfig("transformer", 1, heads=2, ffn=32, dropout=0.1)
     full = build_student(teacher, cfg, seed=4)
-    distill(full, teacher, _clips(24, 0), _clips(9, 1), FAST, tmp_path / "a", lambda m, r: None, False)
+    distill(full, teacher, _clips(24, 0), _clips(9, 1), FAST, tmp_path / "a", show_progress=False)
 
     class Killed(Exception):
         pass
@@ -111,18 +113,18 @@ def test_resumed_run_equals_uninterrupted(tmp_path, monkeypatch):
 
     def save_then_kill(obj, path, *a, **k):
         original(obj, path, *a, **k)
-        if isinstance(obj, dict) and obj.get("stage") == "labels" and obj.get("epoch") == 0:
+        if str(path).endswith("stage2.pt.tmp") and obj.get("epoch") == 0:
             raise Killed
 
     half = build_student(teacher, cfg, seed=4)
     monkeypatch.setattr(torch, "save", save_then_kill)
     with pytest.raises(Killed):
-        distill(half, teacher, _clips(24, 0), _clips(9, 1), FAST, tmp_path / "b", lambda m, r: None, False)
+        distill(half, teacher, _clips(24, 0), _clips(9, 1), FAST, tmp_path / "b", show_progress=False)
     monkeypatch.setattr(torch, "save", original)
-    (tmp_path / "b" / "distill_last.pt.tmp").rename(tmp_path / "b" / "distill_last.pt")
-    resumed = build_student(teacher, cfg, seed=99)  # different init: everything must come from the checkpoint
-    res = distill(resumed, teacher, _clips(24, 0), _clips(9, 1), FAST, tmp_path / "b", lambda m, r: None, False)
-    assert res.resumed_from == {"stage": "labels", "epoch": 0}
+    (tmp_path / "b" / "stage2.pt.tmp").rename(tmp_path / "b" / "stage2.pt")
+    resumed = build_student(teacher, cfg, seed=99)  # different init: everything must come from the checkpoints
+    res = distill(resumed, teacher, _clips(24, 0), _clips(9, 1), FAST, tmp_path / "b", show_progress=False)
+    assert res.stage2.resumed_from == 1 and res.stage1.resumed_from is None
     for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
         torch.testing.assert_close(a, b, msg=k)
 
@@ -133,7 +135,7 @@ def test_saved_student_reloads_to_identical_outputs(tmp_path):
         student = build_student(teacher, cfg, seed=1)
         save_model(student, tmp_path / "s")
         again = load_model(tmp_path / "s")
-        assert type(again).__name__ == "MimicStudent" and again.meta.mimic["kind"] == cfg.kind
+        assert again.stack.kind == "mimic" and again.meta.stack["config"]["kind"] == cfg.kind
         audio = torch.randn(2, 16000) * 0.1
         with torch.no_grad():
             torch.testing.assert_close(again(audio), student.eval()(audio))
@@ -142,9 +144,13 @@ def test_saved_student_reloads_to_identical_outputs(tmp_path):
 def test_bad_designs_are_user_errors():
     teacher = _teacher()
     with pytest.raises(SpcError, match="1 or 2 layers"):
-        build_student(teacher, MimicConfig("linear", 3))
+        MimicConfig("linear", 3)
     with pytest.raises(SpcError, match="unknown mimic kind"):
-        build_student(teacher, MimicConfig("conv", 1))
+        MimicConfig("conv", 1)
+    with pytest.raises(SpcError, match="one teacher layer"):
+        MimicConfig("layer", 2)
+    with pytest.raises(SpcError, match="no layer 7"):
+        build_student(teacher, MimicConfig("layer", init_layer=7))
     with pytest.raises(SpcError, match="not divisible by 5 heads"):
         build_student(teacher, MimicConfig("transformer", 1, heads=5))
 
@@ -154,8 +160,10 @@ def test_run_distill_writes_student_and_report(tmp_path, tone_dataset):
 
     teacher = build_model(tiny_configs()["wav2vec2"], ["high", "low", "mid"], seed=0)
     save_model(teacher, tmp_path / "t")
-    summary = run_distill(tmp_path / "t", tone_dataset, tmp_path / "s", mimic=MimicConfig("linear", 1, hidden=8),
-                          config=DistillConfig(stage1_epochs=2, stage2_epochs=2, batch_size=16, device="cpu"),
+    from spc.data import DataConfig
+
+    summary = run_distill(tmp_path / "t", DataConfig(tone_dataset), tmp_path / "s", mimic=MimicConfig("linear", 1, hidden=8),
+                          config=DistillConfig(stage1=TrainConfig(epochs=2, batch_size=16), stage2=TrainConfig(epochs=2, batch_size=16)),
                           latency_runs=2, show_progress=False)
     saved = json.loads((tmp_path / "s" / "distill.json").read_text())
     assert saved["student_test_accuracy"] == summary["student_test_accuracy"]
@@ -163,3 +171,48 @@ def test_run_distill_writes_student_and_report(tmp_path, tone_dataset):
     assert saved["latency_ms"]["student"]["runs"] == 2
     student = load_model(tmp_path / "s")
     assert student.meta.provenance["teacher"] == str(tmp_path / "t")
+
+
+@pytest.mark.parametrize("family", ["wav2vec2", "whisper", "wavlm/weighted"])
+def test_a_layer_mimic_is_the_teacher_with_one_of_its_layers(tmp_path, family):
+    teacher = build_model(tiny_configs()[family], LABELS, seed=0)
+    student = build_student(teacher, MimicConfig("layer", init_layer=2))
+    assert student.stack.kind == "transformer" and student.num_layers == 1
+    mine, theirs = student.layers[0].state_dict(), teacher.layers[2].state_dict()
+    assert set(theirs) <= set(mine)  # WavLM's kept layer also receives the position-bias table of layer 0
+    for name, b in theirs.items():
+        assert torch.equal(mine[name], b), name
+    audio = torch.randn(2, 16000) * 0.1
+    with torch.no_grad():  # the same front, so the same stack input as the teacher's
+        torch.testing.assert_close(student.hidden_states(audio)[0], teacher.hidden_states(audio)[0])
+    save_model(student, tmp_path / "s")  # a plain transformers checkpoint with one layer
+    again = load_model(tmp_path / "s")
+    with torch.no_grad():
+        torch.testing.assert_close(again(audio), student.eval()(audio))
+
+
+def test_normalised_targets_weigh_every_channel_alike(tmp_path):
+    """Stage 1's loss is the MSE on per-channel standardised targets: a channel scaled up 100x in the teacher
+    does not dominate it (with raw targets it does)."""
+    teacher = _teacher()
+    with torch.no_grad():  # one channel of the last layer's output carries most of the energy
+        teacher.layers[-1].final_layer_norm.weight[0] = 100.0
+    one_epoch = dict(stage1=TrainConfig(epochs=1, batch_size=8, lr=1e-9, device="cpu"),
+                     stage2=TrainConfig(epochs=1, batch_size=8, lr=1e-9, device="cpu"))
+    losses = {}
+    for norm in (True, False):
+        student = build_student(teacher, MimicConfig("linear", 1, hidden=8), seed=0)
+        res = distill(student, teacher, _clips(16, 0), _clips(8, 1), DistillConfig(normalize_targets=norm, **one_epoch),
+                      tmp_path / str(norm), show_progress=False)
+        losses[norm] = res.stage1.history[0]["val_mse"]
+    assert losses[False] > 20 * losses[True]  # raw: dominated by the loud channel
+
+
+def test_the_papers_recipe_is_available_as_written():
+    paper = DistillConfig.paper()
+    assert (paper.stage1.epochs, paper.stage2.epochs) == (50, 30)
+    assert paper.stage1.lr == paper.stage2.lr == 1e-3 and paper.stage1.batch_size == 128
+    assert not paper.normalize_targets and paper.soft_labels == 0 and not paper.unfreeze_mimic
+    default = DistillConfig()
+    assert default.normalize_targets and default.soft_labels > 0 and default.unfreeze_mimic
+    assert MimicConfig().kind == "layer"

@@ -13,7 +13,8 @@ from conftest import tiny_configs, tone
 from spc.data.clips import ClipSet
 from spc.errors import SpcError
 from spc.models import build_model, load_model, save_model
-from spc.prune import PruneConfig, prune_model, prune_search
+from spc.evaluate import evaluate, torch_predictor
+from spc.prune import HealConfig, PruneConfig, prune, prune_model
 from spc.prune.orders import order_backward, order_bi, order_forward, order_random
 from spc.prune.search import StackEvaluator
 
@@ -50,7 +51,7 @@ def test_surgery_saves_a_checkpoint_transformers_loads(family_config, tmp_path):
     with torch.no_grad():
         ours = pruned(audio)
         torch.testing.assert_close(again(audio), ours)
-        ref = hf(**{model.adapter.input_name: pruned.preprocessor(audio)}).logits
+        ref = hf(**{model.adapter.input_name: pruned.front.preprocessor(audio)}).logits
         torch.testing.assert_close(ref, ours, rtol=1e-5, atol=1e-5)
         # the fast evaluator scores the same candidate without surgery, to the same logits
         ev = StackEvaluator(model, _clips(4), batch_size=4)
@@ -108,8 +109,9 @@ def test_orders_on_a_model_with_known_block_influence():
                   LABELS, [str(i) for i in range(30)])
     with torch.no_grad():  # the model's own predictions as labels: accuracy 1.0 until a real layer goes
         val.targets = model(torch.from_numpy(val.audio)).argmax(1).numpy()
-    cfg = PruneConfig(retention=0.5, min_steps=1, calib_clips=30, batch_size=16, random_seeds=(0,), device="cpu")
-    result = prune_search(model, val, val, cfg, show_progress=False)
+    cfg = PruneConfig(retention=0.5, min_steps=1, calib_clips=30, batch_size=16, random_seeds=(0,), device="cpu",
+                      heal=HealConfig("none"))
+    _, result = prune(model, cfg, val, val, show_progress=False)
     assert result.bi[1] == pytest.approx(0.0, abs=1e-6) and result.bi[3] == pytest.approx(0.0, abs=1e-6)
     assert min(result.bi[0], result.bi[2]) > 0.01
     assert set(result.order("bi").removal[:2]) == {1, 3}
@@ -129,32 +131,44 @@ def test_bad_settings_are_user_errors():
     model = build_model(tiny_configs()["wav2vec2"], LABELS)
     val = _clips(24)
     for retention in (0.0, 1.5, -0.1):
-        with pytest.raises(SpcError, match=r"--retention must be in \(0, 1\]"):
-            prune_search(model, val, val, PruneConfig(retention=retention), show_progress=False)
+        with pytest.raises(SpcError, match=r"retention target must be in \(0, 1\]"):
+            PruneConfig(retention=retention)
+    with pytest.raises(SpcError, match="unknown pruning orders"):
+        PruneConfig(orders=("bi", "sideways"))
+    with pytest.raises(SpcError, match="unknown heal 'scrub'"):
+        HealConfig("scrub")
+    no_heal = HealConfig("none")
     with pytest.raises(SpcError, match="cannot remove 4 of 4 layers"):
-        prune_search(model, val, val, PruneConfig(max_remove=4, min_steps=1), show_progress=False)
+        prune(model, PruneConfig(max_remove=4, min_steps=1, heal=no_heal), val, val, show_progress=False)
     one = build_model(transformers.Wav2Vec2Config(**{**tiny_configs()["wav2vec2"].to_dict(), "num_hidden_layers": 1}),
                       LABELS)
     with pytest.raises(SpcError, match="has 1 transformer layer; pruning needs at least 2"):
-        prune_search(one, val, val, PruneConfig(), show_progress=False)
+        prune(one, PruneConfig(heal=no_heal), val, val, show_progress=False)
     with pytest.raises(SpcError, match="has 24 clips; measuring a 95% retention target needs at least 200"):
-        prune_search(model, val, val, PruneConfig(), show_progress=False)
+        prune(model, PruneConfig(heal=no_heal), val, val, show_progress=False)
+    with pytest.raises(SpcError, match="healing needs the training clips"):
+        prune(model, PruneConfig(min_steps=1), val, val, show_progress=False)
 
 
 def test_run_prune_end_to_end(tmp_path, tone_dataset):
+    from spc.data import DataConfig
+    from spc.finetune import FinetuneConfig
     from spc.recipes.finetune import run_finetune
     from spc.recipes.prune import run_prune
     from spc.train import TrainConfig
 
     cfg = tmp_path / "tiny.json"
     tiny_configs()["wav2vec2"].to_json_file(cfg)
-    run_finetune(str(cfg), tone_dataset, tmp_path / "teacher", show_progress=False,
-                 config=TrainConfig(epochs=8, batch_size=12, lr=3e-3, freeze_feature_encoder=False, augment=False))
+    data = DataConfig(tone_dataset)
+    run_finetune(str(cfg), data, tmp_path / "teacher", show_progress=False,
+                 config=FinetuneConfig(train=TrainConfig(epochs=8, batch_size=12, lr=3e-3), freeze_feature_encoder=False,
+                                       augment=False))
     with pytest.raises(SpcError, match="validation split .* has 18 clips"):
-        run_prune(tmp_path / "teacher", tone_dataset, tmp_path / "p0", show_progress=False)
+        run_prune(tmp_path / "teacher", data, tmp_path / "p0", show_progress=False)
     assert not (tmp_path / "p0").exists()
-    config = PruneConfig(retention=0.9, min_steps=1, random_seeds=(0, 1), batch_size=8, device="cpu")
-    summary = run_prune(tmp_path / "teacher", tone_dataset, tmp_path / "p", config=config, latency_runs=2,
+    config = PruneConfig(retention=0.9, min_steps=1, random_seeds=(0, 1), batch_size=8, device="cpu",
+                         heal=HealConfig("none"))
+    summary = run_prune(tmp_path / "teacher", data, tmp_path / "p", config=config, latency_runs=2,
                         show_progress=False)
     saved = json.loads((tmp_path / "p" / "prune.json").read_text())
     assert saved["best"] == summary["best"] and (tmp_path / "p" / "curves.png").stat().st_size > 0
@@ -168,3 +182,63 @@ def test_run_prune_end_to_end(tmp_path, tone_dataset):
     assert {r["name"] for r in saved["orders"]} == {"bi", "bi-iterative", "backward", "forward", "greedy",
                                                      "random-s0", "random-s1"}
     assert all(r["latency_ratio"] > 0 for r in saved["orders"])
+
+
+@pytest.mark.parametrize("method", ["head", "distill"])
+def test_healing_recovers_what_cutting_a_layer_broke(tmp_path, tone_dataset, method):
+    """A layer whose removal wrecks the head's input: healed, the pruned model is back above the target."""
+    from spc.data import load_clips, open_dataset
+    from spc.finetune import FinetuneConfig, finetune
+    from spc.prune.heal import HealConfig, heal
+    from spc.train import TrainConfig
+
+    ds = open_dataset(tone_dataset)
+    train, val = (load_clips(ds, s, show_progress=False) for s in ("train", "validation"))
+    model = build_model(tiny_configs()["wav2vec2"], ds.labels, seed=0)
+    finetune(model, train, val, FinetuneConfig(train=TrainConfig(epochs=6, batch_size=12, lr=3e-3), augment=False,
+                                               freeze_feature_encoder=False), tmp_path / "t.pt", show_progress=False)
+    with torch.no_grad():  # layer 3 now flips every feature's sign: a head trained on that reads garbage without it
+        model.layers[3].final_layer_norm.weight.mul_(-1.0)
+        model.layers[3].final_layer_norm.bias.mul_(-1.0)
+    finetune(model, train, val, FinetuneConfig(train=TrainConfig(epochs=6, batch_size=12, lr=3e-3), train_layers=0),
+             tmp_path / "t2.pt", show_progress=False)
+    teacher_acc = evaluate(torch_predictor(model), val).accuracy
+    pruned = prune_model(model, [0, 1, 2])
+    unhealed = evaluate(torch_predictor(pruned), val).accuracy
+    before = {k: v.clone() for k, v in pruned.state_dict().items()}
+    fast = dict(batch_size=12, weight_decay=0.0, warmup_ratio=0.0)  # 72 clips: more steps than the defaults take
+    cfg = HealConfig(method, head=TrainConfig(epochs=10, lr=1e-2, **fast), stage1=TrainConfig(epochs=15, lr=1e-2, **fast),
+                     stage2=TrainConfig(epochs=10, lr=3e-3, **fast))
+    healed = heal(pruned, model, train, val, cfg, tmp_path / method)
+    assert healed.model is pruned and healed.seconds > 0
+    assert evaluate(torch_predictor(pruned), val).accuracy == pytest.approx(healed.val_accuracy)
+    assert healed.val_accuracy >= 0.95 * teacher_acc > unhealed
+    changed = {k for k, v in pruned.state_dict().items() if not torch.equal(v, before[k])}
+    if method == "head":  # only the head moves
+        assert changed and all(k.startswith(("hf.projector", "hf.classifier")) for k in changed), changed
+    else:  # the kept layers learn too
+        assert any(".layers." in k for k in changed)
+
+
+def test_search_with_healing_uses_the_healed_curve_and_saves_the_healed_model(tmp_path, tone_dataset):
+    from spc.data import load_clips, open_dataset
+    from spc.finetune import FinetuneConfig, finetune
+    from spc.train import TrainConfig
+
+    ds = open_dataset(tone_dataset)
+    train, val, test = (load_clips(ds, s, show_progress=False) for s in ("train", "validation", "test"))
+    model = build_model(tiny_configs()["wav2vec2"], ds.labels, seed=0)
+    finetune(model, train, val, FinetuneConfig(train=TrainConfig(epochs=6, batch_size=12, lr=3e-3), augment=False,
+                                               freeze_feature_encoder=False), tmp_path / "t.pt", show_progress=False)
+    cfg = PruneConfig(orders=("backward", "random"), random_seeds=(0,), retention=0.9, min_steps=1, device="cpu",
+                      heal=HealConfig("head", head=TrainConfig(epochs=3, batch_size=12, lr=3e-3)))
+    pruned, result = prune(model, cfg, val, val, test=test, train=train, work=tmp_path / "w", show_progress=False)
+    back = result.order("backward")
+    assert back.healed_curve[0] == back.val_curve[0] == result.baseline_val_accuracy
+    healed_points = [a for a in back.healed_curve[1:] if a is not None]
+    assert healed_points and back.heal_seconds[1] > 0
+    assert back.removed_at_target == max(m for m, a in enumerate(back.healed_curve)
+                                         if a is not None and a >= result.target_val_accuracy - 1e-12)
+    assert result.order("random-s0").healed_curve[1:] == [None] * 3  # baselines are not healed
+    assert pruned.num_layers == len(back.keep) and result.best == "backward"
+    assert evaluate(torch_predictor(pruned), test).accuracy == pytest.approx(back.test_accuracy)

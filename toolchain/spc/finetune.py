@@ -1,0 +1,134 @@
+"""Fine-tuning a classifier on labelled clips: the whole model, or only the head and the top K layers.
+
+With ``train_layers = K`` below the number of layers, everything under the top K layers is frozen,
+so its output is computed once per clip and cached; an epoch then runs only the top K layers and
+the head (``K = 0``: the head alone on the frozen encoder's features, seconds per epoch). Training
+the whole stack reads the audio every epoch and can augment it (random shift and gain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data.clips import ClipSet
+from .errors import SpcError
+from .evaluate import score
+from .features import cache_outputs
+from .train import FitResult, Task, TrainConfig, fit, train_device
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """What to train (``train_layers`` None: every layer) and how (``train``)."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    train_layers: int | None = None  # the head plus the top K layers; 0: the head only
+    freeze_feature_encoder: bool = True  # when every layer trains: keep the CNN feature encoder frozen
+    augment: bool = True  # random shift (up to 0.1 s) and gain (0.8-1.2); only when training from audio
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.train_layers is not None and self.train_layers < 0:
+            raise SpcError(f"the number of layers to train must be >= 0, got {self.train_layers}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def augment(audio: torch.Tensor, idx: torch.Tensor, epoch: int, seed: int, rate: int = 16000) -> torch.Tensor:
+    """Random shift (up to 0.1 s, circular) and gain (0.8-1.2), drawn per clip from (seed, epoch, clip index)."""
+    out = torch.empty_like(audio)
+    for row, (a, i) in enumerate(zip(audio, idx.tolist())):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch * 100_003 + i)
+        shift = int(torch.randint(-rate // 10, rate // 10 + 1, (1,), generator=gen))
+        out[row] = torch.roll(a, shift) * (0.8 + 0.4 * float(torch.rand(1, generator=gen)))
+    return out
+
+
+def _accuracy_and_loss(logits: torch.Tensor, y: torch.Tensor, labels: list[str]) -> dict:
+    return {"val_accuracy": score(logits.numpy(), y.numpy(), labels).accuracy,
+            "val_loss": float(nn.functional.cross_entropy(logits, y))}
+
+
+def classifier_task(model, train: ClipSet, val: ClipSet, config: FinetuneConfig, *, show_progress: bool = True) -> Task:
+    """The ``Task`` that trains ``model`` (in place) as ``config`` says, on cached features where it can."""
+    device = train_device(config.train)
+    model.to(device)
+    n = model.num_layers
+    k = n if config.train_layers is None else min(config.train_layers, n)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    head = model.head.parameters_to_train()
+    y_train, y_val = torch.from_numpy(train.targets), torch.from_numpy(val.targets)
+    bs = config.train.batch_size
+    if config.train_layers is None:  # the whole model, from audio
+        for p in model.parameters():
+            p.requires_grad_(True)
+        if config.freeze_feature_encoder:
+            model.adapter.freeze_feature_encoder(model.hf)
+        x_train, rate = torch.from_numpy(train.audio), model.meta.sampling_rate
+
+        def loss(idx, epoch):
+            audio = x_train[idx]
+            if config.augment:
+                audio = augment(audio, idx, epoch, config.train.seed, rate)
+            return nn.functional.cross_entropy(model(audio.to(device)), y_train[idx].to(device))
+
+        def validate():
+            logits = torch.cat([model(torch.from_numpy(val.audio[s : s + bs]).to(device)).float().cpu()
+                                for s in range(0, len(val), bs)])
+            return _accuracy_and_loss(logits, y_val, val.labels)
+
+        return Task(model, [p for p in model.parameters() if p.requires_grad], loss, validate, len(train))
+
+    first = n - k  # the first trainable layer; its input is cached
+    frozen = list(range(first + 1)) if model.adapter.head_reads_all_states(model.hf) else [first]
+    cached = {name: cache_outputs(model, clips.audio, frozen, batch_size=64, device=device, show_progress=show_progress,
+                                  what=f"caching {name} features")
+              for name, clips in (("train", train), ("validation", val))}
+    trainable = [p for i in range(first, n) for p in model.layers[i].parameters()]
+    for p in trainable + head:
+        p.requires_grad_(True)
+
+    def forward(split, idx):
+        states = [cached[split][i][idx].to(device) for i in frozen]
+        hs = model.run_stack(states[-1], range(first, n))
+        return model.logits_from_hidden(states[:-1] + hs)
+
+    def loss(idx, epoch):
+        return nn.functional.cross_entropy(forward("train", idx), y_train[idx].to(device))
+
+    def validate():
+        logits = torch.cat([forward("validation", torch.arange(s, min(s + bs, len(val)))).float().cpu()
+                            for s in range(0, len(val), bs)])
+        return _accuracy_and_loss(logits, y_val, val.labels)
+
+    def train_mode():
+        model.eval()  # the frozen part keeps eval behaviour (no dropout); only what trains is in training mode
+        for i in range(first, n):
+            model.layers[i].train()
+        for m in model.head.modules_to_train():
+            m.train()
+
+    return Task(model, trainable + head, loss, validate, len(train), train_mode=train_mode)
+
+
+def finetune(model, train: ClipSet, val: ClipSet, config: FinetuneConfig, checkpoint: Path, *, run_id: str = "",
+             show_progress: bool = True, what: str = "training") -> FitResult:
+    """Train ``model`` in place; it ends with the weights of its best validation epoch."""
+    if len(train) == 0 or len(val) == 0:
+        raise SpcError("fine-tuning needs clips in both the train and the validation split")
+    task = classifier_task(model, train, val, config, show_progress=show_progress)
+    result = fit(task, config.train, checkpoint, run_id=run_id, what=what, show_progress=show_progress)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return result
+
+
+__all__ = ["FinetuneConfig", "finetune", "classifier_task", "augment"]
