@@ -8,11 +8,30 @@ length).
     spotter.classify(clip)                       # [("yes", 0.97), ("no", 0.01), ...]
     for d in spotter.stream(recording, hop_seconds=0.1, threshold=0.8):
         print(d.time_s, d.label, d.score)
+
+Live audio goes through ``StreamingSpotter``, which ``KeywordSpotter.stream`` also uses, so the offline and
+the live detections come from one implementation:
+
+    live = StreamingSpotter("model.onnx", hop_seconds=0.1, threshold=0.8)
+    for chunk in sound_card_chunks:              # any chunk size, e.g. 10-100 ms
+        for d in live.push(chunk):
+            print(d.label, d.end_s, d.compute_s)
+
+Times (all in seconds of stream time, sample 0 of the stream = 0.0):
+
+- window ``k`` covers samples ``[k * hop, k * hop + clip)``; it is scored as soon as its last sample arrives;
+- ``Detection.time_s`` is the centre of the window that crossed the threshold (where the keyword is);
+- ``Detection.end_s`` is the end of that window: the earliest stream time the detection can be emitted.
+  The detection latency of a keyword is ``end_s - keyword_end`` (``spc stream-eval`` measures it against
+  the known end of planted keywords);
+- ``Detection.compute_s`` is wall-clock: seconds from the ``push`` call that completed the window to the
+  detection (processing cost; a live app's delay is this plus the chunk's own length).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +57,13 @@ def load_backend(path: str | Path, threads: int = 0) -> tuple[Runner, dict]:
 
 @dataclass(frozen=True)
 class Detection:
-    """A keyword found in a recording: the window's centre time, the label and its smoothed posterior."""
+    """A keyword found in a stream: window centre and end (stream seconds), label, smoothed posterior, wall-clock cost."""
 
     time_s: float
     label: str
     score: float
+    end_s: float = 0.0
+    compute_s: float = field(default=0.0, compare=False)
 
 
 class KeywordSpotter:
@@ -94,26 +115,178 @@ class KeywordSpotter:
     def stream(self, recording: np.ndarray, hop_seconds: float = 0.1, smooth: int = 3, threshold: float = 0.8,
                refractory_seconds: float = 1.0, ignore: tuple[str, ...] = NON_KEYWORDS) -> list[Detection]:
         """Slide a clip-long window by ``hop_seconds``; detect where the posterior, averaged over the last
-        ``smooth`` windows, reaches ``threshold`` for a keyword; one detection per ``refractory_seconds``."""
-        if hop_seconds <= 0 or smooth < 1 or not 0 < threshold <= 1:
-            raise SpcError("stream needs hop_seconds > 0, smooth >= 1 and 0 < threshold <= 1")
-        x = np.asarray(recording, dtype=np.float32)
-        n, hop = self.clip_samples, max(1, int(round(hop_seconds * self.sampling_rate)))
-        if len(x) < n:
-            x = np.pad(x, (0, n - len(x)))
-        starts = np.arange(0, len(x) - n + 1, hop)
-        windows = np.stack([x[s : s + n] for s in starts])
-        post = _softmax(self.logits(windows))
-        kernel = np.ones(smooth) / smooth
-        smoothed = np.stack([np.convolve(post[:, c], kernel, mode="full")[: len(post)] for c in range(post.shape[1])], 1)
-        keep = np.array([label not in ignore for label in self.labels])
-        detections: list[Detection] = []
-        last = -np.inf
-        for i, s in enumerate(starts):
-            scores = np.where(keep, smoothed[i], -1.0)
-            c = int(scores.argmax())
-            t = (s + n / 2) / self.sampling_rate
-            if scores[c] >= threshold and t - last >= refractory_seconds:
-                detections.append(Detection(round(float(t), 3), self.labels[c], float(scores[c])))
-                last = t
-        return detections
+        ``smooth`` windows, reaches ``threshold`` for a keyword; one detection per ``refractory_seconds``.
+
+        The whole recording is pushed through a ``StreamingSpotter`` (the live path), then flushed."""
+        live = StreamingSpotter(self, hop_seconds, smooth, threshold, refractory_seconds, ignore=ignore)
+        return live.push(recording) + live.flush()
+
+
+def check_stream_settings(hop_seconds: float, smooth: int, threshold: float, refractory_seconds: float) -> None:
+    """One user error for settings a stream cannot run with."""
+    if not hop_seconds > 0 or smooth < 1 or not 0 < threshold <= 1 or not refractory_seconds >= 0:
+        raise SpcError("stream needs hop_seconds > 0, smooth >= 1, 0 < threshold <= 1 and refractory_seconds >= 0")
+
+
+class WindowRing:
+    """A ring buffer of one clip that yields each window ``[k * hop, k * hop + clip)`` once its last sample arrives."""
+
+    def __init__(self, clip_samples: int, hop_samples: int):
+        self.n, self.hop = clip_samples, hop_samples
+        self.buf = np.zeros(clip_samples, np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next sample is sample 0."""
+        self.total = 0  # samples received
+        self.next_index = 0  # the next window to complete
+        self.buf[:] = 0.0
+
+    @property
+    def next_end(self) -> int:
+        """The sample count at which the next window is complete."""
+        return self.next_index * self.hop + self.n
+
+    def _write(self, x: np.ndarray) -> None:
+        """Append ``x`` (keeping only the last clip of it) at the ring's write position."""
+        end = self.total + len(x)
+        if len(x) > self.n:
+            x = x[-self.n :]
+        pos = (end - len(x)) % self.n
+        first = min(len(x), self.n - pos)
+        self.buf[pos : pos + first] = x[:first]
+        self.buf[: len(x) - first] = x[first:]
+        self.total = end
+
+    def _window(self) -> np.ndarray:
+        """The last clip of the stream, oldest sample first (a copy)."""
+        pos = self.total % self.n
+        return np.concatenate([self.buf[pos:], self.buf[:pos]])
+
+    def feed(self, chunk: np.ndarray):
+        """Write ``chunk``; yield ``(k, window)`` for every window it completes, in order."""
+        i = 0
+        while i < len(chunk):
+            take = min(self.next_end - self.total, len(chunk) - i)
+            self._write(chunk[i : i + take])
+            i += take
+            if self.total == self.next_end:
+                yield self.next_index, self._window()
+                self.next_index += 1
+
+    def flush(self):
+        """A stream shorter than one clip: yield its only window, zero-padded (as the offline path pads it)."""
+        if self.next_index == 0 and self.total > 0:
+            self._write(np.zeros(self.next_end - self.total, np.float32))
+            yield self.next_index, self._window()
+            self.next_index += 1
+
+
+class Decider:
+    """Smoothing, threshold and refractory period over window posteriors, one window at a time, in order."""
+
+    def __init__(self, labels: list[str], rate: int, clip_samples: int, hop_samples: int, smooth: int = 3,
+                 threshold: float = 0.8, refractory_seconds: float = 1.0, ignore: tuple[str, ...] = NON_KEYWORDS):
+        self.labels, self.rate, self.n, self.hop = labels, rate, clip_samples, hop_samples
+        self.smooth, self.threshold, self.refractory = smooth, threshold, refractory_seconds
+        self.keep = np.array([label not in ignore for label in labels])
+        self.history = np.zeros((smooth, len(labels)))
+        self.last = -np.inf
+
+    def update(self, k: int, posterior: np.ndarray) -> Detection | None:
+        """Take window ``k``'s posterior; the detection it triggers, if any."""
+        self.history[k % self.smooth] = posterior
+        scores = np.where(self.keep, self.history.sum(axis=0) / self.smooth, -1.0)
+        c = int(scores.argmax())
+        start = k * self.hop
+        t = (start + self.n / 2) / self.rate
+        if scores[c] < self.threshold or t - self.last < self.refractory:
+            return None
+        self.last = t
+        return Detection(round(float(t), 3), self.labels[c], float(scores[c]), (start + self.n) / self.rate)
+
+
+class StreamingSpotter:
+    """Keyword detection on audio that arrives in chunks of any size, in bounded memory (a ring of one clip).
+
+    ``push(chunk)`` returns the detections of the windows that chunk completed. Windows completed by one
+    push are scored as one batch (up to the backend's ``max_batch``, else ``max_batch`` here), which is what
+    keeps a GPU engine busy when the hop is small. ``artifact`` is a path or an open ``KeywordSpotter``.
+    """
+
+    def __init__(self, artifact: "str | Path | KeywordSpotter", hop_seconds: float = 0.1, smooth: int = 3,
+                 threshold: float = 0.8, refractory_seconds: float = 1.0, *,
+                 ignore: tuple[str, ...] = NON_KEYWORDS, threads: int = 0, max_batch: int | None = None):
+        check_stream_settings(hop_seconds, smooth, threshold, refractory_seconds)
+        self._owned = not isinstance(artifact, KeywordSpotter)
+        self.spotter = KeywordSpotter(artifact, threads) if self._owned else artifact
+        sp = self.spotter
+        self.hop_samples = max(1, int(round(hop_seconds * sp.sampling_rate)))
+        self.max_batch = max(1, int(max_batch or sp.runner.max_batch or sp.batch_size))
+        self.ring = WindowRing(sp.clip_samples, self.hop_samples)
+        self._settings = (smooth, threshold, refractory_seconds, tuple(ignore))
+        self.decider = self.new_decider()
+
+    def new_decider(self, threshold: float | None = None) -> Decider:
+        """A fresh decision state with this spotter's settings (``threshold`` overridden if given)."""
+        smooth, thr, refractory, ignore = self._settings
+        sp = self.spotter
+        return Decider(sp.labels, sp.sampling_rate, sp.clip_samples, self.hop_samples, smooth,
+                       thr if threshold is None else threshold, refractory, ignore)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.spotter.labels
+
+    @property
+    def sampling_rate(self) -> int:
+        return self.spotter.sampling_rate
+
+    def posteriors(self, chunk: np.ndarray, flush: bool = False):
+        """Yield ``(k, posterior)`` for the windows ``chunk`` completes (scored in batches); no decisions."""
+        x = np.asarray(chunk, dtype=np.float32).reshape(-1)
+        windows = self.ring.flush() if flush else self.ring.feed(x)
+        batch: list[tuple[int, np.ndarray]] = []
+        for item in windows:
+            batch.append(item)
+            if len(batch) == self.max_batch:
+                yield from self._score(batch)
+                batch = []
+        if batch:
+            yield from self._score(batch)
+
+    def _score(self, batch: list[tuple[int, np.ndarray]]):
+        post = _softmax(self.spotter.runner.infer(np.stack([w for _, w in batch])).astype(np.float64))
+        yield from ((k, p) for (k, _), p in zip(batch, post))
+
+    def push(self, chunk: np.ndarray) -> list[Detection]:
+        """Append audio (at the model's rate); the detections of the windows it completed."""
+        return self._decide(self.posteriors(chunk), time.perf_counter())
+
+    def flush(self) -> list[Detection]:
+        """End of a stream shorter than one clip: score it zero-padded (what the offline path does)."""
+        return self._decide(self.posteriors(np.zeros(0, np.float32), flush=True), time.perf_counter())
+
+    def _decide(self, scored, t0: float) -> list[Detection]:
+        found = []
+        for k, p in scored:
+            d = self.decider.update(k, p)
+            if d is not None:
+                found.append(replace(d, compute_s=time.perf_counter() - t0))
+        return found
+
+    def reset(self) -> None:
+        """Start a new stream (time 0 again), keeping the model loaded."""
+        self.ring.reset()
+        self.decider = self.new_decider()
+
+    def close(self) -> None:
+        """Free the backend if this spotter opened it."""
+        if self._owned:
+            self.spotter.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
