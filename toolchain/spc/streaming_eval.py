@@ -1,0 +1,395 @@
+"""Streaming evaluation: an artifact judged as an app judges it - misses, false accepts per hour, latency, cost.
+
+Long recordings are built from the test split: keyword clips and non-keyword clips (with leading and
+trailing digital silence trimmed) in a seeded random order, separated by random gaps, over seeded pink
+background noise; ``recordings.json`` gives every clip's position. Each recording is pushed through
+``spc.runtime.StreamingSpotter`` in live-sized chunks (the same code an app runs), once per artifact;
+the window posteriors are then decided at every threshold by the runtime's own ``Decider``.
+
+Scoring a detection emitted at stream time ``e`` (the end of its window, ``Detection.end_s``): its window
+``[e - clip, e]`` overlaps keyword clip ``[a, b]`` when ``a < e < b + clip``.
+
+- a **hit**: the first detection of the keyword's label whose window overlaps it; latency ``e - b``
+  (from the end of the keyword's audio to the end of the window that fired);
+- a **miss**: a keyword clip with no hit; miss rate = misses / keyword clips;
+- a **false accept**: a detection whose window overlaps no keyword clip (non-keyword speech or noise);
+  false accepts per hour = false accepts / **negative hours**: the stream time at which a window could end
+  (``clip`` s after the start to the end) and overlap no keyword clip;
+- a detection overlapping a keyword with another label is a **substitution**, a second one with the same
+  label a **duplicate**: both are counted and reported, neither is a hit nor a false accept.
+
+Real-time factor: wall-clock seconds spent in ``push`` (windowing, batching, the backend) over seconds of
+audio, chunks of ``chunk_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from .errors import SpcError
+from .fileio import atomic_write_text, check_output_dir
+from .runtime import NON_KEYWORDS, Detection, KeywordSpotter, StreamingSpotter
+
+DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
+
+
+@dataclass(frozen=True)
+class StreamEvalConfig:
+    """How recordings are built and detections decided; every field is recorded in the JSON."""
+
+    keywords: tuple[str, ...] | None = None  # None: every class but _silence_/_unknown_
+    hop_seconds: float = 0.1
+    smooth: int = 3
+    refractory_seconds: float = 1.0
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    max_fa_per_hour: float = 1.0
+    gap_seconds: tuple[float, float] = (0.5, 3.0)
+    noise_rms: float = 0.003
+    recording_seconds: float = 600.0
+    repeats: int = 1
+    seed: int = 0
+    chunk_seconds: float = 0.1
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class PlacedClip:
+    """One test clip inside a long recording (seconds from the recording's start)."""
+
+    recording: int
+    label: str
+    keyword: bool
+    start_s: float
+    end_s: float
+    path: str
+
+
+@dataclass
+class Recordings:
+    """The long recordings and where every clip lies in them."""
+
+    audio: list[np.ndarray]
+    clips: list[PlacedClip]
+    rate: int
+    keywords: list[str]
+    negatives: list[str]
+
+    def seconds(self, i: int) -> float:
+        return len(self.audio[i]) / self.rate
+
+    def manifest(self, config: StreamEvalConfig) -> dict:
+        """``recordings.json``: settings, each recording's length and each clip's position."""
+        return {"rate": self.rate, "keywords": self.keywords, "negatives": self.negatives, "config": config_dict(config),
+                "recordings": [{"index": i, "seconds": round(self.seconds(i), 4)} for i in range(len(self.audio))],
+                "clips": [asdict(c) for c in self.clips]}
+
+
+@dataclass
+class Tally:
+    """Counts of one threshold over all recordings."""
+
+    keywords: int = 0
+    hits: int = 0
+    false_accepts: int = 0
+    substitutions: int = 0
+    duplicates: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+def config_dict(config: StreamEvalConfig) -> dict:
+    """The config as plain JSON values."""
+    d = asdict(config)
+    d["keywords"] = list(config.keywords) if config.keywords else None
+    d["thresholds"], d["gap_seconds"] = list(config.thresholds), list(config.gap_seconds)
+    return d
+
+
+def check_config(config: StreamEvalConfig) -> None:
+    """One user error for settings that cannot run."""
+    lo, hi = config.gap_seconds
+    if not 0 <= lo <= hi or config.repeats < 1 or config.chunk_seconds <= 0 or config.recording_seconds <= 0:
+        raise SpcError("stream-eval needs 0 <= gap min <= gap max, repeats >= 1, chunk and recording seconds > 0")
+    if not config.thresholds or not all(0 < t <= 1 for t in config.thresholds):
+        raise SpcError("stream-eval thresholds must lie in (0, 1]")
+    if config.max_fa_per_hour < 0:
+        raise SpcError("--max-fa-per-hour must be >= 0")
+
+
+def split_classes(labels: list[str], keywords: tuple[str, ...] | None) -> tuple[list[str], list[str]]:
+    """(keyword classes, non-keyword classes) among ``labels`` (the data's classes)."""
+    if keywords:
+        unknown = [k for k in keywords if k not in labels]
+        if unknown:
+            raise SpcError(f"keywords {unknown} are not classes of the test split ({', '.join(labels)})")
+        kws = [x for x in labels if x in keywords]
+    else:
+        kws = [x for x in labels if x not in NON_KEYWORDS]
+    negatives = [x for x in labels if x not in kws]
+    if not kws or not negatives:
+        raise SpcError(f"stream-eval needs keyword and non-keyword classes; the test split has {', '.join(labels)}: "
+                       "name the keywords with --keywords (the other classes become non-keywords)")
+    return kws, negatives
+
+
+def trim_silence(x: np.ndarray) -> np.ndarray:
+    """The clip without the exact zeros that padding to the clip length added at either end."""
+    nz = np.flatnonzero(x)
+    return x[nz[0] : nz[-1] + 1] if len(nz) else x[:0]
+
+
+def pink_noise(n: int, rms: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of 1/f noise at ``rms``."""
+    if n == 0 or rms == 0:
+        return np.zeros(n, np.float32)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1.0))
+    x = np.fft.irfft(spec, n)
+    return (rms * x / max(float(np.sqrt(np.mean(x**2))), 1e-12)).astype(np.float32)
+
+
+def build_recordings(audio: np.ndarray, labels: list[str], paths: list[str], keywords: list[str], rate: int,
+                     clip_samples: int, config: StreamEvalConfig) -> Recordings:
+    """Seeded long recordings: the clips (``repeats`` times, shuffled) separated by random gaps, over noise."""
+    rng = np.random.default_rng(config.seed)
+    clips = [trim_silence(np.asarray(a, np.float32)) for a in audio]
+    order = np.concatenate([rng.permutation(len(clips)) for _ in range(config.repeats)])
+    gap = lambda: int(rng.uniform(*config.gap_seconds) * rate)  # noqa: E731
+    groups, current, pos = [], [], gap()
+    for idx in order:
+        if len(clips[idx]) == 0:
+            continue
+        current.append((int(idx), pos))
+        pos += len(clips[idx]) + gap()
+        if pos >= config.recording_seconds * rate:
+            groups.append((current, pos + clip_samples))
+            current, pos = [], gap()
+    if current:
+        groups.append((current, pos + clip_samples))
+    out = Recordings([], [], rate, list(keywords), sorted({*labels} - {*keywords}))
+    for r, (items, length) in enumerate(groups):
+        x = pink_noise(length, config.noise_rms, rng)
+        for idx, start in items:
+            x[start : start + len(clips[idx])] += clips[idx]
+            out.clips.append(PlacedClip(r, labels[idx], labels[idx] in keywords, round(start / rate, 6),
+                                        round((start + len(clips[idx])) / rate, 6), paths[idx]))
+        out.audio.append(x)
+    return out
+
+
+def stream_posteriors(live: StreamingSpotter, x: np.ndarray, chunk_samples: int) -> tuple[np.ndarray, float]:
+    """(window posteriors K x C, wall seconds) of one recording pushed in chunks, as an app would push it."""
+    live.reset()
+    posts, spent = [], 0.0
+    for i in range(0, len(x), chunk_samples):
+        t0 = time.perf_counter()
+        posts.extend(p for _, p in live.posteriors(x[i : i + chunk_samples]))
+        spent += time.perf_counter() - t0
+    return np.array(posts).reshape(len(posts), len(live.labels)), spent
+
+
+def decide(live: StreamingSpotter, posteriors: np.ndarray, threshold: float) -> list[Detection]:
+    """The detections the runtime's decider makes from these posteriors at ``threshold``."""
+    decider = live.new_decider(threshold)
+    return [d for k, p in enumerate(posteriors) if (d := decider.update(k, p)) is not None]
+
+
+def tally_recording(detections: list[Detection], keywords: list[PlacedClip], clip_s: float, tally: Tally) -> None:
+    """Add one recording's hits, false accepts, substitutions, duplicates and latencies to ``tally``."""
+    hit = [False] * len(keywords)
+    tally.keywords += len(keywords)
+    for d in detections:
+        near = [j for j, k in enumerate(keywords) if k.start_s < d.end_s < k.end_s + clip_s]
+        same = [j for j in near if keywords[j].label == d.label]
+        fresh = [j for j in same if not hit[j]]
+        if fresh:
+            hit[fresh[0]] = True
+            tally.hits += 1
+            tally.latencies.append(d.end_s - keywords[fresh[0]].end_s)
+        elif same:
+            tally.duplicates += 1
+        elif near:
+            tally.substitutions += 1
+        else:
+            tally.false_accepts += 1
+
+
+def negative_seconds(keywords: list[PlacedClip], seconds: float, clip_s: float) -> float:
+    """Stream time at which a window can end (from ``clip_s`` to the end) and overlap no keyword clip."""
+    covered, lo_prev, hi_prev = 0.0, None, None
+    for lo, hi in sorted((max(k.start_s, clip_s), min(k.end_s + clip_s, seconds)) for k in keywords):
+        if hi <= lo:
+            continue
+        if hi_prev is not None and lo <= hi_prev:
+            hi_prev = max(hi_prev, hi)
+            continue
+        if hi_prev is not None:
+            covered += hi_prev - lo_prev
+        lo_prev, hi_prev = lo, hi
+    if hi_prev is not None:
+        covered += hi_prev - lo_prev
+    return max(seconds - clip_s, 0.0) - covered
+
+
+def threshold_row(threshold: float, tally: Tally, negative_hours: float) -> dict:
+    """One threshold's figures (JSON)."""
+    lat = np.asarray(tally.latencies)
+    return {"threshold": threshold, "keywords": tally.keywords, "hits": tally.hits,
+            "misses": tally.keywords - tally.hits, "miss_rate": 1 - tally.hits / tally.keywords if tally.keywords else None,
+            "false_accepts": tally.false_accepts,
+            "fa_per_hour": tally.false_accepts / negative_hours if negative_hours > 0 else None,
+            "substitutions": tally.substitutions, "duplicates": tally.duplicates,
+            "latency_median_s": float(np.median(lat)) if len(lat) else None,
+            "latency_p90_s": float(np.percentile(lat, 90)) if len(lat) else None}
+
+
+def choose_threshold(rows: list[dict], max_fa_per_hour: float) -> dict | None:
+    """The row with the lowest miss rate among those at or under ``max_fa_per_hour`` (then fewer FA, higher threshold)."""
+    ok = [r for r in rows if r["fa_per_hour"] is not None and r["fa_per_hour"] <= max_fa_per_hour]
+    return min(ok, key=lambda r: (r["miss_rate"], r["fa_per_hour"], -r["threshold"])) if ok else None
+
+
+def audio_hours(rec: Recordings) -> dict:
+    """Hours of all audio, keyword clips and non-keyword clips, and their counts."""
+    kw = [c for c in rec.clips if c.keyword]
+    neg = [c for c in rec.clips if not c.keyword]
+    total = sum(rec.seconds(i) for i in range(len(rec.audio)))
+    return {"total_hours": total / 3600, "keyword_clips": len(kw), "keyword_hours": sum(c.end_s - c.start_s for c in kw) / 3600,
+            "non_keyword_clips": len(neg), "non_keyword_clip_hours": sum(c.end_s - c.start_s for c in neg) / 3600,
+            "recordings": len(rec.audio)}
+
+
+def evaluate_artifact(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig) -> dict:
+    """Every threshold's figures, the chosen threshold and the real-time factor of one artifact."""
+    ignore = tuple(x for x in spotter.labels if x not in rec.keywords)
+    live = StreamingSpotter(spotter, config.hop_seconds, config.smooth, config.thresholds[0], config.refractory_seconds,
+                            ignore=ignore)
+    clip_s = spotter.clip_samples / spotter.sampling_rate
+    chunk = max(1, int(round(config.chunk_seconds * rec.rate)))
+    posts, spent, negative = [], 0.0, 0.0
+    for i, x in enumerate(rec.audio):
+        p, s = stream_posteriors(live, x, chunk)
+        posts.append(p)
+        spent += s
+        negative += negative_seconds([c for c in rec.clips if c.recording == i and c.keyword], rec.seconds(i), clip_s)
+    rows = []
+    for thr in config.thresholds:
+        tally = Tally()
+        for i, p in enumerate(posts):
+            tally_recording(decide(live, p, thr), [c for c in rec.clips if c.recording == i and c.keyword], clip_s, tally)
+        rows.append(threshold_row(thr, tally, negative / 3600))
+    seconds = sum(rec.seconds(i) for i in range(len(rec.audio)))
+    runner = spotter.runner
+    return {"negative_hours": negative / 3600, "thresholds": rows, "chosen": choose_threshold(rows, config.max_fa_per_hour),
+            "real_time_factor": spent / seconds, "compute_seconds": spent, "windows": int(sum(len(p) for p in posts)),
+            "backend": {"kind": spotter.manifest.get("kind"), "runner": type(runner).__name__,
+                        "providers": getattr(runner, "providers", None), "max_batch": live.max_batch}}
+
+
+def det_plot(results: Mapping[str, dict], path: Path, max_fa_per_hour: float) -> Path:
+    """Miss rate against false accepts per hour (log x; zero false accepts drawn at half the resolution)."""
+    from .plotting import pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    floors = []
+    for name, res in results.items():
+        floor = 0.5 / res["negative_hours"]
+        floors.append(floor)
+        rows = sorted(res["thresholds"], key=lambda r: r["fa_per_hour"])
+        xs = [max(r["fa_per_hour"], floor) for r in rows]
+        line, = ax.plot(xs, [r["miss_rate"] for r in rows], marker="o", ms=3, label=name)
+        if res["chosen"]:
+            c = res["chosen"]
+            ax.plot([max(c["fa_per_hour"], floor)], [c["miss_rate"]], marker="*", ms=12, color=line.get_color())
+            ax.annotate(f"{c['threshold']:g}", (max(c["fa_per_hour"], floor), c["miss_rate"]), textcoords="offset points",
+                        xytext=(6, 6), fontsize=8)
+    ax.axvline(max(max_fa_per_hour, min(floors)), ls="--", color="gray", lw=1, label=f"{max_fa_per_hour:g} FA/h")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"false accepts per hour (0 drawn at {min(floors):.2g})")
+    ax.set_ylabel("miss rate")
+    hours = next(iter(results.values()))["negative_hours"]
+    ax.set_title(f"DET, {hours:.2f} h of negative audio (* chosen threshold)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def load_test_clips(data_dir, spotter: KeywordSpotter, layout: str, data_options: dict | None):
+    """The test split at the artifact's rate and clip length, in its class order."""
+    from .data import load_clips, open_dataset
+
+    ds = open_dataset(data_dir, layout, **(data_options or {}))
+    return load_clips(ds, "test", rate=spotter.sampling_rate, clip_seconds=spotter.clip_samples / spotter.sampling_rate,
+                      labels=spotter.labels, show_progress=False)
+
+
+def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data_dir: str | Path, out_dir: str | Path, *,
+                   config: StreamEvalConfig = StreamEvalConfig(), layout: str = "auto",
+                   data_options: dict | None = None) -> dict:
+    """Streaming figures of one artifact or several ({name: path}) on the same recordings: JSON, DET PNG, manifest.
+
+    Writes ``stream_eval.json``, ``det.png`` and ``recordings.json`` in ``out_dir`` and returns the JSON's dict
+    (``results[name]["chosen"]`` is the threshold that meets ``config.max_fa_per_hour``, or None).
+    """
+    check_config(config)
+    out = check_output_dir(out_dir)
+    named = {Path(artifacts).name: artifacts} if isinstance(artifacts, (str, Path)) else dict(artifacts)
+    if not named:
+        raise SpcError("stream-eval needs at least one artifact")
+    results, rec, hours = {}, None, None
+    for name, path in named.items():
+        with KeywordSpotter(path, threads=config.threads) as spotter:
+            if rec is None:
+                test = load_test_clips(data_dir, spotter, layout, data_options)
+                present = [x for x in test.labels if x in {test.labels[t] for t in test.targets}]
+                keywords, _ = split_classes(present, config.keywords)
+                rec = build_recordings(test.audio, [test.labels[t] for t in test.targets], test.paths, keywords,
+                                       spotter.sampling_rate, spotter.clip_samples, config)
+                hours = audio_hours(rec)
+            elif spotter.sampling_rate != rec.rate:
+                raise SpcError(f"{path} runs at {spotter.sampling_rate} Hz, the first artifact at {rec.rate} Hz")
+            results[name] = {"artifact": str(path), **evaluate_artifact(spotter, rec, config)}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "recordings.json", json.dumps(rec.manifest(config), indent=1))
+    det_plot(results, out / "det.png", config.max_fa_per_hour)
+    summary = {"data": str(data_dir), "split": "test", "keywords": rec.keywords, "negatives": rec.negatives,
+               "audio": hours, "config": config_dict(config), "results": results,
+               "files": {"json": str(out / "stream_eval.json"), "det_png": str(out / "det.png"),
+                         "recordings": str(out / "recordings.json")}}
+    atomic_write_text(out / "stream_eval.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def stream_eval_lines(summary: dict) -> list[str]:
+    """Plain console lines: the audio, one table per artifact, the chosen threshold and the files."""
+    a = summary["audio"]
+    lines = [f"{a['keyword_clips']} keyword clips ({', '.join(summary['keywords'])}), {a['non_keyword_clips']} non-keyword "
+             f"clips ({', '.join(summary['negatives'])}) in {a['recordings']} recordings, {a['total_hours']:.3f} h"]
+    for name, r in summary["results"].items():
+        lines.append(f"\n{name}: {r['negative_hours']:.3f} h of negative audio, real-time factor "
+                     f"{r['real_time_factor']:.4f} ({r['backend']['runner']}, batches <= {r['backend']['max_batch']})")
+        lines.append(f"{'threshold':>9}  {'miss rate':>9}  {'FA':>4}  {'FA/h':>7}  {'latency p50':>11}  {'p90':>6}")
+        for row in r["thresholds"]:
+            lines.append(f"{row['threshold']:>9g}  {_fmt(row['miss_rate'], '.3f'):>9}  {row['false_accepts']:>4}  "
+                         f"{_fmt(row['fa_per_hour'], '.2f'):>7}  {_fmt(row['latency_median_s'], '.3f'):>10}s  "
+                         f"{_fmt(row['latency_p90_s'], '.3f'):>5}s")
+        c = r["chosen"]
+        cap = summary["config"]["max_fa_per_hour"]
+        lines.append(f"threshold {c['threshold']:g} meets {cap:g} FA/h: miss rate {c['miss_rate']:.3f}, "
+                     f"{c['fa_per_hour']:.2f} FA/h" if c else f"no threshold meets {cap:g} FA/h")
+    f = summary["files"]
+    lines.append(f"\n{f['json']}\n{f['det_png']}\n{f['recordings']}")
+    return lines
