@@ -1,7 +1,7 @@
 """Pruning, mimic distillation and the main job on a teacher fine-tuned by spc on FSDD (real recordings).
 
     spc finetune preset:wav2vec2-small --data ../shared/data/fsdd --out WORK/fsdd-teacher --epochs 15 --lr 1e-3 \\
-        --train-feature-encoder
+        --train-feature-encoder --batch-size 32
     python benchmarks/fsdd_compression.py --teacher WORK/fsdd-teacher --work WORK [--only prune distill compress]
 
 Records (figures, not model files) in benchmarks/results/fsdd/: prune.json + curves.png, distill.json,
@@ -20,19 +20,33 @@ RESULTS = Path(__file__).parent / "results" / "fsdd"
 
 
 def prune(teacher: Path, work: Path) -> dict:
+    from spc.data import DataConfig
     from spc.prune import PruneConfig
     from spc.recipes.prune import run_prune
 
-    s = run_prune(teacher, FSDD, work / "prune", config=PruneConfig(), overwrite=True, latency_runs=30)
+    s = run_prune(teacher, DataConfig(str(FSDD)), work / "prune", config=PruneConfig(), overwrite=True, latency_runs=30)
     shutil.copy2(work / "prune" / "prune.json", RESULTS / "prune.json")
     shutil.copy2(work / "prune" / "curves.png", RESULTS / "prune_curves.png")
+    return s
+
+
+def teacher(teacher: Path, work: Path) -> dict:
+    """The from-scratch FSDD teacher (the command in the docstring), its summary recorded."""
+    from spc.data import DataConfig
+    from spc.finetune import FinetuneConfig
+    from spc.recipes.finetune import run_finetune
+    from spc.train import TrainConfig
+
+    cfg = FinetuneConfig(train=TrainConfig(epochs=15, batch_size=32, lr=1e-3), freeze_feature_encoder=False)
+    s = run_finetune("preset:wav2vec2-small", DataConfig(str(FSDD)), teacher, config=cfg)
+    (RESULTS / "teacher_finetune.json").write_text(json.dumps(s, indent=2))
     return s
 
 
 def analyze(teacher: Path, work: Path) -> None:
     from spc.recipes.analyze import run_analysis
 
-    run_analysis(teacher, FSDD, work / "analysis")
+    run_analysis(teacher, FSDD, work / "analysis", show_progress=False)
     dst = RESULTS / "analysis"
     dst.mkdir(parents=True, exist_ok=True)
     for f in (work / "analysis").iterdir():
@@ -40,27 +54,33 @@ def analyze(teacher: Path, work: Path) -> None:
 
 
 def distill(teacher: Path, work: Path) -> list[dict]:
+    """The default recipe (one teacher layer), the paper's recipe on fresh blocks, and labels-only baselines."""
+    from spc.data import DataConfig
     from spc.distill import DistillConfig, MimicConfig, build_student
     from spc.models import load_model
     from spc.params import count_parameters
     from spc.recipes.distill import run_distill
 
-    designs = [("linear-1", MimicConfig("linear", 1), False), ("linear-2", MimicConfig("linear", 2), False),
-               ("transformer-1", MimicConfig("transformer", 1, heads=4, ffn=576), False),
-               ("transformer-2", MimicConfig("transformer", 2, heads=4, ffn=576), False),
-               ("linear-1-baseline", MimicConfig("linear", 1), True),
-               ("transformer-1-baseline", MimicConfig("transformer", 1, heads=4, ffn=576), True)]
+    paper = DistillConfig.paper()
+    designs = [("layer-1 (default)", MimicConfig(), DistillConfig()),
+               ("linear-1 (paper)", MimicConfig("linear", 1), paper),
+               ("transformer-1 (paper)", MimicConfig("transformer", 1, heads=4, ffn=576), paper),
+               ("transformer-1 (default training)", MimicConfig("transformer", 1, heads=4, ffn=576), DistillConfig()),
+               ("transformer-1-baseline", MimicConfig("transformer", 1, heads=4, ffn=576), DistillConfig(baseline=True))]
     base = load_model("preset:wav2vec2-base", labels=[str(i) for i in range(10)])
     base_total = count_parameters(base).total
     rows = []
-    for name, mimic, baseline in designs:
-        s = run_distill(teacher, FSDD, work / f"distill-{name}", mimic=mimic, overwrite=True, latency_runs=30,
-                        config=DistillConfig(baseline=baseline))
+    for name, mimic, cfg in designs:
+        slug = name.split(" ")[0] + ("-paper" if "paper" in name else "-base" if "baseline" in name else "")
+        s = run_distill(teacher, DataConfig(str(FSDD)), work / f"distill-{slug}", mimic=mimic, overwrite=True,
+                        latency_runs=30, config=cfg)
         # the same design at base size (768 wide, 12 layers, random weights): whole-model reduction
-        base_mimic = MimicConfig(mimic.kind, mimic.n_layers, mimic.hidden, heads=12 if mimic.kind == "transformer" else 4,
-                                 ffn=3072 if mimic.kind == "transformer" else mimic.ffn)
+        base_mimic = MimicConfig(mimic.kind, mimic.n_layers, hidden=mimic.hidden, ffn=3072 if mimic.kind == "transformer"
+                                 else mimic.ffn, heads=12 if mimic.kind == "transformer" else mimic.heads)
         base_student = count_parameters(build_student(base, base_mimic)).total
-        rows.append({"design": name, "baseline_labels_only": baseline, "mimic": s["mimic"],
+        rows.append({"design": name, "mimic": s["mimic"], "config": s["config"],
+                     "epochs": {"stage1": sum(r["stage"] == "mimic" for r in s["history"]),
+                                "stage2": sum(r["stage"] == "labels" for r in s["history"])},
                      "teacher_test": s["teacher_test_accuracy"], "student_test": s["student_test_accuracy"],
                      "teacher_val": s["teacher_val_accuracy"], "student_val": s["student_val_accuracy"],
                      "retention_test": s["retention_test"], "retention_val": s["retention_val"],
@@ -69,16 +89,17 @@ def distill(teacher: Path, work: Path) -> list[dict]:
                      "stack_layers_reduction": s["params"]["stack_layers_reduction"],
                      "cpu_latency_ratio": s["latency_ratio"], "latency_ms": s["latency_ms"],
                      "base_size_whole_reduction": 1 - base_student / base_total, "seconds": s["seconds"]})
-        print(json.dumps(rows[-1]))
-    (RESULTS / "distill.json").write_text(json.dumps(rows, indent=2))
+        print(json.dumps(rows[-1])[:300], flush=True)
+        (RESULTS / "distill.json").write_text(json.dumps(rows, indent=2))
     return rows
 
 
 def compress(teacher: Path, work: Path) -> dict:
+    from spc.data import DataConfig
     from spc.recipes.compress import CompressConfig, run_compress
 
     out = work / "compress"
-    r = run_compress(teacher, FSDD, out, "cpu", config=CompressConfig(), overwrite=True)
+    r = run_compress(teacher, DataConfig(str(FSDD)), out, "cpu", config=CompressConfig(), overwrite=True)
     dst = RESULTS / "compress"
     if dst.exists():
         shutil.rmtree(dst)
@@ -93,7 +114,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", required=True, type=Path)
     ap.add_argument("--work", required=True, type=Path)
-    ap.add_argument("--only", nargs="*", default=["analyze", "prune", "distill", "compress"])
+    ap.add_argument("--only", nargs="*", default=["teacher", "analyze", "prune", "distill", "compress"])
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for step in args.only:

@@ -56,8 +56,9 @@ class DistillConfig:
     def paper(cls, **changes) -> "DistillConfig":
         """The paper's recipe (docs/method.md): 50 epochs of MSE, 30 of labels with the mimic frozen."""
         adam = dict(batch_size=128, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant", patience=0)
-        return cls(stage1=TrainConfig(epochs=50, **adam), stage2=TrainConfig(epochs=30, **adam),
-                   normalize_targets=False, soft_labels=0.0, unfreeze_mimic=False, **changes)
+        paper = cls(stage1=TrainConfig(epochs=50, **adam), stage2=TrainConfig(epochs=30, **adam),
+                    normalize_targets=False, soft_labels=0.0, unfreeze_mimic=False)
+        return replace(paper, **changes)
 
     def with_seed(self, seed: int) -> "DistillConfig":
         return replace(self, stage1=replace(self.stage1, seed=seed), stage2=replace(self.stage2, seed=seed))

@@ -49,7 +49,7 @@ class CompressConfig:
     """Settings of a compress run (written into the report); ``retention`` also sets the pruning target."""
 
     method: str = "auto"
-    retention: float = 0.95
+    retention: float = PruneConfig.retention
     analysis_clips: int = 256
     prune: PruneConfig = field(default_factory=lambda: PruneConfig(orders=PRUNE_ORDERS))
     mimic: MimicConfig = field(default_factory=MimicConfig)

@@ -1,0 +1,271 @@
+"""Compression on a real pre-trained encoder: OpenAI Whisper tiny.en's encoder on FSDD (issue 11).
+
+    python benchmarks/pretrained_whisper.py --work WORK            # every step, about 45 min on 2 cores
+    python benchmarks/pretrained_whisper.py --work WORK --only readme   # rewrite the README section from the JSON
+
+Steps (each writes results/whisper_fsdd/STEP.json; `readme` rewrites the section of benchmarks/README.md
+between its markers from those files):
+  teachers  the head-only teacher (encoder frozen, --train-layers 0) and a fully fine-tuned one
+  prune     every order without healing, with head healing and with distillation healing, on both teachers
+  mimic     the default 1-block mimic (a teacher layer, standardised MSE, soft labels) on both teachers, and the
+            paper's recipe (a fresh transformer block, plain MSE, labels, mimic frozen; epochs shortened) on the
+            head-only one
+  compress  `spc compress --target cpu` on the head-only teacher
+  latency   ONNX Runtime latency of the teacher, the pruned and the mimic models, side by side in one run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared"
+WHISPER = SHARED / "models" / "whisper-tiny.en-encoder"
+FSDD = SHARED / "data" / "fsdd"
+RESULTS = HERE / "results" / "whisper_fsdd"
+ORDERS = ("bi", "bi-iterative", "backward", "forward", "greedy", "random")
+
+
+def _save(name: str, data) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, default=str))
+
+
+def _load(name: str):
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def teachers(work: Path) -> dict:
+    from spc.data import DataConfig
+    from spc.finetune import FinetuneConfig
+    from spc.recipes.finetune import run_finetune
+    from spc.train import TrainConfig
+
+    runs = {
+        "head": FinetuneConfig(train=TrainConfig(epochs=20, batch_size=64, lr=1e-3, patience=5), train_layers=0),
+        "full": FinetuneConfig(train=TrainConfig(epochs=4, batch_size=32, lr=2e-4, warmup_ratio=0.1), augment=True),
+    }
+    out = {}
+    for name, cfg in runs.items():
+        s = run_finetune(str(WHISPER), DataConfig(str(FSDD)), work / f"teacher-{name}", config=cfg)
+        out[name] = {k: s[k] for k in ("val_accuracy", "test_accuracy", "best_epoch", "train_seconds", "seconds",
+                                        "config", "params")}
+        print(name, out[name]["val_accuracy"], out[name]["test_accuracy"], out[name]["seconds"], flush=True)
+    _save("teachers", out)
+    return out
+
+
+def prune(work: Path) -> dict:
+    from spc.data import DataConfig
+    from spc.prune import HealConfig, PruneConfig
+    from spc.recipes.prune import run_prune
+
+    out = {}
+    for teacher in ("head", "full"):
+        for heal in ("none", "head", "distill"):
+            cfg = PruneConfig(orders=ORDERS, random_seeds=(0,), heal=HealConfig(heal))
+            dest = work / f"prune-{teacher}-{heal}"
+            s = run_prune(work / f"teacher-{teacher}", DataConfig(str(FSDD)), dest, config=cfg, overwrite=True,
+                          latency_runs=0)
+            best = next(r for r in s["orders"] if r["name"] == s["best"])
+            out[f"{teacher}/{heal}"] = {
+                "teacher": teacher, "heal": heal, "best": s["best"], "kept": s["kept_layers"],
+                "removed": len(s["removed_layers"]), "n_layers": s["n_layers"],
+                "baseline_val": s["baseline_val_accuracy"], "target_val": s["target_val_accuracy"],
+                "original_test": s["original"]["test_accuracy"], "pruned_test": s["pruned_test_accuracy"],
+                "test_retention": s["pruned_test_accuracy"] / s["original"]["test_accuracy"],
+                "val_accuracy": best["val_accuracy"], "heal_seconds": s["heal_seconds"], "seconds": s["seconds"],
+                "orders": {r["name"]: {"removal": r["removal"], "val_curve": r["val_curve"],
+                                       "healed_curve": r["healed_curve"], "removed_at_target": r["removed_at_target"],
+                                       "test_accuracy": r["test_accuracy"]} for r in s["orders"]},
+                "model": s["pruned_model"],
+            }
+            (RESULTS / "curves").mkdir(parents=True, exist_ok=True)
+            (RESULTS / "curves" / f"{teacher}-{heal}.png").write_bytes((dest / "curves.png").read_bytes())
+            print(teacher, heal, out[f"{teacher}/{heal}"]["removed"], out[f"{teacher}/{heal}"]["test_retention"],
+                  s["seconds"], flush=True)
+            _save("prune", out)
+    return out
+
+
+def mimic(work: Path) -> dict:
+    from spc.data import DataConfig
+    from spc.distill import DistillConfig, MimicConfig
+    from spc.recipes.distill import run_distill
+    from spc.train import TrainConfig
+
+    paper = DistillConfig.paper(stage1=TrainConfig(epochs=20, batch_size=128, lr=1e-3, weight_decay=0.0,
+                                                   warmup_ratio=0.0, schedule="constant"),
+                                stage2=TrainConfig(epochs=10, batch_size=128, lr=1e-3, weight_decay=0.0,
+                                                   warmup_ratio=0.0, schedule="constant"))
+    runs = [("head", "default", MimicConfig(), DistillConfig()),
+            ("full", "default", MimicConfig(), DistillConfig()),
+            ("head", "paper-shortened", MimicConfig("transformer", 1, heads=6, ffn=1536), paper)]
+    out = {}
+    for teacher, recipe, design, cfg in runs:
+        s = run_distill(work / f"teacher-{teacher}", DataConfig(str(FSDD)), work / f"mimic-{teacher}-{recipe}",
+                        mimic=design, config=cfg, overwrite=True, latency_runs=0)
+        out[f"{teacher}/{recipe}"] = {
+            "teacher": teacher, "recipe": recipe, "mimic": s["mimic"], "config": s["config"],
+            "teacher_test": s["teacher_test_accuracy"], "student_test": s["student_test_accuracy"],
+            "teacher_val": s["teacher_val_accuracy"], "student_val": s["student_val_accuracy"],
+            "retention_test": s["retention_test"], "whole_reduction": s["params"]["whole_reduction"],
+            "params_teacher": s["params"]["teacher"]["total"], "params_student": s["params"]["student"]["total"],
+            "epochs": {"stage1": sum(r["stage"] == "mimic" for r in s["history"]),
+                       "stage2": sum(r["stage"] == "labels" for r in s["history"])},
+            "seconds": s["seconds"], "model": s["student"],
+        }
+        print(teacher, recipe, s["retention_test"], s["seconds"], flush=True)
+        _save("mimic", out)
+    return out
+
+
+def compress(work: Path) -> dict:
+    from spc.data import DataConfig
+    from spc.recipes.compress import CompressConfig, run_compress
+
+    r = run_compress(work / "teacher-head", DataConfig(str(FSDD)), work / "compress-head", "cpu",
+                     config=CompressConfig(), overwrite=True)
+    f = r["final"]
+    out = {"chosen": r["chosen"], "verdict": f["verdict"], "retention": f["retention"],
+           "retention_ci": f["retention_ci"], "mcnemar_p": f["mcnemar_p"], "test_accuracy": f["test_accuracy"],
+           "original_test_accuracy": f["original_test_accuracy"], "speedup_p50": f["speedup_p50"],
+           "latency_ms": f["latency_ms"], "original_latency_ms": f["original_latency_ms"],
+           "candidates": {n: {k: c.get(k) for k in ("val_accuracy", "val_retention", "val_retention_ci",
+                                                     "latency_ratio", "params")} for n, c in r["candidates"].items()},
+           "choice": r["choice"], "stages": r["stages"], "seconds": r["seconds"]}
+    _save("compress", out)
+    print(out["chosen"], out["verdict"], out["speedup_p50"], flush=True)
+    return out
+
+
+def latency(work: Path) -> dict:
+    """Teacher, pruned (head heal) and default mimic of the head-only teacher, exported and timed side by side."""
+    from spc.bench import bench_callables
+    from spc.export import ExportConfig, export_onnx
+    from spc.models import load_model
+    from spc.params import count_parameters
+    from spc.runtime import load_backend
+
+    prune_res, mimic_res = _load("prune") or {}, _load("mimic") or {}
+    models = {"teacher": work / "teacher-head"}
+    if "head/head" in prune_res:
+        models["pruned (head heal)"] = Path(prune_res["head/head"]["model"])
+    if "head/default" in mimic_res:
+        models["mimic (default)"] = Path(mimic_res["head/default"]["model"])
+    if "head/paper-shortened" in mimic_res:
+        models["mimic (paper)"] = Path(mimic_res["head/paper-shortened"]["model"])
+    fns, params = {}, {}
+    for name, path in models.items():
+        m = load_model(path)
+        params[name] = count_parameters(m).total
+        onnx = work / "onnx" / f"{name.split()[0]}-{abs(hash(name)) % 10**6}.onnx"
+        export_onnx(m, onnx, ExportConfig())
+        fns[name], _ = load_backend(onnx)
+    rows = bench_callables(fns, [(1, 16000), (8, 16000)], warmup=5, runs=30)
+    base = {r["batch"]: r["p50_ms"] for r in rows if r["artifact"] == "teacher"}
+    out = {"rows": [{**r, "ratio_to_teacher": r["p50_ms"] / base[r["batch"]], "params": params[r["artifact"]]}
+                    for r in rows],
+           "setup": "ONNX Runtime on the CPU (2 cores), interleaved rounds, 30 runs after 5 warm-up, 1 s clips"}
+    _save("latency", out)
+    return out
+
+
+START, END = "<!-- whisper-fsdd:start -->", "<!-- whisper-fsdd:end -->"
+
+
+def readme(work: Path | None = None) -> str:
+    """The README section, from the recorded JSON only."""
+    pct = lambda x: "-" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    t, p, m, c, lat = (_load(n) for n in ("teachers", "prune", "mimic", "compress", "latency"))
+    lines = [START, "## Pre-trained Whisper tiny.en on FSDD (`pretrained_whisper.py`)", "",
+             "OpenAI Whisper tiny.en's encoder (4 layers, 384 wide, `../shared/models/whisper-tiny.en-encoder`) with a "
+             "10-digit head, FSDD split by take (300 validation, 300 test, 2,400 train clips), 2 CPU cores. "
+             "Command: `python benchmarks/pretrained_whisper.py --work WORK`.", ""]
+    if t:
+        lines += ["### Teachers", "", "| teacher | trained | validation | test | time |", "| --- | --- | ---: | ---: | ---: |"]
+        for name, what in (("head", "head only (`--train-layers 0`, encoder frozen, features cached)"),
+                           ("full", "every layer (CNN frozen), 4 epochs")):
+            if name in t:
+                r = t[name]
+                lines.append(f"| {name} | {what} | {pct(r['val_accuracy'])} | {pct(r['test_accuracy'])} | "
+                             f"{r['seconds']:.0f} s |")
+        lines.append("")
+    if p:
+        lines += ["### Pruning: layers removed at 95% (validation target), without and with healing", "",
+                  "| teacher | heal | best order | kept layers | removed | test acc | test retention | heal time | total |",
+                  "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+        for key, r in p.items():
+            lines.append(f"| {r['teacher']} | {r['heal']} | {r['best']} | {r['kept']} | {r['removed']} of {r['n_layers']} | "
+                         f"{pct(r['pruned_test'])} | {r['test_retention']:.3f} | {r['heal_seconds']:.0f} s | "
+                         f"{r['seconds']:.0f} s |")
+        lines += ["", "Validation accuracy after removing 0, 1, 2, 3 layers (no heal / healed; `-`: not healed, past "
+                  "the first miss):", ""]
+        for key, r in p.items():
+            if r["heal"] == "none":
+                continue
+            for name, o in r["orders"].items():
+                if name.startswith("random"):
+                    continue
+                curve = " ".join(f"{a:.2f}" for a in o["val_curve"])
+                healed = " ".join("-" if a is None else f"{a:.2f}" for a in o["healed_curve"])
+                lines.append(f"- {r['teacher']}, {r['heal']} heal, {name}: {curve} / {healed}")
+        lines += ["", "Curves: `results/whisper_fsdd/curves/TEACHER-HEAL.png`.", ""]
+    if m:
+        lines += ["### Mimic (the whole stack replaced by one block)", "",
+                  "| teacher | recipe | design | epochs (stage 1 + 2) | student test | teacher test | test retention | "
+                  "whole model smaller by | time |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in m.values():
+            design = r["mimic"]["kind"] + (f" (teacher layer {r['mimic']['init_layer']})" if r["mimic"]["kind"] == "layer"
+                                           else f" ({r['mimic']['heads']} heads, FFN {r['mimic']['ffn']})")
+            lines.append(f"| {r['teacher']} | {r['recipe']} | {design} | {r['epochs']['stage1']} + {r['epochs']['stage2']} | "
+                         f"{pct(r['student_test'])} | {pct(r['teacher_test'])} | {r['retention_test']:.3f} | "
+                         f"{pct(r['whole_reduction'])} | {r['seconds']:.0f} s |")
+        lines.append("")
+    if lat:
+        lines += ["### ONNX Runtime latency, side by side in one run", "", f"{lat['setup']}.", "",
+                  "| model | parameters | batch | p50 ms | vs teacher |", "| --- | ---: | ---: | ---: | ---: |"]
+        for r in lat["rows"]:
+            lines.append(f"| {r['artifact']} | {r['params'] / 1e6:.2f} M | {r['batch']} | {r['p50_ms']:.2f} | "
+                         f"{r['ratio_to_teacher']:.2f} |")
+        lines.append("")
+    if c:
+        lo, hi = c["retention_ci"]
+        lines += ["### `spc compress --target cpu` on the head-only teacher", "",
+                  f"Chosen: **{c['chosen']}**; verdict **{c['verdict']}**: test {pct(c['test_accuracy'])} against "
+                  f"{pct(c['original_test_accuracy'])} (retention {c['retention']:.3f}, 95% interval "
+                  f"{lo if lo is None else round(lo, 3)}-{hi if hi is None else round(hi, 3)}, McNemar p = "
+                  f"{c['mcnemar_p']:.3g}), {c['speedup_p50']:.2f}x lower ONNX Runtime latency (p50 "
+                  f"{c['latency_ms']['p50_ms']:.2f} ms against {c['original_latency_ms']['p50_ms']:.2f} ms); "
+                  f"{c['seconds']:.0f} s in all ({', '.join(c['stages'])}).", ""]
+    lines.append(END)
+    section = "\n".join(lines)
+    readme_path = HERE / "README.md"
+    text = readme_path.read_text()
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    readme_path.write_text(text)
+    return section
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, required=True, help="Folder for the models (not committed).")
+    ap.add_argument("--only", nargs="*", default=["teachers", "prune", "mimic", "compress", "latency", "readme"])
+    args = ap.parse_args()
+    if not (WHISPER / "model.safetensors").is_file() or not (FSDD / "recordings").is_dir():
+        raise SystemExit(f"needs {WHISPER} and {FSDD} (see their READMEs)")
+    for step in args.only:
+        t0 = time.perf_counter()
+        globals()[step](args.work)
+        print(f"{step}: {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
