@@ -61,3 +61,16 @@ def test_the_app_does_not_import_torch(tmp_path):
             f"try:\n    runpy.run_path({str(APP / 'app.py')!r}, run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
+
+
+def test_the_app_runs_on_python_310():
+    import shutil
+
+    import pytest
+
+    vermin = shutil.which("vermin", path=str(Path(sys.executable).parent)) or shutil.which("vermin")
+    if vermin is None:
+        pytest.skip("vermin is not installed (pip install -e '.[dev]')")
+    r = subprocess.run([vermin, "--target=3.10-", "--violations", "--no-tips", "--eval-annotations", str(APP)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
