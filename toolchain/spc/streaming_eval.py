@@ -301,7 +301,7 @@ def det_plot(results: Mapping[str, dict], path: Path, max_fa_per_hour: float) ->
     for name, res in results.items():
         floor = 0.5 / res["negative_hours"]
         floors.append(floor)
-        rows = sorted(res["thresholds"], key=lambda r: r["fa_per_hour"])
+        rows = sorted(res["thresholds"], key=lambda r: -r["threshold"])  # from few false accepts to many
         xs = [max(r["fa_per_hour"], floor) for r in rows]
         line, = ax.plot(xs, [r["miss_rate"] for r in rows], marker="o", ms=3, label=name)
         if res["chosen"]:
