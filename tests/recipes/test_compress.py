@@ -47,13 +47,13 @@ FAST = CompressConfig(analysis_clips=32,
                                         heal=HealConfig("head", head=TrainConfig(epochs=2, **_QUICK))),
                       mimic=MimicConfig("linear", 1, hidden=16),
                       distill=DistillConfig(stage1=TrainConfig(epochs=8, **_QUICK), stage2=TrainConfig(epochs=4, **_QUICK)),
-                      latency_runs=3)
+                      latency_runs=3, stream=False, keywords=("high",))
 
 
 def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
     teacher, data = teacher_and_data
     out = tmp_path / "report"
-    report = run_compress(teacher, data, out, "cpu", config=FAST, show_progress=False)
+    report = run_compress(teacher, data, out, "cpu", config=replace(FAST, stream=True), show_progress=False)
     saved = json.loads((out / "report.json").read_text())
     md = (out / "report.md").read_text()
     assert saved["chosen"] in ("pruned", "mimic", "original")
@@ -72,11 +72,16 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
     assert evaluate(fn, clips).accuracy == pytest.approx(saved["final"]["test_accuracy"])
     assert report["final"]["retention"] == pytest.approx(saved["final"]["test_accuracy"] / saved["final"]["original_test_accuracy"])
     assert saved["warnings"] == []  # the teacher is far above chance
+    # the app's terms: both models as streaming detectors on the same recordings, in the JSON and the markdown
+    stream = saved["stream"]
+    assert stream["keywords"] == ["high"] and stream["negative_hours"] > 0
+    assert set(stream) >= {"original", "compressed"} and (out / "stream" / "det.png").is_file()
+    assert "As a streaming detector" in md
 
     # a second run reuses every stage (nothing retrains: the stage folders are unchanged)
     stages = sorted(p.name for p in (out / "work").iterdir())
     stamps = {p: (out / "work" / p / "stage.json").stat().st_mtime for p in stages}
-    again = run_compress(teacher, data, out, "cpu", config=FAST, show_progress=False)
+    again = run_compress(teacher, data, out, "cpu", config=replace(FAST, stream=True), show_progress=False)
     assert sorted(p.name for p in (out / "work").iterdir()) == stages
     assert {p: (out / "work" / p / "stage.json").stat().st_mtime for p in stages} == stamps
     assert again["final"]["test_accuracy"] == report["final"]["test_accuracy"]

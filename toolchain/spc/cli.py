@@ -74,17 +74,6 @@ def print_lines(lines: list[str]) -> None:
         stdout().print(line, markup=False, soft_wrap=True)
 
 
-def data_options(split_by: str | None, test_speaker: str | None, task: str | None) -> dict:
-    opts = {}
-    if split_by:
-        opts["split_by"] = split_by
-    if test_speaker:
-        opts["test_speaker"] = test_speaker
-    if task:
-        opts["task"] = task
-    return opts
-
-
 def data_flags(f):
     f = click.option("--layout", default="auto", show_default=True, help=LAYOUT_HELP)(f)
     f = click.option("--split-by", type=click.Choice(["take", "speaker"]), help="fsdd layout: split rule.")(f)
@@ -279,9 +268,8 @@ def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, la
     from .recipes.evaluate import run_eval
 
     try:
-        result = run_eval(model, data_dir, split=split, layout=layout, by_name=map_labels, batch_size=batch_size,
-                          device=device, show_progress=not as_json,
-                          data_options=data_options(split_by, test_speaker, task))
+        result = run_eval(model, data_config(click.get_current_context()), split=split, batch_size=batch_size,
+                          device=device, show_progress=not as_json)
     except LabelSubsetError as exc:
         raise SpcError(f"{exc}; add --map-labels to score the model on these classes only") from None
     label_mapping_note(result.label_mapping)
@@ -345,8 +333,7 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
 
     config = AnalysisConfig(n_clips=n_clips, batch_size=batch_size, k=k, seed=seed, split=split,
                             block_metric=block_metric, device=device)
-    result = run_analysis(model, data_dir, out_dir, config=config, layout=layout, by_name=map_labels,
-                          data_options=data_options(split_by, test_speaker, task), calib=calib)
+    result = run_analysis(model, data_config(click.get_current_context()), out_dir, config=config, calib=calib)
     stdout().print(analysis_summary(result, block_metric))
     print_lines(skipped_lines(result.data.get("skipped", []), str(Path(out_dir) / "analysis.json")))
     stdout().print(f"results: {Path(out_dir) / 'analysis.json'} and PNG figures in {out_dir}")
@@ -489,9 +476,9 @@ def export(model, out_path, data_dir, split, opset, with_hidden, simplify, atol,
     m = load_model(model)
     audio = None
     if data_dir:
-        from .data import load_clips, open_dataset
+        from .data import load_clips
 
-        ds = open_dataset(data_dir, layout, **data_options(split_by, test_speaker, task))
+        ds = data_config(click.get_current_context()).open()
         clips = load_clips(ds, split, rate=m.meta.sampling_rate, clip_seconds=2.0, limit=8, seed=0,
                            labels=sorted(set(ds.labels)), show_progress=False)
         audio = clips.audio
@@ -658,8 +645,7 @@ def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresho
     named = {}
     for a in artifacts:
         named[Path(a).name if Path(a).name not in named else a] = a
-    s = stream_figures(named, data_dir, out_dir, config=config, layout=layout,
-                       data_options=data_options(split_by, test_speaker, task))
+    s = stream_figures(named, data_config(click.get_current_context()), out_dir, config=config)
     print_lines(stream_eval_lines(s))
 
 
@@ -680,6 +666,10 @@ def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresho
 @cfg_option(COMPRESS_CFG, "calib", "--calib", help="Calibration manifest for the analysis and BI scoring (see spc calib).")
 @cfg_option(COMPRESS_CFG, "latency_runs", "--latency-runs", type=POSITIVE)
 @cfg_option(COMPRESS_CFG, "seed", "--seed", type=int)
+@cfg_option(COMPRESS_CFG, "stream", "--stream/--no-stream",
+            help="Also judge the original and the chosen artifact as streaming detectors (misses, false accepts/h).")
+@cfg_option(COMPRESS_CFG, "keywords", "--keywords", type=CSV,
+            help="Classes that are keywords in the streaming evaluation (default: all but _silence_/_unknown_).")
 @config_file_option
 @click.option("--map-labels", is_flag=True, help="The data holds only some of the model's classes: match them by name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
@@ -750,9 +740,8 @@ def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup,
 
     if json_path:
         check_output_file(json_path)  # before the timing, not after
-    result = run_bench(list(artifacts), target_name, data_dir=data_dir, split=split, report_dir=report_dir, runs=runs,
-                       warmup=warmup, threads=threads, layout=layout,
-                       data_options=data_options(split_by, test_speaker, task))
+    result = run_bench(list(artifacts), target_name, data=data_config(click.get_current_context()) if data_dir else None,
+                       split=split, report_dir=report_dir, runs=runs, warmup=warmup, threads=threads)
     from .console import bench_table, label_mapping_note
 
     for mapping in {m["note"]: m for m in result.get("label_mapping", {}).values() if m.get("note")}.values():
@@ -816,7 +805,7 @@ def calib_make(data_dir, n_clips, out, split, rule, seed, rule_file, layout, spl
     else:
         if not out:
             raise SpcError("calib make needs --out NAME (or --from RULE)")
-        ds = open_dataset(data_dir, layout, **data_options(split_by, test_speaker, task))
+        ds = data_config(click.get_current_context()).open()
         manifest = make_manifest(ds, n_clips, seed=seed, split=split, rule=rule, name=str(out))
     path = save_manifest(manifest, out)
     labels = {}
@@ -866,8 +855,8 @@ def precision(model, data_dir, calib, out_dir, int8_method, latency_runs, layout
 
     from .recipes.precision import run_precision
 
-    s = run_precision(model, data_dir, calib, out_dir, layout=layout, latency_runs=latency_runs, int8_method=int8_method,
-                      data_options=data_options(split_by, test_speaker, task))
+    s = run_precision(model, data_config(click.get_current_context()), calib, out_dir, latency_runs=latency_runs,
+                      int8_method=int8_method)
     check = s["fp16_check"]
     table = Table(title=f"precision of {model} (calibration {s['calibration']['hash']})",
                   caption=f"FP16 flagged layers: {check['flagged'] or 'none'}; FP16 top-1 agreement {check['top1_agreement']:.3f}")

@@ -323,18 +323,17 @@ def det_plot(results: Mapping[str, dict], path: Path, max_fa_per_hour: float) ->
     return path
 
 
-def load_test_clips(data_dir, spotter: KeywordSpotter, layout: str, data_options: dict | None):
+def load_test_clips(data, spotter: KeywordSpotter):
     """The test split at the artifact's rate and clip length, in its class order."""
-    from .data import load_clips, open_dataset
+    from .data import as_data_config, load_clips
 
-    ds = open_dataset(data_dir, layout, **(data_options or {}))
+    ds = as_data_config(data).open()
     return load_clips(ds, "test", rate=spotter.sampling_rate, clip_seconds=spotter.clip_samples / spotter.sampling_rate,
                       labels=spotter.labels, show_progress=False)
 
 
-def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data_dir: str | Path, out_dir: str | Path, *,
-                   config: StreamEvalConfig = StreamEvalConfig(), layout: str = "auto",
-                   data_options: dict | None = None) -> dict:
+def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data, out_dir: str | Path, *,
+                   config: StreamEvalConfig = StreamEvalConfig()) -> dict:
     """Streaming figures of one artifact or several ({name: path}) on the same recordings: JSON, DET PNG, manifest.
 
     Writes ``stream_eval.json``, ``det.png`` and ``recordings.json`` in ``out_dir`` and returns the JSON's dict
@@ -349,7 +348,7 @@ def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data_dir: s
     for name, path in named.items():
         with KeywordSpotter(path, threads=config.threads) as spotter:
             if rec is None:
-                test = load_test_clips(data_dir, spotter, layout, data_options)
+                test = load_test_clips(data, spotter)
                 present = [x for x in test.labels if x in {test.labels[t] for t in test.targets}]
                 keywords, _ = split_classes(present, config.keywords)
                 rec = build_recordings(test.audio, [test.labels[t] for t in test.targets], test.paths, keywords,
@@ -361,7 +360,7 @@ def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data_dir: s
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "recordings.json", json.dumps(rec.manifest(config), indent=1))
     det_plot(results, out / "det.png", config.max_fa_per_hour)
-    summary = {"data": str(data_dir), "split": "test", "keywords": rec.keywords, "negatives": rec.negatives,
+    summary = {"data": str(getattr(data, "root", data)), "split": "test", "keywords": rec.keywords, "negatives": rec.negatives,
                "audio": hours, "config": config_dict(config), "results": results,
                "files": {"json": str(out / "stream_eval.json"), "det_png": str(out / "det.png"),
                          "recordings": str(out / "recordings.json")}}

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..plotting import pyplot as _pyplot
+from ..plotting import save_png
 
 TITLES = {
     "cosine": "cosine (flattened clip)", "cosine_frames": "cosine (per frame)",
@@ -36,10 +37,7 @@ def heatmap(matrix, blocks: list[dict], title: str, path: Path) -> Path:
     ax.set_ylabel("hidden state")
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def bi_chart(bi: dict[str, list[float]], path: Path) -> Path:
@@ -55,10 +53,7 @@ def bi_chart(bi: dict[str, list[float]], path: Path) -> Path:
     ax.set_ylabel("Block Influence = 1 - cos(in, out)")
     ax.set_title("Block Influence: low = the layer changes little (pruned first)", fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def write_figures(result, out_dir: Path) -> list[Path]:
@@ -82,8 +77,4 @@ def compare_figure(a, b, metric: str, out_dir: Path) -> Path:
         ax.set_title(f"{r.model}", fontsize=9)
         ax.set_xlabel("hidden state")
     fig.suptitle(TITLES.get(metric, metric))
-    fig.tight_layout()
-    path = out_dir / f"compare_{metric}.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_png(fig, out_dir / f"compare_{metric}.png")

@@ -40,6 +40,11 @@ class DataConfig:
         return asdict(self)
 
 
+def as_data_config(data: "DataConfig | str | Path") -> DataConfig:
+    """A ``DataConfig`` for a folder given as a plain path (the layout detected), or the config itself."""
+    return data if isinstance(data, DataConfig) else DataConfig(str(data))
+
+
 def clips_for(model, dataset: KwsDataset, splits, *, subset: bool = False, show_progress: bool = True) -> dict:
     """The clips of ``splits`` at the model's rate and length, their classes in the model's order."""
     from .clips import load_clips, map_labels

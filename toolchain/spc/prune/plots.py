@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..plotting import pyplot
+from ..plotting import finish_axes, pyplot, save_png
 
 
 def curves_figure(result, path: Path) -> Path:
@@ -26,13 +26,7 @@ def curves_figure(result, path: Path) -> Path:
     ax.axhline(result.target_val_accuracy, color="red", lw=1, ls=":",
                label=f"target {result.config['retention']:.0%} of {result.baseline_val_accuracy:.3f}")
     ax.set_xlabel("transformer layers removed")
-    ax.set_ylabel("validation accuracy")
     how = f"healed ({result.heal}) and without retraining" if healed else "without retraining"
     ax.set_title(f"Pruning {how} ({result.n_layers} layers)", fontsize=10)
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, loc="lower left")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    finish_axes(ax)
+    return save_png(fig, path)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..analysis.plots import write_figures
 from ..analysis.run import AnalysisConfig, AnalysisResult, analyze_model, check_enough_clips
-from ..data import load_clips, map_labels, open_dataset
+from ..data import DataConfig, as_data_config, load_clips, map_labels
 from ..errors import SpcError
 from ..fileio import check_output_dir
 from ..models import load_model
@@ -18,9 +18,8 @@ from ..models import load_model
 RESULT = "analysis.json"
 
 
-def run_analysis(model_src: str | Path, data_dir: str | Path, out_dir: str | Path, *,
-                 config: AnalysisConfig = AnalysisConfig(), layout: str = "auto", by_name: bool = False,
-                 show_progress: bool = True, data_options: dict | None = None,
+def run_analysis(model_src: str | Path, data: DataConfig | str | Path, out_dir: str | Path, *,
+                 config: AnalysisConfig = AnalysisConfig(), show_progress: bool = True,
                  calib: str | Path | None = None) -> AnalysisResult:
     """Run the recipe; writes ``out/analysis.json`` and ``out/*.png``."""
     if config.n_clips < 4:
@@ -33,14 +32,15 @@ def run_analysis(model_src: str | Path, data_dir: str | Path, out_dir: str | Pat
         check_enough_clips(config.n_clips, config)
     out = check_output_dir(out_dir)  # before the analysis runs, not after
     model = load_model(model_src)
-    ds = open_dataset(data_dir, layout, **(data_options or {}))
-    order = map_labels(model.labels, ds.labels, by_name=by_name)
+    data = as_data_config(data)
+    ds = data.open()
+    order = map_labels(model.labels, ds.labels, by_name=data.subset)
     calib_info = None
     if calib is not None:
         from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
 
         manifest = load_manifest(calib)
-        clips = load_clips_from_manifest(manifest, data_dir, rate=model.meta.sampling_rate,
+        clips = load_clips_from_manifest(manifest, data.root, rate=model.meta.sampling_rate,
                                          clip_seconds=model.meta.clip_seconds, labels=order)
         calib_info = {"manifest": str(calib), "hash": manifest_hash(manifest), "split": manifest["split"]}
     else:

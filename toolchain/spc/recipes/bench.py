@@ -12,13 +12,14 @@ from pathlib import Path
 
 from ..bench import bench_callables, bench_shapes, machine_info
 from ..engines.runner import open_runner
+from ..data.config import DataConfig, as_data_config
 from ..errors import SpcError
 from ..fileio import read_json
 
 
-def run_bench(items: list[str], target_name: str | None = None, *, data_dir=None, split: str = "test", report_dir=None,
-              runs: int = 30, warmup: int = 5, threads: int = 0, layout: str = "auto", data_options=None) -> dict:
-    """Time ``items`` (artifact files or model folders) side by side; accuracy with ``data_dir``; add to a report."""
+def run_bench(items: list[str], target_name: str | None = None, *, data: DataConfig | str | Path | None = None,
+              split: str = "test", report_dir=None, runs: int = 30, warmup: int = 5, threads: int = 0) -> dict:
+    """Time ``items`` (artifact files or model folders) side by side; accuracy with ``data``; add to a report."""
     from ..targets import get_target
 
     if runs < 1 or warmup < 0:
@@ -46,23 +47,23 @@ def run_bench(items: list[str], target_name: str | None = None, *, data_dir=None
             n: [r["p50_ms"] / next(b["p50_ms"] for b in result["latency"] if b["artifact"] == base
                                     and b["batch"] == r["batch"] and b["samples"] == r["samples"])
                 for r in result["latency"] if r["artifact"] == n] for n in names}
-        if data_dir:
-            result["accuracy"], result["label_mapping"] = _accuracy(runners, data_dir, split, layout, data_options)
+        if data is not None:
+            result["accuracy"], result["label_mapping"] = _accuracy(runners, as_data_config(data), split)
             result["split"] = split
     if report_dir:
         _add_to_report(Path(report_dir), names, result)
     return result
 
 
-def _accuracy(runners: dict, data_dir, split: str, layout: str, data_options) -> tuple[dict, dict]:
+def _accuracy(runners: dict, data: DataConfig, split: str) -> tuple[dict, dict]:
     """Each runner's accuracy on ``split`` and how its classes were matched to the data's (``label_mapping``).
 
     The runner splits the 32-clip batches by its own profile.
     """
-    from ..data import load_clips, map_labels, open_dataset
+    from ..data import load_clips, map_labels
     from ..evaluate import evaluate
 
-    ds = open_dataset(data_dir, layout, **(data_options or {}))
+    ds = data.open()
     accuracy, mapping = {}, {}
     for name, runner in runners.items():
         m = runner.manifest

@@ -57,6 +57,8 @@ class CompressConfig:
     latency_runs: int = 20
     seed: int = 0
     calib: str | None = None  # calibration manifest for analysis and BI scoring (else a seeded sample)
+    stream: bool = True  # judge the original and the chosen artifact as a streaming detector (misses, FA/h)
+    keywords: tuple[str, ...] | None = None  # the classes that are keywords there (None: all but _silence_/_unknown_)
     version: int = 2
 
     def __post_init__(self) -> None:
@@ -297,7 +299,19 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
 
     mark("final")
 
-    # 9. report
+    # 9. the app's terms: the original and the chosen artifact as streaming detectors on the same recordings
+    stream = None
+    if config.stream:
+        from ..streaming_eval import StreamEvalConfig, stream_figures
+
+        try:
+            stream = stream_figures({"original": original_artifact, "compressed": final_artifact}, data,
+                                    out / "stream", config=StreamEvalConfig(keywords=config.keywords, seed=config.seed))
+        except SpcError as exc:  # e.g. no class is a non-keyword: said in the report, the compression stands
+            warnings.append(f"no streaming evaluation: {exc}")
+    mark("stream")
+
+    # 10. report
     artifacts = out / "artifacts"
     artifacts.mkdir(exist_ok=True)
     copied = {name: _copy_artifact(entry["onnx"], artifacts) for name, entry in entries.items()}
@@ -321,7 +335,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
                   "passed": retention >= config.retention - 1e-12, "test": final_test.as_dict(),
                   "latency_ms": final_lat["compressed"], "original_latency_ms": final_lat["original"],
                   "speedup_p50": final_lat["original"]["p50_ms"] / final_lat["compressed"]["p50_ms"]},
-        "build": build, "artifacts": copied, "machine": machine_info(), "versions": _versions(),
+        "build": build, "artifacts": copied, "stream": _stream_summary(stream), "machine": machine_info(), "versions": _versions(),
         "stages": timeline, "seconds": round(time.perf_counter() - t0, 1), "device_results": [], "warnings": warnings,
     }
     if not check:
@@ -330,6 +344,21 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
 
     write_report(report, out)
     return report
+
+
+def _stream_summary(stream: dict | None) -> dict | None:
+    """Per model, the figures an app is judged by at the threshold chosen for the false-accept budget."""
+    if stream is None:
+        return None
+    out = {"negative_hours": None, "keywords": stream["keywords"], "det_png": stream["files"]["det_png"],
+           "json": stream["files"]["json"], "max_fa_per_hour": stream["config"]["max_fa_per_hour"]}
+    for name, r in stream["results"].items():
+        out["negative_hours"] = r["negative_hours"]
+        row = r["chosen"]
+        out[name] = {"threshold": row["threshold"] if row else None, "real_time_factor": r["real_time_factor"],
+                     **({k: row.get(k) for k in ("miss_rate", "fa_per_hour", "latency_median_s", "latency_p90_s")}
+                        if row else {})}
+    return out
 
 
 def _finite(interval) -> list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..data import load_clips, map_labels, open_dataset
+from ..data import DataConfig, as_data_config, load_clips, map_labels
 from ..evaluate import EvalResult, evaluate, torch_predictor
 from ..models import load_model
 from ..device import resolve_device
@@ -13,24 +13,22 @@ from ..errors import SpcError
 
 def run_eval(
     model_src: str | Path,
-    data_dir: str | Path,
+    data: DataConfig | str | Path,
     *,
     split: str = "test",
-    layout: str = "auto",
-    by_name: bool = False,
     batch_size: int = 32,
     device: str = "auto",
     show_progress: bool = True,
-    data_options: dict | None = None,
 ) -> EvalResult:
     """Load the model and the split, check the classes agree, and score the model."""
     if batch_size < 1:
         raise SpcError(f"the batch size must be at least 1, got {batch_size}")
     torch_device = resolve_device(device)  # a bad device name fails before any loading
     model = load_model(model_src)
-    ds = open_dataset(data_dir, layout, **(data_options or {}))
+    data = as_data_config(data)
+    ds = data.open()
     ds.split(split)  # an empty split is an error before the model runs
-    order = map_labels(model.labels, ds.labels, by_name=by_name)
+    order = map_labels(model.labels, ds.labels, by_name=data.subset)
     clips = load_clips(
         ds, split, rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds,
         labels=order, show_progress=show_progress,

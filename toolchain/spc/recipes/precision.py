@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
-from ..data import load_clips, map_labels, open_dataset
+from ..data import DataConfig, as_data_config, load_clips, map_labels
 from ..evaluate import evaluate
 from ..export import ExportConfig, export_onnx
 from ..fileio import check_output_dir
@@ -20,7 +20,7 @@ from ..precision.fp16 import fp16_check, mixed_precision_onnx
 from ..precision.int8 import quantize_int8
 
 
-def run_precision(model_src, data_dir, calib, out_dir, *, layout: str = "auto", data_options: dict | None = None,
+def run_precision(model_src, data: DataConfig | str | Path, calib, out_dir, *,
                   latency_runs: int = 20, int8_method: str = "minmax") -> dict:
     from ..bench import bench_callables
     from ..engines.manifest import derive_manifest, read_manifest, write_manifest
@@ -28,11 +28,12 @@ def run_precision(model_src, data_dir, calib, out_dir, *, layout: str = "auto", 
 
     out = check_output_dir(out_dir)  # before any work; created once the inputs are read
     model = load_model(model_src)
-    ds = open_dataset(data_dir, layout, **(data_options or {}))
+    data = as_data_config(data)
+    ds = data.open()
     order = map_labels(model.labels, ds.labels)
     manifest = load_manifest(calib)
     info = {"manifest": str(calib), "hash": manifest_hash(manifest), "clips": len(manifest["clips"])}
-    cal = load_clips_from_manifest(manifest, data_dir, rate=model.meta.sampling_rate,
+    cal = load_clips_from_manifest(manifest, data.root, rate=model.meta.sampling_rate,
                                    clip_seconds=model.meta.clip_seconds, labels=order)
     out.mkdir(parents=True, exist_ok=True)
     check = fp16_check(model, cal.audio, cal.targets)
