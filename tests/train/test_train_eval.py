@@ -98,7 +98,7 @@ def test_an_unfinished_output_is_not_a_model_and_a_finished_one_is_kept(tmp_path
         run_finetune(str(_config_file(tmp_path)), DataConfig(tone_dataset), tmp_path / "out",
                      config=FinetuneConfig(train=TrainConfig(epochs=1, batch_size=12)), show_progress=False)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".spc-train"]  # nothing loadable
-    with pytest.raises(SpcError):
+    with pytest.raises(SpcError, match="holds an unfinished fine-tuning run"):
         load_model(tmp_path / "out")
     monkeypatch.undo()
     run_finetune(str(_config_file(tmp_path)), DataConfig(tone_dataset), tmp_path / "out",

@@ -31,6 +31,7 @@ from .mimic import MimicConfig, MimicStack
 META_FILE = "spc.json"
 STUDENT_FILE = "student.safetensors"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+UNFINISHED = {".spc-train": "fine-tuning", ".spc-distill": "distillation"}  # work folders of interrupted runs
 META_KEYS = ("sampling_rate", "clip_seconds", "normalize", "source", "provenance", "stack")
 
 
@@ -55,6 +56,10 @@ def _read_config(source: str):
             raise SpcError(f"cannot read model config {path}: {first_line(exc)}") from None
     if path.is_dir():
         if not (path / "config.json").is_file():
+            unfinished = sorted(p.name for p in path.glob(".spc-*") if p.name in UNFINISHED)
+            if unfinished:
+                raise SpcError(f"{path} holds an unfinished {UNFINISHED[unfinished[0]]} run ({unfinished[0]}); "
+                               "run the same command again to finish it")
             raise SpcError(f"{path} is not a model folder: it has no config.json")
         try:
             config = AutoConfig.from_pretrained(str(path))
