@@ -1,0 +1,76 @@
+"""Configs are frozen dataclasses: JSON round trips, dotted changes revalidated, one-line errors, CLI defaults from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from spc.cli import cli
+from spc.configs import default_of, from_dict, load_config, with_changes
+from spc.data import DataConfig
+from spc.distill import DistillConfig, MimicConfig
+from spc.errors import SpcError
+from spc.finetune import FinetuneConfig
+from spc.prune import HealConfig, PruneConfig
+from spc.recipes.compress import CompressConfig
+from spc.train import TrainConfig
+
+CONFIGS = [TrainConfig, FinetuneConfig, PruneConfig, HealConfig, MimicConfig, DistillConfig, CompressConfig]
+
+
+@pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: c.__name__)
+def test_every_config_round_trips_through_json_and_is_frozen_and_versioned(cls):
+    config = cls()
+    again = from_dict(cls, json.loads(json.dumps(dataclasses.asdict(config))))
+    assert again == config
+    assert config.version >= 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.version = 99  # type: ignore[misc]
+
+
+def test_the_papers_distillation_round_trips_too():
+    assert from_dict(DistillConfig, json.loads(json.dumps(DistillConfig.paper().as_dict()))) == DistillConfig.paper()
+
+
+def test_dotted_changes_are_validated_again():
+    changed = with_changes(CompressConfig(), {"prune.heal.method": "distill", "distill.stage1.epochs": 3, "retention": 0.9})
+    assert changed.prune.heal.method == "distill" and changed.distill.stage1.epochs == 3
+    assert changed.prune.retention == 0.9  # compress's target is the pruning target
+    with pytest.raises(SpcError, match="unknown heal"):
+        with_changes(CompressConfig(), {"prune.heal.method": "scrub"})
+    with pytest.raises(SpcError, match="at least 1 epoch"):
+        with_changes(FinetuneConfig(), {"train.epochs": 0})
+
+
+def test_unknown_settings_and_damaged_files_are_one_line(tmp_path):
+    with pytest.raises(SpcError, match=r"unknown settings \['epochz'\]"):
+        from_dict(TrainConfig, {"epochz": 3})
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(SpcError, match="cannot read config file"):
+        load_config(TrainConfig, tmp_path / "bad.json")
+
+
+def test_a_report_reruns_its_own_settings(tmp_path):
+    """``--config report.json`` reads the config a report recorded (the key ``config``)."""
+    config = with_changes(CompressConfig(), {"method": "prune", "prune.orders": ("bi", "greedy"), "seed": 3})
+    (tmp_path / "report.json").write_text(json.dumps({"run_id": "x", "config": config.as_dict()}))
+    assert load_config(CompressConfig, tmp_path / "report.json") == config
+
+
+def test_the_cli_shows_the_dataclass_defaults():
+    """One source of truth: --help shows what the config dataclasses say."""
+    for command, flag, value in (("finetune", "--epochs", default_of(FinetuneConfig, "train.epochs")),
+                                 ("prune", "--heal", default_of(PruneConfig, "heal.method")),
+                                 ("distill", "--kind", default_of(MimicConfig, "kind")),
+                                 ("compress", "--retention", default_of(CompressConfig, "retention"))):
+        text = CliRunner().invoke(cli, [command, "--help"], terminal_width=200).output
+        line = next(x for x in text.splitlines() if x.strip().startswith(flag))
+        assert f"default: {value}" in line, line
+
+
+def test_data_config_refuses_an_unknown_layout():
+    with pytest.raises(SpcError, match="unknown data layout"):
+        DataConfig("somewhere", layout="zip")
