@@ -33,7 +33,10 @@ def run_demo(out_dir: str | Path = "spc-demo", *, train: FinetuneConfig = DEMO_T
               "test_accuracy": summary["test_accuracy"], "params": summary["params"],
               "chance": 1.0 / len(summary["data"]["labels"]), "seconds": summary["seconds"]}
     if compress:
-        report = run_compress(out / "teacher", DataConfig(str(data)), out / "report", "cpu", config=CompressConfig(),
+        # two words are the app's keywords, the other eight what it must not fire on (the streaming figures)
+        keywords = tuple(summary["data"]["labels"][:2])
+        report = run_compress(out / "teacher", DataConfig(str(data)), out / "report", "cpu",
+                              config=CompressConfig(keywords=keywords),
                               show_progress=show_progress)
         result["report"] = str(out / "report" / "report.md")
         result["compress"] = {"chosen": report["chosen"], **{k: report["final"][k] for k in
