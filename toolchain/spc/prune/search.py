@@ -171,8 +171,22 @@ class PruneResult:
     def order(self, name: str) -> OrderResult:
         return next(o for o in self.orders if o.name == name)
 
+    def heal_seconds(self) -> float:
+        """Time spent healing, each healed candidate (a set of kept layers) counted once across the orders."""
+        return heal_seconds_of([(o.removal, o.heal_seconds) for o in self.orders], self.n_layers)
+
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def heal_seconds_of(orders: Sequence[tuple[Sequence[int], Sequence[float | None]]], n_layers: int) -> float:
+    """Sum of heal times over distinct candidates: (removal order, heal seconds after m removals) per order."""
+    spent: dict[tuple[int, ...], float] = {}
+    for removal, seconds in orders:
+        for m, sec in enumerate(seconds):
+            if sec:
+                spent[tuple(_keep_after(n_layers, removal[:m]))] = sec
+    return round(sum(spent.values()), 2)
 
 
 def _keep_after(n_layers: int, removed: Sequence[int]) -> list[int]:

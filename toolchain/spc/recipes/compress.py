@@ -183,7 +183,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
             curves_figure(result, path / "curves.png")
             shutil.rmtree(path / "heal", ignore_errors=True)
             res = finish(path, {"model": "model", "summary": "prune.json",
-                                "heal_seconds": sum(x for o in result.orders for x in o.heal_seconds if x)})
+                                "heal_seconds": result.heal_seconds()})
         candidates["pruned"] = {"method": "prune", "model": str(path / res["model"]), "summary": str(path / res["summary"]),
                                 "heal_seconds": res["heal_seconds"]}
         mark("prune")

@@ -89,7 +89,7 @@ def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, c
                      "latency_ms": latency["original"].as_dict() if latency else None},
         "orders": rows, "best": result.best, "kept_layers": best.keep,
         "removed_layers": best.removal[: best.removed_at_target],
-        "heal_seconds": sum(x for r in result.orders for x in r.heal_seconds if x),
+        "heal_seconds": result.heal_seconds(),
         "pruned_model": str(out / "model"), "pruned_test_accuracy": test_check,
         "latency_setup": {"device": "cpu", "batch": 1, "clip_samples": model.meta.clip_samples, "runs": latency_runs},
         "seconds": round(time.perf_counter() - t0, 1),
