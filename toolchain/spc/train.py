@@ -45,7 +45,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     schedule: str = "linear"  # warm-up then linear decay, or a constant rate
-    max_grad_norm: float = 5.0  # gradient clipping (0: off)
+    max_grad_norm: float = 1.0  # gradient clipping (0: off)
     patience: int = 0  # early stopping: stop after this many epochs without a better validation score (0: off)
     seed: int = 0
     device: str = "auto"
