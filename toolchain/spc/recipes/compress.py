@@ -140,7 +140,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     work.mkdir(parents=True, exist_ok=True)
 
     timeline: list[str] = []
-    clock = [time.perf_counter()]
+    clock = [t0]
 
     def stage(name: str, *k) -> tuple[Path, dict | None]:
         path = stage_dir(work, name, *inp.key, *k)
