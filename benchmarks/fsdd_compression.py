@@ -65,7 +65,6 @@ def distill(teacher: Path, work: Path) -> list[dict]:
     designs = [("layer-1 (default)", MimicConfig(), DistillConfig()),
                ("linear-1 (paper)", MimicConfig("linear", 1), paper),
                ("transformer-1 (paper)", MimicConfig("transformer", 1, heads=4, ffn=576), paper),
-               ("transformer-1 (default training)", MimicConfig("transformer", 1, heads=4, ffn=576), DistillConfig()),
                ("transformer-1-baseline", MimicConfig("transformer", 1, heads=4, ffn=576), DistillConfig(baseline=True))]
     base = load_model("preset:wav2vec2-base", labels=[str(i) for i in range(10)])
     base_total = count_parameters(base).total
@@ -110,11 +109,21 @@ def compress(teacher: Path, work: Path) -> dict:
     return r
 
 
+def precision(teacher: Path, work: Path) -> dict:
+    """FP32 / FP16 / mixed / INT8 of the teacher on the committed calibration manifest."""
+    from spc.recipes.precision import run_precision
+
+    calib = Path(__file__).resolve().parents[1] / "calibration" / "fsdd-take-split-256.json"
+    s = run_precision(teacher, FSDD, calib, work / "precision", latency_runs=20)
+    (RESULTS / "precision.json").write_text(json.dumps(s, indent=2, default=str))
+    return s
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", required=True, type=Path)
     ap.add_argument("--work", required=True, type=Path)
-    ap.add_argument("--only", nargs="*", default=["teacher", "analyze", "prune", "distill", "compress"])
+    ap.add_argument("--only", nargs="*", default=["teacher", "analyze", "prune", "precision", "distill", "compress"])
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for step in args.only:
