@@ -797,7 +797,6 @@ def calib_make(data_dir, n_clips, out, split, rule, seed, rule_file, layout, spl
       spc calib make --data ../shared/data/fsdd --n 256 --out fsdd-256
     """
     from .calib.manifest import make_from_rule, make_manifest, manifest_hash, save_manifest
-    from .data import open_dataset
 
     if rule_file:
         manifest = make_from_rule(rule_file, data_dir)

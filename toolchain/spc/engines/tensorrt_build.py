@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from ..errors import SpcError
-from ..fileio import sha256_file
 from .cuda_env import import_tensorrt
 from .device import require_build
 from .fp32_layers import pin_fp32
