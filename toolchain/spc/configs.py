@@ -51,8 +51,9 @@ def load_config(cls, path: str | Path):
 
 
 def default_of(cls, path: str):
-    """The default of a (dotted) field of ``cls``: what the CLI shows, stated once, in the dataclass."""
-    value = cls()
+    """The default of a (dotted) field of ``cls`` (a config class, or a named instance such as the
+    demo's settings): what the CLI shows, stated once, where the config is defined."""
+    value = cls() if isinstance(cls, type) else cls
     for part in path.split("."):
         value = getattr(value, part)
     return value

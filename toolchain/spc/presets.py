@@ -16,6 +16,16 @@ PRESETS: dict[str, dict] = {
         feat_proj_dropout=0.0, final_dropout=0.0, layerdrop=0.0, mask_time_prob=0.05,
         feat_extract_norm="layer",  # LayerNorm in every conv layer: trains from scratch far better
     ),
+    # A small Whisper-encoder model: log-mel front (40 bands), two strided convolutions, a 4-layer,
+    # 128-wide transformer stack. About 0.9 M parameters; learns words from scratch far faster than a
+    # raw-waveform CNN (the demo's teacher).
+    "whisper-small": dict(
+        model_type="whisper",
+        num_mel_bins=40, d_model=128, encoder_layers=4, encoder_attention_heads=4, encoder_ffn_dim=512,
+        decoder_layers=1, decoder_attention_heads=4, decoder_ffn_dim=128, max_source_positions=1500,
+        classifier_proj_size=64, dropout=0.1, attention_dropout=0.0, activation_dropout=0.0,
+        encoder_layerdrop=0.0, mask_time_prob=0.0,
+    ),
     # Base-size wav2vec2 (12 layers, 768 wide) with random weights: for benchmarks and accounting.
     "wav2vec2-base": dict(model_type="wav2vec2"),
 }

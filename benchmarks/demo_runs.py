@@ -1,0 +1,119 @@
+"""`spc demo` three times in a row, each from nothing (fresh folder), as a user runs it (a subprocess
+whose stderr is a log file, not a terminal): wall time, teacher accuracy, verdict, retention, speed-up.
+
+    python benchmarks/demo_runs.py --work WORK [--runs 3]
+
+Records results/demo/demo_runs.json, runs.md and the last run's console output (last_run.txt, last_run.log),
+and rewrites the README's demo paragraph (between the demo markers) with the last run's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "demo"
+README = ROOT / "README.md"
+START, END = "<!-- demo:start -->", "<!-- demo:end -->"
+
+
+def one_run(out: Path, log: Path) -> dict:
+    """``spc demo --out OUT``: its wall time, its summary, its console output and its progress lines."""
+    if out.exists():
+        shutil.rmtree(out)
+    spc = Path(sys.executable).with_name("spc")
+    t0 = time.perf_counter()
+    with log.open("w") as err:
+        proc = subprocess.run([str(spc), "demo", "--out", str(out)], stdout=subprocess.PIPE, stderr=err, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"spc demo failed (exit {proc.returncode}); see {log}")
+    demo = json.loads((out / "demo.json").read_text())
+    progress = [line for line in log.read_text().splitlines() if re.search(r"\d+/\d+ \(\d+%\)", line)]
+    c = demo["compress"]
+    return {"wall_seconds": round(wall, 1), "seconds": {k: round(v, 1) for k, v in demo["seconds"].items()},
+            "teacher_val": demo["val_accuracy"], "teacher_test": demo["test_accuracy"], "params": demo["params"]["total"],
+            "chosen": c["chosen"], "verdict": c["verdict"], "test_accuracy": c["test_accuracy"],
+            "retention": c["retention"], "retention_ci": c["retention_ci"], "mcnemar_p": c["mcnemar_p"],
+            "speedup_p50": c["speedup_p50"], "progress_lines_in_log": len(progress), "stdout": proc.stdout}
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def readme_paragraph(runs: list[dict], clips: dict) -> str:
+    last = runs[-1]
+    lo, hi = last["retention_ci"]
+    verdicts = ", ".join(r["verdict"] for r in runs)
+    walls = ", ".join(f"{r['wall_seconds'] / 60:.1f}" for r in runs)
+    return (
+        f"It writes `spc-demo/data` ({sum(clips.values()):,} one-second clips of ten words spoken offline by "
+        f"espeak-ng: {clips['train']:,} train, {clips['validation']} validation, {clips['test']} test), "
+        f"`spc-demo/teacher` (a Whisper-architecture model trained from scratch, {last['params'] / 1e6:.2f} M parameters) "
+        f"and `spc-demo/report/report.md`. The last of {len(runs)} consecutive runs measured by "
+        f"`benchmarks/demo_runs.py` on this 2-core machine printed: teacher test accuracy {pct(last['teacher_test'])} "
+        f"(chance 10%); compress chose `{last['chosen']}` and its CPU artifact keeps {pct(last['test_accuracy'])} on "
+        f"test, retention {last['retention']:.3f} (95% interval [{lo:.3f}, {hi:.3f}]): **{last['verdict']}**, "
+        f"{last['speedup_p50']:.2f}x lower ONNX Runtime latency (p50) than the teacher; {last['wall_seconds'] / 60:.1f} min "
+        f"in all (install excluded). Verdicts of the {len(runs)} runs: {verdicts}; minutes: {walls} "
+        f"(`benchmarks/results/demo/`)."
+    )
+
+
+def write_readme(paragraph: str) -> None:
+    text = README.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md has no {START} ... {END} section")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{START}\n{paragraph}\n{END}{tail}")
+
+
+def runs_table(runs: list[dict]) -> str:
+    rows = ["| run | minutes | teacher test | chosen | compressed test | retention [95% CI] | verdict | speed-up p50 | progress lines in log |",
+            "| ---: | ---: | ---: | --- | ---: | --- | --- | ---: | ---: |"]
+    for i, r in enumerate(runs, 1):
+        lo, hi = r["retention_ci"]
+        rows.append(f"| {i} | {r['wall_seconds'] / 60:.1f} | {pct(r['teacher_test'])} | {r['chosen']} | "
+                    f"{pct(r['test_accuracy'])} | {r['retention']:.3f} [{lo:.3f}, {hi:.3f}] | {r['verdict']} | "
+                    f"{r['speedup_p50']:.2f}x | {r['progress_lines_in_log']} |")
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True, type=Path)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for i in range(1, args.runs + 1):
+        log = args.work / f"run{i}.log"
+        runs.append(one_run(args.work / f"run{i}", log))
+        print(json.dumps({k: v for k, v in runs[-1].items() if k != "stdout"}), flush=True)
+    last_out = args.work / f"run{args.runs}"
+    clips = json.loads((last_out / "data" / "synth.json").read_text())["clips"]
+    (RESULTS / "last_run.txt").write_text(runs[-1]["stdout"])
+    shutil.copy2(args.work / f"run{args.runs}.log", RESULTS / "last_run.log")
+    record = {"command": "spc demo --out DIR (stderr to a file)", "machine": {"platform": platform.platform(),
+              "processor": platform.machine(), "python": platform.python_version()},
+              "runs": [{k: v for k, v in r.items() if k != "stdout"} for r in runs],
+              "same_verdict": len({r["verdict"] for r in runs}) == 1}
+    (RESULTS / "demo_runs.json").write_text(json.dumps(record, indent=2))
+    (RESULTS / "runs.md").write_text(runs_table(runs))
+    write_readme(readme_paragraph(runs, clips))
+    print(runs_table(runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The built-in demo: its preset, and one run end to end at a reduced size (the full run is measured by
+benchmarks/demo_runs.py, not asserted here)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from spc.models import load_model
+from spc.params import count_parameters
+from spc.recipes.demo import DEMO_PRESET, DEMO_TRAIN, run_demo
+from spc.synth import SynthConfig
+
+
+def test_demo_preset_is_a_small_whisper_with_a_log_mel_front():
+    model = load_model(DEMO_PRESET, labels=[str(i) for i in range(10)])
+    assert model.meta.family == "whisper"
+    assert model.hf.config.num_mel_bins == 40 and model.hf.config.encoder_layers == 4
+    assert 0.5e6 < count_parameters(model).total < 1.0e6
+    import torch
+
+    logits = model(torch.zeros(2, 16000))
+    assert logits.shape == (2, 10)
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_its_summary_matches_the_report(tmp_path):
+    synth = SynthConfig(words=("yes", "no", "up", "down"), clips_per_word=90, splits=(0.3, 0.6, 0.1))  # 216 validation clips
+    train = replace(DEMO_TRAIN, train=replace(DEMO_TRAIN.train, epochs=2))
+    result = run_demo(tmp_path / "demo", train=train, synth=synth, show_progress=False)
+    saved = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    report = json.loads((tmp_path / "demo" / "report" / "report.json").read_text())
+    assert saved["compress"] == json.loads(json.dumps(result["compress"]))
+    assert saved["clips"] == {"train": 108, "validation": 216, "test": 36}
+    assert saved["compress"]["verdict"] == report["final"]["verdict"] in ("PASS", "FAIL", "PASS, not significant")
+    assert saved["compress"]["test_accuracy"] == report["final"]["test_accuracy"]
+    assert report["config"]["stream"] is False  # no silence or unknown class: no streaming figures
+    s = saved["seconds"]
+    assert s["total"] >= s["data"] + s["teacher"] + s["compress"] - 0.01
