@@ -5,7 +5,8 @@
     python benchmarks/fsdd_compression.py --teacher WORK/fsdd-teacher --work WORK [--only prune distill compress]
 
 Records (figures, not model files) in benchmarks/results/fsdd/: prune.json + curves.png, distill.json,
-compress/ (report.json, report.md, figures), analysis/ (analysis.json, heatmaps), README.md.
+compress/ (report.json, report.md, figures), analysis/ (analysis.json, heatmaps), precision.json; the
+``readme`` step rewrites the FSDD section of benchmarks/README.md from those records only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
 RESULTS = Path(__file__).parent / "results" / "fsdd"
+START, END = "<!-- fsdd:start -->", "<!-- fsdd:end -->"
 
 
 def prune(teacher: Path, work: Path) -> dict:
@@ -119,11 +121,118 @@ def precision(teacher: Path, work: Path) -> dict:
     return s
 
 
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _read(name: str):
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def readme(teacher: Path | None = None, work: Path | None = None) -> str:
+    """The FSDD section of benchmarks/README.md, from the recorded JSON only."""
+    t, a, p, pr, d = (_read(n) for n in ("teacher_finetune.json", "analysis/analysis.json", "prune.json",
+                                          "precision.json", "distill.json"))
+    c = _read("compress/report.json")
+    lines = [START, "## FSDD (real recordings), a teacher trained from scratch (`fsdd_compression.py`)", "",
+             "```bash", "python benchmarks/fsdd_compression.py --teacher WORK/fsdd-teacher --work WORK", "```", "",
+             "`preset:wav2vec2-small` trained from scratch (no pre-trained weights can be fetched here): the wav2vec2 "
+             "layout (7-layer CNN with 32 channels and LayerNorm, stride 320; 6 transformer layers, 144 wide, FFN 384). "
+             "FSDD split by take (0-4 test, 5-9 validation, 10-49 train: 300 / 300 / 2,400 clips), 2 CPU cores. "
+             "Every figure below is read from the files under `results/fsdd/`.", ""]
+    if t:
+        best = max(t["history"], key=lambda r: r["val_accuracy"]) if t.get("history") else {}
+        lines += ["### The teacher", "",
+                  f"{t['params']['total'] / 1e6:.2f} M parameters, 15 epochs (every layer, augmentation): best epoch "
+                  f"{best.get('epoch', -1) + 1}, validation {_pct(t['val_accuracy'])}, test {_pct(t['test_accuracy'])} "
+                  f"(`results/fsdd/teacher_finetune.json`; {t['seconds']:.0f} s of wall time, which depends on what else "
+                  "the 2 cores ran meanwhile).", ""]
+    if a:
+        blocks = " ".join(f"[{b['start']}]" if b["start"] == b["end"] else f"[{b['start']}-{b['end']}]"
+                          for b in a["blocks"]["cka"]["blocks"])
+        bi = ", ".join(f"{x:.3f}" for x in a["bi"]["frames"])
+        lines += ["### Layer similarity (`results/fsdd/analysis/`)", "",
+                  f"{a['n_clips']} class-balanced validation clips. CKA blocks over hidden states 0-{a['n_layers']} "
+                  f"(0 = stack input): **{blocks}**. Block Influence per layer (0-based): {bi}.", ""]
+    if p:
+        orig = p["original"]
+        lines += ["### Pruning, healed (`results/fsdd/prune.json`, `prune_curves.png`)", "",
+                  f"Target: 95% of the original validation accuracy ({_pct(p['baseline_val_accuracy'])} -> "
+                  f"{_pct(p['target_val_accuracy'])}); heal `{p['heal']}` after each cut (random orders: not healed). "
+                  f"Original test accuracy {_pct(orig['test_accuracy'])}.", "",
+                  "| order | removed at target | kept layers | validation after removing 0..5 layers: no heal | healed | "
+                  "test acc | PyTorch CPU latency vs original |", "| --- | ---: | --- | --- | --- | ---: | ---: |"]
+        for o in p["orders"]:
+            curve = " ".join(f"{x:.3f}" for x in o["val_curve"])
+            healed = " ".join("-" if x is None else f"{x:.3f}" for x in o["healed_curve"])
+            ratio = "-" if o.get("latency_ratio") is None else f"{o['latency_ratio']:.2f}"
+            lines.append(f"| {o['name']} | {o['removed_at_target']} | {o['keep']} | {curve} | {healed} | "
+                         f"{_pct(o['test_accuracy'])} | {ratio} |")
+        lines += ["", f"Chosen order: **{p['best']}**, kept layers {p['kept_layers']}: test "
+                  f"{_pct(p['pruned_test_accuracy'])}, retention {p['pruned_test_accuracy'] / orig['test_accuracy']:.3f}; "
+                  f"healing took {p['heal_seconds']:.0f} s of the {p['seconds']:.0f} s run.", ""]
+    if d:
+        lines += ["### Mimic distillation (`results/fsdd/distill.json`)", "",
+                  "Default recipe: one teacher layer as the mimic, stage 1 MSE on per-channel standardised targets, "
+                  "stage 2 labels plus the teacher's soft labels with the mimic trained; the paper's recipe: fresh blocks, "
+                  "plain MSE then labels with the mimic frozen (50 + 30 epochs at most); baseline: labels only.", "",
+                  "| design | epochs (stage 1 + 2) | val acc | test acc | test retention | parameters | whole-model "
+                  "reduction | CPU latency vs teacher | same design at base size: reduction |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in d:
+            lines.append(f"| {r['design']} | {r['epochs']['stage1']} + {r['epochs']['stage2']} | {_pct(r['student_val'])} | "
+                         f"{_pct(r['student_test'])} | {r['retention_test']:.3f} | {r['params_student'] / 1e3:.1f} k | "
+                         f"{_pct(r['whole_reduction'])} | {r['cpu_latency_ratio']:.2f} | {_pct(r['base_size_whole_reduction'])} |")
+        lines.append("")
+    if c:
+        f = c["final"]
+        lo, hi = f["retention_ci"]
+        lines += ["### The main job (`results/fsdd/compress/report.md`)", "",
+                  "```bash", "spc compress WORK/fsdd-teacher --data ../shared/data/fsdd --target cpu --out WORK/compress",
+                  "```", "",
+                  f"Chosen: {c['choice']['reason'] if isinstance(c.get('choice'), dict) else c['chosen']}. "
+                  f"The built ONNX Runtime artifact keeps {_pct(f['test_accuracy'])} on test against the original's "
+                  f"{_pct(f['original_test_accuracy'])} (both exported and run the same way): retention "
+                  f"{f['retention']:.3f}, 95% interval [{lo:.3f}, {hi:.3f}], McNemar p = {f['mcnemar_p']:.3g}: "
+                  f"**{f['verdict']}**, {f['speedup_p50']:.2f}x lower ONNX Runtime latency (p50, batch 1, 1 s); "
+                  f"{c['seconds']:.0f} s in all.", "",
+                  "| candidate | validation retention [95% CI] | latency vs original |", "| --- | --- | ---: |"]
+        for name, cand in c["candidates"].items():
+            ci = cand.get("val_retention_ci") or [None, None]
+            ci_s = "-" if ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+            ratio = cand.get("latency_ratio")
+            lines.append(f"| {name} | {cand['val_retention']:.3f} {ci_s} | {'-' if ratio is None else f'{ratio:.2f}'} |")
+        lines.append("")
+    if pr:
+        lines += ["### Precision (`results/fsdd/precision.json`)", "",
+                  f"Calibration: {pr['calibration']['clips']} class-balanced validation clips (manifest hash "
+                  f"{pr['calibration']['hash']}). Test accuracy and ONNX Runtime CPU latency (p50, batch 1, 1 s), "
+                  "side by side:", "", "| variant | test accuracy | retention | CPU p50 |", "| --- | ---: | ---: | ---: |"]
+        p50 = {r["artifact"]: r["p50_ms"] for r in pr["latency_cpu"] if r["batch"] == 1}
+        for v in ("fp32", "fp16", "mixed", "int8"):
+            if v in pr["test_accuracy"]:
+                lines.append(f"| {v.upper()} | {_pct(pr['test_accuracy'][v])} | {pr['retention'][v]:.3f} | "
+                             f"{p50.get(v, float('nan')):.2f} ms |")
+        lines += ["", "FP16 and INT8 graphs are for GPUs and INT8 accelerators (the TensorRT path builds them); on "
+                  "this CPU ONNX Runtime wraps them in casts and quantise/dequantise pairs.", ""]
+    lines.append(END)
+    section = "\n".join(lines)
+    path = Path(__file__).parent / "README.md"
+    text = path.read_text()
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)
+    return section
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", required=True, type=Path)
     ap.add_argument("--work", required=True, type=Path)
-    ap.add_argument("--only", nargs="*", default=["teacher", "analyze", "prune", "precision", "distill", "compress"])
+    ap.add_argument("--only", nargs="*", default=["teacher", "analyze", "prune", "precision", "distill", "compress", "readme"])
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for step in args.only:
