@@ -6,7 +6,8 @@ hold on a noisy machine.
 
     python benchmarks/onnx_vs_torch_cpu.py --runs 10
 
-Writes benchmarks/results/onnx_vs_torch_cpu.json.
+Writes benchmarks/results/onnx_vs_torch_cpu.json. Neither runtime spins idle threads between runs (spc's
+sessions never do; PyTorch's OpenMP pool is set passive here), so one candidate's idle pool does not slow the next.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import platform
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: see the docstring
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 WHISPER = Path(__file__).resolve().parents[2] / "shared" / "models" / "whisper-tiny.en-encoder"
 LABELS = [str(i) for i in range(12)]
@@ -90,6 +93,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                           "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                          "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "ort_spinning": False,
                           "onnxruntime": onnxruntime.__version__, "load_average_1min_at_end": round(load, 2)},
               "runs": args.runs, "models": results}
     out = Path(__file__).parent / "results"

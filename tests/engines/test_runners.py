@@ -52,6 +52,15 @@ def test_runtime_needs_no_torch_and_ort_sessions_come_from_one_function():
     assert callers == ["engines/ort_run.py"]
 
 
+def test_ort_sessions_do_not_spin_idle_threads(tmp_path):
+    """A spinning pool keeps the cores busy after a run and slows what runs next (side-by-side timing)."""
+    from spc.engines.ort_run import ort_session
+
+    sess = ort_session(trt_fakes.tiny_onnx(tmp_path / "m.onnx"), threads=2)
+    assert sess.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert sess.get_session_options().intra_op_num_threads == 2
+
+
 def test_truncated_onnx_is_one_line(tmp_path):
     from spc.cli import cli
     from spc.engines.manifest import read_manifest, write_manifest

@@ -24,6 +24,9 @@ def ort_session(path: str | Path, threads: int = 0, providers: list[str] | None 
     """An ONNX Runtime session (CPU unless ``providers`` says otherwise); an unreadable model is one user error.
 
     ``optimized_path`` also saves the optimised graph there (what ``spc build --target cpu`` keeps).
+    Idle worker threads do not spin: a spinning pool keeps the cores busy after each run, which slows
+    whatever runs next (the other candidate timed side by side, the app's audio thread between hops);
+    measured here, two sessions timed in turns on 2 cores ran 1.5-2.5x slower with spinning on.
     """
     import onnxruntime as ort
 
@@ -33,6 +36,7 @@ def ort_session(path: str | Path, threads: int = 0, providers: list[str] | None 
                                      "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
     if threads:
         opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if optimized_path:
         opts.optimized_model_filepath = str(optimized_path)
     try:
