@@ -21,7 +21,7 @@ from .finetune import run_finetune
 
 DEMO_PRESET = "preset:whisper-small"
 DEMO_SYNTH = SynthConfig(clips_per_word=300)  # 1,800 train / 750 validation / 450 test clips
-DEMO_TRAIN = FinetuneConfig(train=TrainConfig(epochs=15, batch_size=32, lr=2e-3, weight_decay=0.01, warmup_ratio=0.1,
+DEMO_TRAIN = FinetuneConfig(train=TrainConfig(epochs=25, batch_size=32, lr=2e-3, weight_decay=0.01, warmup_ratio=0.1,
                                               seed=0, device="auto", max_grad_norm=1.0),
                             freeze_feature_encoder=False, augment=True)
 
