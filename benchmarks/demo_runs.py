@@ -72,12 +72,11 @@ def readme_paragraph(runs: list[dict], clips: dict) -> str:
 
 
 def write_readme(paragraph: str) -> None:
-    text = README.read_text()
-    if START not in text or END not in text:
+    from readme_section import replace_section
+
+    if START not in README.read_text():
         raise SystemExit(f"README.md has no {START} ... {END} section")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{START}\n{paragraph}\n{END}{tail}")
+    replace_section(README, START, END, paragraph)
 
 
 def runs_table(runs: list[dict]) -> str:

@@ -216,16 +216,9 @@ def readme(teacher: Path | None = None, work: Path | None = None) -> str:
                              f"{p50.get(v, float('nan')):.2f} ms |")
         lines += ["", "FP16 and INT8 graphs are for GPUs and INT8 accelerators (the TensorRT path builds them); on "
                   "this CPU ONNX Runtime wraps them in casts and quantise/dequantise pairs.", ""]
-    lines.append(END)
-    section = "\n".join(lines)
-    path = Path(__file__).parent / "README.md"
-    text = path.read_text()
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
-    return section
+    from readme_section import replace_section
+
+    return replace_section(Path(__file__).parent / "README.md", START, END, "\n".join(lines[1:]))
 
 
 def main() -> None:

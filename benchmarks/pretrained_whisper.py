@@ -267,16 +267,9 @@ def readme(work: Path | None = None) -> str:
                   f"{c['mcnemar_p']:.3g}), {c['speedup_p50']:.2f}x lower ONNX Runtime latency (p50 "
                   f"{c['latency_ms']['p50_ms']:.2f} ms against {c['original_latency_ms']['p50_ms']:.2f} ms); "
                   f"{c['seconds']:.0f} s in all ({', '.join(c['stages'])}).", ""]
-    lines.append(END)
-    section = "\n".join(lines)
-    readme_path = HERE / "README.md"
-    text = readme_path.read_text()
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    readme_path.write_text(text)
-    return section
+    from readme_section import replace_section
+
+    return replace_section(HERE / "README.md", START, END, "\n".join(lines[1:]))
 
 
 def main() -> None:
