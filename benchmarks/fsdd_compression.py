@@ -178,7 +178,7 @@ def readme(teacher: Path | None = None, work: Path | None = None) -> str:
                   "stage 2 labels plus the teacher's soft labels with the mimic trained; the paper's recipe: fresh blocks, "
                   "plain MSE then labels with the mimic frozen (50 + 30 epochs at most); baseline: labels only.", "",
                   "| design | epochs (stage 1 + 2) | val acc | test acc | test retention | parameters | whole-model "
-                  "reduction | CPU latency vs teacher | same design at base size: reduction |",
+                  "reduction | PyTorch CPU latency vs teacher | same design at base size: reduction |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in d:
             lines.append(f"| {r['design']} | {r['epochs']['stage1']} + {r['epochs']['stage2']} | {_pct(r['student_val'])} | "
