@@ -108,7 +108,7 @@ def main() -> None:
         runs.append(one_run(args.work / f"run{i}", log))
         print(json.dumps({k: v for k, v in runs[-1].items() if k != "stdout"}), flush=True)
     last_out = args.work / f"run{args.runs}"
-    clips = json.loads((last_out / "data" / "synth.json").read_text())["clips"]
+    clips = json.loads((last_out / "demo.json").read_text())["clips"]
     (RESULTS / "last_run.txt").write_text(runs[-1]["stdout"])
     shutil.copy2(args.work / f"run{args.runs}.log", RESULTS / "last_run.log")
     record = {"command": "spc demo --out DIR (stderr to a file)", "machine": {"platform": platform.platform(),

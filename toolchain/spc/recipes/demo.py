@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..data import DataConfig
-from ..fileio import read_json
+from ..fileio import atomic_write_text
 from ..finetune import FinetuneConfig
 from ..synth import SynthConfig, make_keyword_dataset
 from ..train import TrainConfig
@@ -47,7 +47,7 @@ def run_demo(out_dir: str | Path = "spc-demo", *, train: FinetuneConfig = DEMO_T
     result = {"data": str(data), "teacher": summary["model"], "preset": DEMO_PRESET,
               "val_accuracy": summary["val_accuracy"], "test_accuracy": summary["test_accuracy"],
               "params": summary["params"], "chance": 1.0 / len(summary["data"]["labels"]),
-              "clips": read_clip_counts(data)}
+              "clips": summary["data"]["clips"]}
     if compress:
         t1 = time.perf_counter()
         report = run_compress(out / "teacher", DataConfig(str(data)), out / "report", "cpu",
@@ -60,10 +60,5 @@ def run_demo(out_dir: str | Path = "spc-demo", *, train: FinetuneConfig = DEMO_T
                                                            "retention", "retention_ci", "mcnemar_p", "speedup_p50")}}
     seconds["total"] = time.perf_counter() - t0
     result["seconds"] = seconds
-    (out / "demo.json").write_text(json.dumps(result, indent=2))
+    atomic_write_text(out / "demo.json", json.dumps(result, indent=2))
     return result
-
-
-def read_clip_counts(data: Path) -> dict:
-    """Clips per split, as the synthesiser recorded them."""
-    return read_json(Path(data) / "synth.json", "demo data manifest")["clips"]
