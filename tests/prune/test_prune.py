@@ -242,3 +242,54 @@ def test_search_with_healing_uses_the_healed_curve_and_saves_the_healed_model(tm
     assert result.order("random-s0").healed_curve[1:] == [None] * 3  # baselines are not healed
     assert pruned.num_layers == len(back.keep) and result.best == "backward"
     assert evaluate(torch_predictor(pruned), test).accuracy == pytest.approx(back.test_accuracy)
+
+
+# ---------------------------------------------------------------- the depth is chosen by the interval rule
+def _correctness(n: int, wrong: int, seed: int = 0) -> np.ndarray:
+    """n clips, ``wrong`` of them (seeded positions) wrong."""
+    out = np.ones(n, dtype=bool)
+    out[np.random.default_rng(seed).choice(n, wrong, replace=False)] = False
+    return out
+
+
+def test_a_cut_passing_by_the_point_estimate_only_is_not_safe():
+    from spc.prune.search import judge_cut
+    from spc.stats import retention_interval
+
+    original = _correctness(700, 27)  # 673 right (96.1%): the 95% target needs ceil(0.95 * 673) = 640
+    passes_by_7 = original.copy()
+    passes_by_7[np.flatnonzero(original)[:673 - 647]] = False  # 647 right: the issue's "7 clips of 709" case
+    cut = judge_cut("backward", [0, 1], 6, original, passes_by_7, 0.95, seed=0)
+    lo, hi = retention_interval(original, passes_by_7, seed=0)
+    assert cut.retention == pytest.approx(647 / 673) and cut.margin_clips == 7
+    assert lo < 0.95 <= cut.retention and cut.interval == (lo, hi)
+    assert cut.standing == "point estimate only" and cut.removed == 4
+    clearly = original.copy()
+    clearly[np.flatnonzero(original)[:3]] = False  # 670 right: retention 0.996, interval well above 0.95
+    assert judge_cut("bi", [0, 1, 2], 6, original, clearly, 0.95, seed=0).standing == "safe"
+    short = original.copy()
+    short[np.flatnonzero(original)[:40]] = False  # 633 right < 640
+    miss = judge_cut("bi", [0], 6, original, short, 0.95, seed=0)
+    assert miss.standing == "fails" and miss.margin_clips == 633 - 640
+
+
+def test_choice_takes_the_deepest_safe_cut_and_flags_the_deeper_point_only_one():
+    from spc.prune.search import Cut, OrderResult, choose_cuts
+
+    def cut(order, removed, lo, standing, acc=0.9):
+        return Cut(order, removed, list(range(6 - removed)), acc, 0.96, (lo, 1.0), 5, standing)
+
+    backward = OrderResult("backward", [5, 4, 3, 2, 1], [1.0] * 6, 3, [0, 1, 2], 0.95,
+                           cuts=[cut("backward", 1, 0.99, "safe"), cut("backward", 2, 0.98, "safe"),
+                                 cut("backward", 3, 0.96, "safe"), cut("backward", 4, 0.93, "point estimate only"),
+                                 cut("backward", 5, 0.5, "fails")], removed_point=4)
+    bi = OrderResult("bi", [1, 2, 3, 4, 5], [1.0] * 6, 2, [0, 3, 4, 5], 0.97,
+                     cuts=[cut("bi", 1, 0.995, "safe"), cut("bi", 2, 0.97, "safe"), cut("bi", 3, 0.9, "fails")],
+                     removed_point=2)
+    rand = OrderResult("random-s0", [3, 1, 2, 4, 5], [1.0] * 6, 5, [0], 1.0, baseline=True,
+                       cuts=[cut("random-s0", 5, 0.99, "safe")], removed_point=5)
+    best, safe, point, depths = choose_cuts([backward, bi, rand])
+    assert best is backward and safe.removed == 3 and safe.standing == "safe"  # not the 4-layer point-only cut
+    assert point.removed == 4 and point.standing == "point estimate only"
+    assert [c.removed for c in depths] == [1, 2, 3, 4]  # every passing depth, never the random baseline's
+    assert [c.order for c in depths[:2]] == ["bi", "backward"]  # per depth, the higher lower bound

@@ -106,16 +106,23 @@ def prune_table(summary: dict) -> Table:
     table = Table(title=f"pruning {summary['model']} ({summary['n_layers']} layers), target "
                         f"{pct(summary['target_val_accuracy'])} = {summary['config']['retention']:.0%} of "
                         f"{pct(summary['baseline_val_accuracy'])} validation")
-    for col, just in (("order", "left"), ("removed", "right"), ("val acc", "right"), ("test acc", "right"),
-                      ("params", "right"), ("CPU latency vs original", "right")):
+    for col, just in (("order", "left"), ("removed (safe)", "right"), ("removed (point)", "right"), ("val acc", "right"),
+                      ("test acc", "right"), ("params", "right"), ("CPU latency vs original", "right")):
         table.add_column(col, justify=just)
-    table.add_row("original", "0", pct(summary["baseline_val_accuracy"]), pct(orig["test_accuracy"]),
+    table.add_row("original", "0", "0", pct(summary["baseline_val_accuracy"]), pct(orig["test_accuracy"]),
                   millions(orig["params"]["total"]), "1.00x")
     for r in summary["orders"]:
         name = r["name"] + (" *" if r["name"] == summary["best"] else "")
         ratio = "-" if r["latency_ratio"] is None else f"{r['latency_ratio']:.2f}x"
-        table.add_row(name, str(r["removed_at_target"]), pct(r["val_accuracy"]), pct(r["test_accuracy"]),
-                      millions(r["params"]["total"]), ratio)
+        table.add_row(name, str(r["removed_at_target"]), str(r.get("removed_point", "-")), pct(r["val_accuracy"]),
+                      pct(r["test_accuracy"]), millions(r["params"]["total"]), ratio)
+    table.caption = ("removed (safe): the deepest cut whose 95% validation interval clears the target; (point): the "
+                     "deepest that clears it on the point estimate")
+    point = summary.get("point")
+    if point:
+        table.caption += (f"; flagged, not taken: {point['order']} removing {point['removed']} passes on the point "
+                          f"estimate only (retention {point['retention']:.3f}, lower bound {point['interval'][0]:.3f}, "
+                          f"by {point['margin_clips']} clips)")
     return table
 
 

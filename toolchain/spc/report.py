@@ -38,7 +38,7 @@ def _figures(report: dict, out: Path) -> dict[str, str]:
         if (analysis / name).is_file():
             shutil.copy2(analysis / name, figs / name)
             found[name] = f"figures/{name}"
-    prune = report["candidates"].get("pruned")
+    prune = next((e for e in report["candidates"].values() if e["method"] == "prune"), None)
     if prune and (Path(prune["summary"]).parent / "curves.png").is_file():
         shutil.copy2(Path(prune["summary"]).parent / "curves.png", figs / "pruning_curves.png")
         found["pruning_curves.png"] = "figures/pruning_curves.png"
@@ -69,15 +69,15 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         *_uncertainty_note(report),
         "## Candidates",
         "",
-        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | latency p50 (ms) | vs original | parity max diff |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | latency p50 (ms) | vs original | parity max diff |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, e in report["candidates"].items():
         mark = " *" if name == report["chosen"] else ""
         lines.append(
             f"| {name}{mark} | {e['method']} | {millions(e['params']['total'])} | {millions(e['params']['stack_layers'])} | "
             f"{pct(e['val_accuracy'])} | {retention_text(e['val_retention'], e.get('val_retention_ci'))} | "
-            f"{e['latency_onnx_ms']['p50_ms']:.2f} | "
+            f"{_margin(e.get('val_margin_clips'))} | {e['latency_onnx_ms']['p50_ms']:.2f} | "
             f"{e['latency_ratio']:.2f}x | {e['parity']['max_abs_diff']:.1e} |")
     lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -113,6 +113,11 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
               f"- stages: {', '.join(report['stages'])}; {report['seconds']} s",
               "", "Every setting is in `report.json`."]
     return "\n".join(lines) + "\n"
+
+
+def _margin(clips: int | None) -> str:
+    """Validation clips a candidate cleared the target by (+) or missed it by (-)."""
+    return "-" if clips is None else f"{clips:+d}"
 
 
 def _stream_lines(stream: dict | None) -> list[str]:

@@ -21,6 +21,7 @@ from ..data.clips import ClipSet
 from ..errors import SpcError
 from ..evaluate import predict_logits, score, torch_predictor
 from ..progress import track
+from ..stats import EPS, retention_interval, retention_point
 from .heal import HealConfig, Healed, heal
 from .orders import ORDERS, order_backward, order_bi, order_forward, order_random
 
@@ -141,19 +142,50 @@ class StackEvaluator:
 
 
 @dataclass
+class Cut:
+    """One cut of a removal order judged on validation against the target: retention with its 95%
+    paired bootstrap interval, how many clips it cleared (or missed) the target by, and its standing
+    ("safe": the interval's lower bound clears the target; "point estimate only"; "fails")."""
+
+    order: str
+    removed: int
+    keep: list[int]
+    val_accuracy: float
+    retention: float
+    interval: tuple[float, float]
+    margin_clips: int  # correct validation clips above (>= 0) or below (< 0) the fewest the target allows
+    standing: str
+    healed: bool = False
+    test_accuracy: float | None = None
+
+
+def judge_cut(order: str, keep: list[int], n_layers: int, original_correct: np.ndarray, correct: np.ndarray,
+              retention: float, seed: int, healed: bool = False) -> Cut:
+    """A ``Cut`` from per-clip correctness of the original and the cut model on the same validation clips."""
+    point = retention_point(original_correct, correct)
+    lo, hi = retention_interval(original_correct, correct, seed=seed)
+    need = math.ceil(retention * int(np.sum(original_correct)) - EPS)
+    standing = "fails" if not point >= retention - EPS else "safe" if lo >= retention - EPS else "point estimate only"
+    return Cut(order, n_layers - len(keep), list(keep), float(np.mean(correct)), point, (lo, hi),
+               int(np.sum(correct)) - need, standing, healed)
+
+
+@dataclass
 class OrderResult:
     """One removal order: its validation curves (unhealed, healed) and the model it gives at the target."""
 
     name: str
     removal: list[int]
     val_curve: list[float]  # accuracy after removing 0, 1, 2, ... layers in this order, no retraining
-    removed_at_target: int  # by the healed curve where the candidates are healed
+    removed_at_target: int  # the deepest *safe* cut (interval rule), by the healed curve where healing is on
     keep: list[int]
     val_accuracy: float  # of the chosen candidate (healed where healing is on)
     healed_curve: list[float | None] = field(default_factory=list)  # None: not healed (past the first miss)
     heal_seconds: list[float | None] = field(default_factory=list)
     test_accuracy: float | None = None
     baseline: bool = False  # random orders: shown for comparison, not chosen
+    removed_point: int = 0  # the deepest cut that clears the target on the point estimate
+    cuts: list[Cut] = field(default_factory=list)  # every cut scored, 1, 2, ... layers removed
 
 
 @dataclass
@@ -167,17 +199,24 @@ class PruneResult:
     config: dict = field(default_factory=dict)
     baseline_test_accuracy: float | None = None
     heal: str = "none"
+    safe: Cut | None = None  # the deepest cut whose validation interval clears the target (the choice)
+    point: Cut | None = None  # the deepest cut that clears it on the point estimate only, where deeper than ``safe``
+    depths: list[Cut] = field(default_factory=list)  # per depth, the best cut that passes (compress's candidates)
+    models: dict = field(default_factory=dict, repr=False, compare=False)  # keep tuple -> model (not serialised)
 
     def order(self, name: str) -> OrderResult:
         return next(o for o in self.orders if o.name == name)
+
+    def model_of(self, cut: Cut):
+        """The (healed) model of a cut in ``depths``, ``safe`` or ``point``."""
+        return self.models[tuple(cut.keep)]
 
     def heal_seconds(self) -> float:
         """Time spent healing, each healed candidate (a set of kept layers) counted once across the orders."""
         return heal_seconds_of([(o.removal, o.heal_seconds) for o in self.orders], self.n_layers)
 
     def as_dict(self) -> dict:
-        return asdict(self)
-
+        return asdict(replace(self, models={}))  # the models stay out of the JSON
 
 def heal_seconds_of(orders: Sequence[tuple[Sequence[int], Sequence[float | None]]], n_layers: int) -> float:
     """Sum of heal times over distinct candidates: (removal order, heal seconds after m removals) per order."""
@@ -243,8 +282,11 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
 
     Without healing, candidates are scored on cached stack inputs with no surgery. With healing
     (``config.heal``, which needs ``train``), each order's candidates are cut, healed and scored on
-    validation one layer more at a time, until the healed accuracy misses the target. The best order
-    removes the most layers while meeting the target (ties: higher validation accuracy); random
+    validation one layer more at a time, until the healed accuracy misses the target. Every cut is
+    judged by the interval rule (``judge_cut``): the pruned model is the deepest *safe* cut (its 95%
+    validation interval clears the target; ties: higher validation accuracy); the deepest cut that
+    clears it only on the point estimate is reported beside it (``result.point``), and every depth
+    that passes is kept as a candidate (``result.depths``, models in ``result.models``). Random
     orders are baselines, never healed nor chosen.
     """
     from ..train import train_device
@@ -261,21 +303,22 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
     v = StackEvaluator(model, val, config.batch_size, device, config.cache_mb, show_progress, "caching validation")
     c = StackEvaluator(model, calib, config.batch_size, device, config.cache_mb, False)
     full = list(range(n))
-    baseline = v.accuracy(full)
+    base_correct = _correct(v.logits(full), val)
+    baseline = float(base_correct.mean())
     target = config.retention * baseline
     bi = c.block_influence(full, config.bi_variant)
     removals = _orders(config, n, steps, v, c, bi, show_progress)
 
-    unhealed: dict[tuple[int, ...], float] = {tuple(full): baseline}
-    healed: dict[tuple[int, ...], Healed] = {}
+    unhealed: dict[tuple[int, ...], np.ndarray] = {tuple(full): base_correct}
+    healed: dict[tuple[int, ...], tuple[Healed, np.ndarray]] = {}
     teacher_cache = None
 
-    def acc(keep: list[int]) -> float:
+    def plain(keep: list[int]) -> np.ndarray:
         if tuple(keep) not in unhealed:
-            unhealed[tuple(keep)] = v.accuracy(keep)
+            unhealed[tuple(keep)] = _correct(v.logits(keep), val)
         return unhealed[tuple(keep)]
 
-    def healed_acc(keep: list[int]) -> Healed:
+    def healed_of(keep: list[int]) -> tuple[Healed, np.ndarray]:
         nonlocal teacher_cache
         key = tuple(keep)
         if key not in healed:
@@ -285,53 +328,99 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
                 teacher_cache = teacher_outputs(model, {"train": train, "validation": val}, [n], device=device,
                                                 show_progress=show_progress)
             heal_cfg = _heal_on(config.heal, config.device)
-            healed[key] = heal(prune_model(model, keep), model, train, val, heal_cfg,
-                               work / ("keep-" + "-".join(map(str, keep))), teacher_cache=teacher_cache,
-                               show_progress=False)
+            h = heal(prune_model(model, keep), model, train, val, heal_cfg,
+                     work / ("keep-" + "-".join(map(str, keep))), teacher_cache=teacher_cache, show_progress=False)
+            pred = torch_predictor(h.model, device)
+            healed[key] = (h, _correct(predict_logits(pred, val.audio, config.batch_size), val))
         return healed[key]
 
     results = []
     for name, (removal, known, is_baseline) in track(list(removals.items()), "scoring orders", show=show_progress):
-        curve = [baseline] + (known if known is not None else
-                              [acc(_keep_after(n, removal[: m + 1])) for m in range(len(removal))])
+        keeps = [_keep_after(n, removal[: m + 1]) for m in range(len(removal))]
+        curve = [baseline] + (known if known is not None else [float(plain(k).mean()) for k in keeps])
         hcurve: list[float | None] = [baseline] + [None] * len(removal)
         hsec: list[float | None] = [None] * (len(removal) + 1)
-        if healing and not is_baseline:
-            for m in range(1, len(removal) + 1):
-                h = healed_acc(_keep_after(n, removal[:m]))
-                hcurve[m], hsec[m] = h.val_accuracy, h.seconds
-                if h.val_accuracy < target - 1e-12:
-                    break
+        cuts: list[Cut] = []
+        for m, keep in enumerate(keeps, start=1):
+            if healing and not is_baseline:
+                h, correct = healed_of(keep)
+                hcurve[m], hsec[m] = float(correct.mean()), h.seconds
+            else:
+                correct = plain(keep)
+            cuts.append(judge_cut(name, keep, n, base_correct, correct, config.retention, config.seed,
+                                  healed=healing and not is_baseline))
+            if healing and not is_baseline and cuts[-1].standing == "fails":
+                break  # deeper cuts of this order are not healed
+        safe_m = max([cut.removed for cut in cuts if cut.standing == "safe"], default=0)
+        point_m = max([cut.removed for cut in cuts if cut.standing != "fails"], default=0)
         scores = hcurve if healing and not is_baseline else curve
-        ok = [m for m, a in enumerate(scores) if a is not None and a >= target - 1e-12]
-        m = max(ok) if ok else 0
-        keep = _keep_after(n, removal[:m])
-        results.append(OrderResult(name, removal, curve, m, keep, scores[m], hcurve if healing else [],
-                                   hsec if healing else [], baseline=is_baseline))
+        results.append(OrderResult(name, removal, curve, safe_m, _keep_after(n, removal[:safe_m]), scores[safe_m],
+                                   hcurve if healing else [], hsec if healing else [], baseline=is_baseline,
+                                   removed_point=point_m, cuts=cuts))
 
     def candidate(keep: list[int]):
         if len(keep) == n:
             return model
         if healing and tuple(keep) in healed:
-            return healed[tuple(keep)].model
+            return healed[tuple(keep)][0].model
         return prune_model(model, keep)
+
+    best, safe, point, depths = choose_cuts(results)
 
     baseline_test = None
     if test is not None:
         t = StackEvaluator(model, test, config.batch_size, device, config.cache_mb, show_progress, "caching test")
         baseline_test = t.accuracy(full)
+        tested: dict[tuple[int, ...], float] = {}
+
+        def test_acc(keep: list[int]) -> float:
+            if tuple(keep) not in tested:
+                if healing and tuple(keep) in healed:
+                    logits = predict_logits(torch_predictor(candidate(keep), device), test.audio, config.batch_size)
+                    tested[tuple(keep)] = score(logits, test.targets, test.labels).accuracy
+                else:
+                    tested[tuple(keep)] = t.accuracy(keep)
+            return tested[tuple(keep)]
+
         for r in results:
-            if healing and not r.baseline and len(r.keep) < n:
-                r.test_accuracy = score(predict_logits(torch_predictor(candidate(r.keep), device), test.audio,
-                                                       config.batch_size), test.targets, test.labels).accuracy
-            else:
-                r.test_accuracy = t.accuracy(r.keep)
-    chosen = [r for r in results if not r.baseline] or results
-    best = max(chosen, key=lambda r: (r.removed_at_target, r.val_accuracy))
+            r.test_accuracy = test_acc(r.keep)
+        for cut in [*depths, *(x for x in (safe, point) if x is not None)]:
+            cut.test_accuracy = test_acc(cut.keep)
+    models = {tuple(cut.keep): candidate(cut.keep) for cut in depths}
     result = PruneResult(baseline, target, n, bi, results, best.name, config.as_dict(), baseline_test,
-                         config.heal.method)
+                         config.heal.method, safe, point, depths, models)
     pruned = candidate(best.keep)
     return (prune_model(model, best.keep) if pruned is model else pruned), result
+
+
+def choose_cuts(results: Sequence[OrderResult]) -> tuple[OrderResult, Cut | None, Cut | None, list[Cut]]:
+    """(best order, its safe cut, the deeper point-estimate-only cut, the best passing cut per depth).
+
+    The best order removes the most layers *safely* (ties: higher validation accuracy); random
+    baselines are never chosen. A cut that clears the target only on the point estimate is never
+    the choice: it is returned as ``point`` (flagged) when it goes deeper than the safe one. Per depth,
+    the passing cut with the highest interval lower bound is a candidate of its own (compress's ``pruned-k``).
+    """
+    chosen = [r for r in results if not r.baseline] or list(results)
+    best = max(chosen, key=lambda r: (r.removed_at_target, r.val_accuracy))
+    passing = [cut for r in chosen for cut in r.cuts if cut.standing != "fails"]
+    safe = next((cut for cut in best.cuts if cut.removed == best.removed_at_target), None)
+    deepest = max(passing, key=lambda cut: (cut.removed, cut.retention), default=None)
+    point = deepest if deepest is not None and deepest.removed > best.removed_at_target else None
+    depths = [max((cut for cut in passing if cut.removed == k), key=lambda cut: (_lower(cut), cut.val_accuracy))
+              for k in sorted({cut.removed for cut in passing})]
+    return best, safe, point, depths
+
+
+def _correct(logits: np.ndarray, clips: ClipSet) -> np.ndarray:
+    """Per clip, whether the top class is the label (N booleans)."""
+    return score(logits, clips.targets, clips.labels).correct
+
+
+def _lower(cut: Cut) -> float:
+    """A cut's interval lower bound (an undefined bound counts as failing)."""
+    lo = cut.interval[0]
+    return -math.inf if lo is None or math.isnan(lo) else float(lo)
 
 
 def _heal_on(heal_cfg: HealConfig, device: str) -> HealConfig:

@@ -173,18 +173,23 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     if config.method in ("auto", "prune"):
         path, res = stage("prune", config.prune.as_dict())
         if res is None:
-            pruned, result = prune(model, config.prune, clips["validation"], inp.calib_clips, test=clips["test"],
-                                   train=clips.get("train"), work=path / "heal", show_progress=show_progress)
-            save_model(pruned, path / "model", {**pruned.meta.provenance, "recipe": "prune", "order": result.best,
-                                                "heal": result.heal, "teacher": str(model_src)})
+            _, result = prune(model, config.prune, clips["validation"], inp.calib_clips, test=clips["test"],
+                              train=clips.get("train"), work=path / "heal", show_progress=show_progress)
+            depths = {}
+            for cut in result.depths:  # every healed depth that passes is a candidate of its own
+                name = f"pruned-{cut.removed}"
+                m = result.model_of(cut)
+                save_model(m, path / name, {**m.meta.provenance, "recipe": "prune", "order": cut.order,
+                                            "heal": result.heal, "teacher": str(model_src), "standing": cut.standing})
+                depths[name] = name
             (path / "prune.json").write_text(json.dumps(result.as_dict(), indent=2))
             from ..prune.plots import curves_figure
 
             curves_figure(result, path / "curves.png")
             shutil.rmtree(path / "heal", ignore_errors=True)
-            res = finish(path, {"model": "model", "summary": "prune.json",
-                                "heal_seconds": result.heal_seconds()})
-        candidates["pruned"] = {"method": "prune", "model": str(path / res["model"]), "summary": str(path / res["summary"]),
+            res = finish(path, {"models": depths, "summary": "prune.json", "heal_seconds": result.heal_seconds()})
+        for name, folder in res["models"].items():
+            candidates[name] = {"method": "prune", "model": str(path / folder), "summary": str(path / res["summary"]),
                                 "heal_seconds": res["heal_seconds"]}
         mark("prune")
     # 4. mimic
@@ -233,6 +238,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
         entry["val_retention"] = retention_point(val_res["original"].correct, val_res[name].correct)
         val_ci[name] = retention_interval(val_res["original"].correct, val_res[name].correct, seed=config.seed)
         entry["val_retention_ci"] = _finite(val_ci[name])
+        entry["val_margin_clips"] = margin_clips(val_res["original"].correct, val_res[name].correct, config.retention)
     passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - 1e-12]
     check = build_check(target)
     on_target = None
@@ -359,6 +365,16 @@ def _stream_summary(stream: dict | None) -> dict | None:
                      **({k: row.get(k) for k in ("miss_rate", "fa_per_hour", "latency_median_s", "latency_p90_s")}
                         if row else {})}
     return out
+
+
+def margin_clips(original_correct, compressed_correct, retention: float) -> int:
+    """Correct clips above (>= 0) or below (< 0) the fewest that meet ``retention`` of the original's."""
+    import math
+
+    import numpy as np
+
+    need = math.ceil(retention * int(np.sum(original_correct)) - 1e-12)
+    return int(np.sum(compressed_correct)) - need
 
 
 def _finite(interval) -> list:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from ..bench import torch_cpu_latency
@@ -76,7 +77,7 @@ def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, c
     rows = []
     for r in result.orders:
         key = f"keep{tuple(r.keep)}" if len(r.keep) < model.num_layers else "original"
-        rows.append({**r.__dict__, "params": count_parameters(models[key]).as_dict(),
+        rows.append({**asdict(r), "params": count_parameters(models[key]).as_dict(),
                      "latency_ms": latency[key].as_dict() if latency else None,
                      "latency_ratio": latency[key].p50_ms / latency["original"].p50_ms if latency else None})
     summary = {
@@ -90,6 +91,8 @@ def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, c
         "orders": rows, "best": result.best, "kept_layers": best.keep,
         "removed_layers": best.removal[: best.removed_at_target],
         "heal_seconds": result.heal_seconds(),
+        "safe": asdict(result.safe) if result.safe else None, "point": asdict(result.point) if result.point else None,
+        "depths": [asdict(cut) for cut in result.depths],
         "pruned_model": str(out / "model"), "pruned_test_accuracy": test_check,
         "latency_setup": {"device": "cpu", "batch": 1, "clip_samples": model.meta.clip_samples, "runs": latency_runs},
         "seconds": round(time.perf_counter() - t0, 1),
