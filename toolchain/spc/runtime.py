@@ -69,18 +69,27 @@ class Detection:
 class KeywordSpotter:
     """Classify clips, batches or a stream of audio with an exported model or engine."""
 
-    def __init__(self, artifact: str | Path, threads: int = 0, batch_size: int = 8):
+    def __init__(self, artifact: str | Path, threads: int = 0, batch_size: int = 8, temperature: float | None = None):
         self.runner = open_runner(artifact, threads)
         self.manifest = self.runner.manifest
         try:
             self.labels: list[str] = [str(x) for x in self.manifest["labels"]]
             self.sampling_rate: int = int(self.manifest["sampling_rate"])
             self.clip_samples = int(round(float(self.manifest["clip_seconds"]) * self.sampling_rate))
+            #: logits are divided by this before the softmax: a student calibrated to its teacher's scores
+            #: (``spc compress`` records it in the manifest) so that a threshold means the same for both
+            self.temperature = float(self.manifest.get("temperature", 1.0) if temperature is None else temperature)
+            if not (self.temperature > 0 and np.isfinite(self.temperature)):
+                raise ValueError(f"temperature {self.temperature}")
         except (KeyError, TypeError, ValueError) as exc:
             self.runner.close()
-            raise SpcError(f"the manifest of {artifact} is damaged (labels, sampling_rate, clip_seconds: "
+            raise SpcError(f"the manifest of {artifact} is damaged (labels, sampling_rate, clip_seconds, temperature: "
                            f"bad or missing {exc}); export or build it again") from None
         self.batch_size = batch_size
+
+    def posteriors_of(self, logits: np.ndarray) -> np.ndarray:
+        """Posteriors (N x C, float64) of logits, at the artifact's calibrated temperature."""
+        return _softmax(np.asarray(logits, np.float64) / self.temperature)
 
     def logits(self, audio: np.ndarray) -> np.ndarray:
         """Logits (N x C) for clips (N x S) already at the model's rate and length, in batches."""
@@ -101,7 +110,7 @@ class KeywordSpotter:
     def probabilities(self, clips: np.ndarray) -> np.ndarray:
         """Posteriors (N x C); each clip is centre-cropped or padded to the model's clip length."""
         clips = [fix_length(np.asarray(c, dtype=np.float32), self.clip_samples) for c in np.atleast_2d(clips)]
-        return _softmax(self.logits(np.stack(clips)))
+        return self.posteriors_of(self.logits(np.stack(clips)))
 
     def classify(self, clip: np.ndarray, top: int = 3) -> list[tuple[str, float]]:
         """The ``top`` classes of one clip with their probabilities."""
@@ -256,7 +265,7 @@ class StreamingSpotter:
             yield from self._score(batch)
 
     def _score(self, batch: list[tuple[int, np.ndarray]]):
-        post = _softmax(self.spotter.runner.infer(np.stack([w for _, w in batch])).astype(np.float64))
+        post = self.spotter.posteriors_of(self.spotter.runner.infer(np.stack([w for _, w in batch])))
         yield from ((k, p) for (k, _), p in zip(batch, post))
 
     def push(self, chunk: np.ndarray) -> list[Detection]:

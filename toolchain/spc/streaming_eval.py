@@ -28,7 +28,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -100,6 +100,7 @@ class Tally:
     substitutions: int = 0
     duplicates: int = 0
     latencies: list[float] = field(default_factory=list)
+    hit_flags: list[bool] = field(default_factory=list)  # per keyword occurrence, in recording order: was it hit
 
 
 def config_dict(config: StreamEvalConfig) -> dict:
@@ -154,8 +155,10 @@ def pink_noise(n: int, rms: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def build_recordings(audio: np.ndarray, labels: list[str], paths: list[str], keywords: list[str], rate: int,
-                     clip_samples: int, config: StreamEvalConfig) -> Recordings:
-    """Seeded long recordings: the clips (``repeats`` times, shuffled) separated by random gaps, over noise."""
+                     clip_samples: int, config: StreamEvalConfig, negatives: Sequence[np.ndarray] = ()) -> Recordings:
+    """Seeded long recordings: the clips (``repeats`` times, shuffled) separated by random gaps, over noise;
+    then ``negatives`` (long non-keyword audio at ``rate``: espeak-ng sentences, a user's recordings), cut
+    into recordings of at most ``config.recording_seconds`` with the same background noise added."""
     rng = np.random.default_rng(config.seed)
     clips = [trim_silence(np.asarray(a, np.float32)) for a in audio]
     order = np.concatenate([rng.permutation(len(clips)) for _ in range(config.repeats)])
@@ -179,6 +182,12 @@ def build_recordings(audio: np.ndarray, labels: list[str], paths: list[str], key
             out.clips.append(PlacedClip(r, labels[idx], labels[idx] in keywords, round(start / rate, 6),
                                         round((start + len(clips[idx])) / rate, 6), paths[idx]))
         out.audio.append(x)
+    step = int(config.recording_seconds * rate)
+    for long in negatives:
+        for start in range(0, len(long), step):
+            piece = np.asarray(long[start : start + step], np.float32)
+            if len(piece) >= clip_samples:
+                out.audio.append(piece + pink_noise(len(piece), config.noise_rms, rng))
     return out
 
 
@@ -217,6 +226,7 @@ def tally_recording(detections: list[Detection], keywords: list[PlacedClip], cli
             tally.substitutions += 1
         else:
             tally.false_accepts += 1
+    tally.hit_flags.extend(hit)
 
 
 def negative_seconds(keywords: list[PlacedClip], seconds: float, clip_s: float) -> float:
@@ -264,11 +274,9 @@ def audio_hours(rec: Recordings) -> dict:
             "recordings": len(rec.audio)}
 
 
-def evaluate_artifact(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig) -> dict:
-    """Every threshold's figures, the chosen threshold and the real-time factor of one artifact."""
-    ignore = tuple(x for x in spotter.labels if x not in rec.keywords)
-    live = StreamingSpotter(spotter, config.hop_seconds, config.smooth, config.thresholds[0], config.refractory_seconds,
-                            ignore=ignore)
+def stream_scores(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig) -> dict:
+    """Run every recording through the live path once: window posteriors per recording, wall seconds, negative hours."""
+    live = _live(spotter, rec, config)
     clip_s = spotter.clip_samples / spotter.sampling_rate
     chunk = max(1, int(round(config.chunk_seconds * rec.rate)))
     posts, spent, negative = [], 0.0, 0.0
@@ -277,18 +285,45 @@ def evaluate_artifact(spotter: KeywordSpotter, rec: Recordings, config: StreamEv
         posts.append(p)
         spent += s
         negative += negative_seconds([c for c in rec.clips if c.recording == i and c.keyword], rec.seconds(i), clip_s)
-    rows = []
+    return {"posteriors": posts, "spent": spent, "negative_hours": negative / 3600, "max_batch": live.max_batch}
+
+
+def _live(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig) -> StreamingSpotter:
+    """The live spotter the evaluation runs: the config's settings, every non-keyword class ignored."""
+    ignore = tuple(x for x in spotter.labels if x not in rec.keywords)
+    return StreamingSpotter(spotter, config.hop_seconds, config.smooth, config.thresholds[0], config.refractory_seconds,
+                            ignore=ignore)
+
+
+def decide_all(spotter: KeywordSpotter, rec: Recordings, posts: list[np.ndarray], negative_hours: float,
+               config: StreamEvalConfig) -> tuple[list[dict], dict | None, list[bool]]:
+    """(every threshold's figures, the row chosen at ``max_fa_per_hour``, per keyword occurrence whether the
+    chosen threshold hit it) from window posteriors computed once."""
+    live = _live(spotter, rec, config)
+    clip_s = spotter.clip_samples / spotter.sampling_rate
+    rows, flags = [], {}
     for thr in config.thresholds:
         tally = Tally()
         for i, p in enumerate(posts):
             tally_recording(decide(live, p, thr), [c for c in rec.clips if c.recording == i and c.keyword], clip_s, tally)
-        rows.append(threshold_row(thr, tally, negative / 3600))
+        rows.append(threshold_row(thr, tally, negative_hours))
+        flags[thr] = tally.hit_flags
+    chosen = choose_threshold(rows, config.max_fa_per_hour)
+    return rows, chosen, (flags[chosen["threshold"]] if chosen else [False] * len([c for c in rec.clips if c.keyword]))
+
+
+def evaluate_artifact(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig) -> dict:
+    """Every threshold's figures, the chosen threshold and the real-time factor of one artifact."""
+    scored = stream_scores(spotter, rec, config)
+    posts = scored["posteriors"]
+    rows, chosen, _ = decide_all(spotter, rec, posts, scored["negative_hours"], config)
     seconds = sum(rec.seconds(i) for i in range(len(rec.audio)))
     runner = spotter.runner
-    return {"negative_hours": negative / 3600, "thresholds": rows, "chosen": choose_threshold(rows, config.max_fa_per_hour),
-            "real_time_factor": spent / seconds, "compute_seconds": spent, "windows": int(sum(len(p) for p in posts)),
+    return {"negative_hours": scored["negative_hours"], "thresholds": rows, "chosen": chosen,
+            "real_time_factor": scored["spent"] / seconds, "compute_seconds": scored["spent"],
+            "windows": int(sum(len(p) for p in posts)),
             "backend": {"kind": spotter.manifest.get("kind"), "runner": type(runner).__name__,
-                        "providers": getattr(runner, "providers", None), "max_batch": live.max_batch}}
+                        "providers": getattr(runner, "providers", None), "max_batch": scored["max_batch"]}}
 
 
 def det_plot(results: Mapping[str, dict], path: Path, max_fa_per_hour: float) -> Path:
