@@ -47,7 +47,7 @@ FAST = CompressConfig(analysis_clips=32,
                                         heal=HealConfig("head", head=TrainConfig(epochs=2, **_QUICK))),
                       mimic=MimicConfig("linear", 1, hidden=16),
                       distill=DistillConfig(stage1=TrainConfig(epochs=8, **_QUICK), stage2=TrainConfig(epochs=4, **_QUICK)),
-                      latency_runs=3, stream=False, keywords=("high",))
+                      latency_runs=3, stream=False, keywords=("high",), negatives_hours=0.0)
 
 
 def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):

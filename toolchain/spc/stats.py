@@ -90,11 +90,35 @@ def verdict(retention: float, interval: tuple[float, float], target: float, n_cl
 
 
 class CandidateScore(NamedTuple):
-    """What the choice needs of a candidate: validation retention, its interval, measured latency."""
+    """What the choice needs of a candidate: validation retention, its interval, measured latency, and where
+    the candidate was judged as a detector, its detector retention (hit rate at the budget) and interval."""
 
     retention: float
     interval: tuple[float, float]
     latency_ms: float
+    detector_retention: float | None = None
+    detector_interval: tuple[float, float] | None = None
+
+
+def _both(score: "CandidateScore") -> tuple[float, float]:
+    """(the lower of the clip and detector point retentions, the lower of their interval lower bounds)."""
+    if score.detector_retention is None:
+        return score.retention, _lower(score)
+    det_lo = score.detector_interval[0] if score.detector_interval else None
+    det_lo = -math.inf if det_lo is None or math.isnan(det_lo) else float(det_lo)
+    return min(score.retention, score.detector_retention), min(_lower(score), det_lo)
+
+
+def combined_verdict(clip: str, detector: str | None) -> str:
+    """The run's verdict from the clip verdict and the detector verdict (None: the detector was not judged);
+    a FAIL names what failed."""
+    if detector is None:
+        return clip
+    failed = [what for what, v in (("clip accuracy", clip), ("detector", detector)) if v == "FAIL"]
+    if failed:
+        return f"FAIL ({' and '.join(failed)})"
+    unsure = [v.split(", ", 1)[1] for v in (clip, detector) if v != "PASS"]
+    return "PASS" if not unsure else "PASS, " + "; ".join(unsure)
 
 
 @dataclass(frozen=True)
@@ -124,27 +148,36 @@ def choose_candidate(candidates: Mapping[str, CandidateScore], target: float, n_
     """
     if not candidates:
         return Choice(None, "fails", "no candidate to choose from")
-    fastest = sorted(candidates, key=lambda n: (candidates[n].latency_ms, -_lower(candidates[n])))
-    safe = [n for n in fastest if _lower(candidates[n]) >= target - EPS]
-    point = [n for n in fastest if candidates[n].retention >= target - EPS]
+    fastest = sorted(candidates, key=lambda n: (candidates[n].latency_ms, -_both(candidates[n])[1]))
+    safe = [n for n in fastest if _both(candidates[n])[1] >= target - EPS]
+    point = [n for n in fastest if _both(candidates[n])[0] >= target - EPS]
     if safe:
         name = safe[0]
         reason = (f"{name}: the fastest candidate whose 95% interval clears the target "
-                  f"(lower bound {_lower(candidates[name]):.3f} >= {target:.3f} at {n_clips} validation clips)")
+                  f"(lower bound {_both(candidates[name])[1]:.3f} >= {target:.3f} at {n_clips} validation clips"
+                  + (", clip and detector retention" if candidates[name].detector_retention is not None else "") + ")")
         skipped = [n for n in point if n not in safe and candidates[n].latency_ms < candidates[name].latency_ms]
         if skipped:
             reason += "; faster but passing on the point estimate only: " + ", ".join(
-                f"{n} (retention {candidates[n].retention:.3f}, lower bound {_lower(candidates[n]):.3f})" for n in skipped)
+                f"{n} (retention {_both(candidates[n])[0]:.3f}, lower bound {_both(candidates[n])[1]:.3f})" for n in skipped)
         return Choice(name, "safe", reason)
     if point:
         name = point[0]
         return Choice(name, "point estimate only",
                       f"{name}: no candidate's 95% interval clears the target at {n_clips} validation clips; the "
-                      f"fastest that passes on the point estimate (retention {candidates[name].retention:.3f}, "
-                      f"lower bound {_lower(candidates[name]):.3f} < {target:.3f})")
-    name = max(candidates, key=lambda n: candidates[n].retention)
+                      f"fastest that passes on the point estimate (retention {_both(candidates[name])[0]:.3f}, "
+                      f"lower bound {_both(candidates[name])[1]:.3f} < {target:.3f})")
+    name = max(candidates, key=lambda n: _both(candidates[n])[0])
+    why = _failing(candidates[name], target)
     return Choice(name, "fails", f"{name}: no candidate reaches the target on validation; the highest retention "
-                                 f"({candidates[name].retention:.3f} < {target:.3f})")
+                                 f"({_both(candidates[name])[0]:.3f} < {target:.3f}; {why})")
+
+
+def _failing(score: "CandidateScore", target: float) -> str:
+    """Which retention misses the target: the clip accuracy, the detector, or both."""
+    failed = [what for what, r in (("clip accuracy", score.retention), ("detector", score.detector_retention))
+              if r is not None and not r >= target - EPS]
+    return " and ".join(failed) + " below the target" if failed else "both at the target"
 
 
 def _lower(score: CandidateScore) -> float:

@@ -157,8 +157,8 @@ def pink_noise(n: int, rms: float, rng: np.random.Generator) -> np.ndarray:
 def build_recordings(audio: np.ndarray, labels: list[str], paths: list[str], keywords: list[str], rate: int,
                      clip_samples: int, config: StreamEvalConfig, negatives: Sequence[np.ndarray] = ()) -> Recordings:
     """Seeded long recordings: the clips (``repeats`` times, shuffled) separated by random gaps, over noise;
-    then ``negatives`` (long non-keyword audio at ``rate``: espeak-ng sentences, a user's recordings), cut
-    into recordings of at most ``config.recording_seconds`` with the same background noise added."""
+    then ``negatives`` (long non-keyword audio at ``rate``: espeak-ng sentences over noise, a user's
+    recordings), cut into recordings of at most ``config.recording_seconds``, as they are."""
     rng = np.random.default_rng(config.seed)
     clips = [trim_silence(np.asarray(a, np.float32)) for a in audio]
     order = np.concatenate([rng.permutation(len(clips)) for _ in range(config.repeats)])
@@ -186,8 +186,8 @@ def build_recordings(audio: np.ndarray, labels: list[str], paths: list[str], key
     for long in negatives:
         for start in range(0, len(long), step):
             piece = np.asarray(long[start : start + step], np.float32)
-            if len(piece) >= clip_samples:
-                out.audio.append(piece + pink_noise(len(piece), config.noise_rms, rng))
+            if len(piece) >= clip_samples:  # it brings its own background noise
+                out.audio.append(piece.copy())
     return out
 
 
@@ -316,12 +316,12 @@ def evaluate_artifact(spotter: KeywordSpotter, rec: Recordings, config: StreamEv
     """Every threshold's figures, the chosen threshold and the real-time factor of one artifact."""
     scored = stream_scores(spotter, rec, config)
     posts = scored["posteriors"]
-    rows, chosen, _ = decide_all(spotter, rec, posts, scored["negative_hours"], config)
+    rows, chosen, hits = decide_all(spotter, rec, posts, scored["negative_hours"], config)
     seconds = sum(rec.seconds(i) for i in range(len(rec.audio)))
     runner = spotter.runner
     return {"negative_hours": scored["negative_hours"], "thresholds": rows, "chosen": chosen,
             "real_time_factor": scored["spent"] / seconds, "compute_seconds": scored["spent"],
-            "windows": int(sum(len(p) for p in posts)),
+            "windows": int(sum(len(p) for p in posts)), "hits": hits, "temperature": spotter.temperature,
             "backend": {"kind": spotter.manifest.get("kind"), "runner": type(runner).__name__,
                         "providers": getattr(runner, "providers", None), "max_batch": scored["max_batch"]}}
 
@@ -368,11 +368,14 @@ def load_test_clips(data, spotter: KeywordSpotter):
 
 
 def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data, out_dir: str | Path, *,
-                   config: StreamEvalConfig = StreamEvalConfig()) -> dict:
+                   config: StreamEvalConfig = StreamEvalConfig(), negatives: Sequence[np.ndarray] = (),
+                   negatives_source: str | None = None) -> dict:
     """Streaming figures of one artifact or several ({name: path}) on the same recordings: JSON, DET PNG, manifest.
 
     Writes ``stream_eval.json``, ``det.png`` and ``recordings.json`` in ``out_dir`` and returns the JSON's dict
-    (``results[name]["chosen"]`` is the threshold that meets ``config.max_fa_per_hour``, or None).
+    (``results[name]["chosen"]`` is the threshold that meets ``config.max_fa_per_hour``, or None; the returned
+    dict also holds ``results[name]["hits"]``, per keyword occurrence whether the chosen threshold hit it).
+    ``negatives``: long non-keyword audio at the artifacts' rate added as recordings of its own.
     """
     check_config(config)
     out = check_output_dir(out_dir)
@@ -387,8 +390,9 @@ def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data, out_d
                 present = [x for x in test.labels if x in {test.labels[t] for t in test.targets}]
                 keywords, _ = split_classes(present, config.keywords)
                 rec = build_recordings(test.audio, [test.labels[t] for t in test.targets], test.paths, keywords,
-                                       spotter.sampling_rate, spotter.clip_samples, config)
-                hours = audio_hours(rec)
+                                       spotter.sampling_rate, spotter.clip_samples, config, negatives=negatives)
+                hours = {**audio_hours(rec), "negative_audio_hours": sum(len(x) for x in negatives) / rec.rate / 3600,
+                         "negative_audio": negatives_source}
             elif spotter.sampling_rate != rec.rate:
                 raise SpcError(f"{path} runs at {spotter.sampling_rate} Hz, the first artifact at {rec.rate} Hz")
             results[name] = {"artifact": str(path), **evaluate_artifact(spotter, rec, config)}
@@ -399,7 +403,10 @@ def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data, out_d
                "audio": hours, "config": config_dict(config), "results": results,
                "files": {"json": str(out / "stream_eval.json"), "det_png": str(out / "det.png"),
                          "recordings": str(out / "recordings.json")}}
+    hits = {name: r.pop("hits") for name, r in results.items()}
     atomic_write_text(out / "stream_eval.json", json.dumps(summary, indent=2))
+    for name, r in results.items():
+        r["hits"] = hits[name]
     return summary
 
 

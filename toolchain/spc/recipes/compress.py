@@ -24,6 +24,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from ..data import DataConfig, clips_for
 from ..distill import DistillConfig, MimicConfig, build_student, distill
 from ..engines.manifest import manifest_path
@@ -34,8 +36,12 @@ from ..fileio import check_output_dir, read_json
 from ..models import load_model, save_model, weights_hash
 from ..params import count_parameters
 from ..prune import PruneConfig, prune
+from ..stats import (CandidateScore, choose_candidate, combined_verdict, mcnemar_exact, retention_interval,
+                     retention_point, verdict)
+from ..streaming.detector import judge_detectors
+from ..streaming.negatives import NegativesConfig, make_negative_audio, read_negatives
+from ..streaming_eval import StreamEvalConfig, build_recordings, split_classes, stream_figures
 from ..targets import get_target
-from ..stats import CandidateScore, choose_candidate, mcnemar_exact, retention_interval, retention_point, verdict
 from ..train import fingerprint
 from ..workdir import done, finish, stage_dir
 
@@ -57,9 +63,12 @@ class CompressConfig:
     latency_runs: int = 20
     seed: int = 0
     calib: str | None = None  # calibration manifest for analysis and BI scoring (else a seeded sample)
-    stream: bool = True  # judge the original and the chosen artifact as a streaming detector (misses, FA/h)
+    stream: bool = True  # judge every candidate (validation) and the chosen artifact (test) as streaming detectors
     keywords: tuple[str, ...] | None = None  # the classes that are keywords there (None: all but _silence_/_unknown_)
-    version: int = 2
+    max_fa_per_hour: float = 1.0  # the false-accept budget each detector's threshold is chosen at
+    negatives_hours: float = 1.0  # keyword-free espeak-ng speech over noise added to each split's streams (0: none)
+    negatives: str | None = None  # a folder of the user's own long non-keyword recordings (the test streams)
+    version: int = 3
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -68,6 +77,8 @@ class CompressConfig:
             raise SpcError(f"the retention target must be in (0, 1], got {self.retention}")
         if self.analysis_clips < 4 or self.latency_runs < 1:
             raise SpcError("compress needs at least 4 analysis clips and 1 timed run")
+        if not (0 <= self.max_fa_per_hour < float("inf")) or not (0 <= self.negatives_hours <= 100):
+            raise SpcError("the false-accept budget must be a finite number >= 0 and the negative audio 0-100 hours")
         object.__setattr__(self, "prune", replace(self.prune, retention=self.retention, seed=self.seed))
 
     def as_dict(self) -> dict:
@@ -239,6 +250,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
         val_ci[name] = retention_interval(val_res["original"].correct, val_res[name].correct, seed=config.seed)
         entry["val_retention_ci"] = _finite(val_ci[name])
         entry["val_margin_clips"] = margin_clips(val_res["original"].correct, val_res[name].correct, config.retention)
+    detect = judge_on_validation(entries, val, inp, config, work, show_progress)
     passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - 1e-12]
     check = build_check(target)
     on_target = None
@@ -259,8 +271,9 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     def speed(n: str) -> float:
         return on_target[n].p50_ms if on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
 
-    choice = choose_candidate({n: CandidateScore(entries[n]["val_retention"], val_ci[n],
-                                                 speed(n)) for n in candidates}, config.retention, len(val))
+    choice = choose_candidate({n: CandidateScore(entries[n]["val_retention"], val_ci[n], speed(n),
+                                                 *_detector_score(entries[n].get("detector_val")))
+                               for n in candidates}, config.retention, len(val))
     chosen = choice.name or (max(candidates, key=lambda n: entries[n]["val_retention"]) if candidates else "original")
 
     mark("choose")
@@ -305,16 +318,16 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
 
     mark("final")
 
-    # 9. the app's terms: the original and the chosen artifact as streaming detectors on the same recordings
+    # 9. the app's terms: the original and the chosen artifact as streaming detectors on the test split's streams
     stream = None
-    if config.stream:
-        from ..streaming_eval import StreamEvalConfig, stream_figures
-
-        try:
-            stream = stream_figures({"original": original_artifact, "compressed": final_artifact}, data,
-                                    out / "stream", config=StreamEvalConfig(keywords=config.keywords, seed=config.seed))
-        except SpcError as exc:  # e.g. no class is a non-keyword: said in the report, the compression stands
-            warnings.append(f"no streaming evaluation: {exc}")
+    if config.stream and detect.get("keywords"):
+        negatives, source = negative_audio(config, detect["keywords"], work, model.meta.sampling_rate, "test",
+                                           show_progress)
+        stream = stream_figures({"original": original_artifact, "compressed": final_artifact}, data, out / "stream",
+                                config=stream_config(config, detect["keywords"]), negatives=negatives,
+                                negatives_source=source)
+    elif config.stream:
+        warnings.append(f"the detector was not judged: {detect['why']}")
     mark("stream")
 
     # 10. report
@@ -337,19 +350,112 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
         "final": {"artifact": final_copy, "kind": final_manifest.get("kind"), "test_accuracy": final_test.accuracy,
                   "original_test_accuracy": orig_test.accuracy, "retention": retention,
                   "retention_ci": _finite(test_ci), "mcnemar_p": mcnemar_exact(orig_test.correct, final_test.correct),
-                  "verdict": verdict(retention, test_ci, config.retention, final_test.n_clips),
+                  "clip_verdict": verdict(retention, test_ci, config.retention, final_test.n_clips),
                   "passed": retention >= config.retention - 1e-12, "test": final_test.as_dict(),
                   "latency_ms": final_lat["compressed"], "original_latency_ms": final_lat["original"],
                   "speedup_p50": final_lat["original"]["p50_ms"] / final_lat["compressed"]["p50_ms"]},
         "build": build, "artifacts": copied, "stream": _stream_summary(stream), "machine": machine_info(), "versions": _versions(),
         "stages": timeline, "seconds": round(time.perf_counter() - t0, 1), "device_results": [], "warnings": warnings,
     }
+    report["final"].update(final_detector(stream, report["final"], config))
     if not check:
         report["next_steps"] = device_commands(report, data.root, out)
     from ..report import write_report
 
     write_report(report, out)
     return report
+
+
+def stream_config(config: CompressConfig, keywords) -> "StreamEvalConfig":
+    """The streaming settings compress judges detectors with (the runtime's defaults, the run's budget and seed)."""
+    return StreamEvalConfig(keywords=tuple(keywords), max_fa_per_hour=config.max_fa_per_hour, seed=config.seed)
+
+
+def negative_audio(config: CompressConfig, keywords, work: Path, rate: int, split: str,
+                   show_progress: bool) -> tuple[list, str | None]:
+    """(long non-keyword recordings for ``split``'s streams, where they come from): the user's folder for the
+    test streams where given, else ``negatives_hours`` of espeak-ng speech made offline (cached in ``work``;
+    another seed per split, so that the streams a candidate is chosen on are not those it is reported on)."""
+    if split == "test" and config.negatives:
+        return read_negatives(config.negatives, rate, show_progress=show_progress), str(config.negatives)
+    if config.negatives_hours <= 0:
+        return [], None
+    seed = config.seed + (0 if split == "test" else 1)
+    folder = work / f"negatives-{split}"
+    make_negative_audio(folder, NegativesConfig(hours=config.negatives_hours, rate=rate, seed=seed),
+                        exclude_words=keywords, show_progress=show_progress)
+    return read_negatives(folder, rate), f"espeak-ng sentences, {config.negatives_hours:g} h, seed {seed}"
+
+
+def judge_on_validation(entries: dict, val, inp: Inputs, config: CompressConfig, work: Path,
+                        show_progress: bool) -> dict:
+    """Every candidate as a detector on streams built from the validation split (and its negative audio), its
+    scores calibrated to the original's; records ``detector_val`` per entry and the temperature in each
+    candidate's ONNX manifest. Returns {"keywords": [...]} or {"why": ...} when no detector can be judged."""
+    if not config.stream:
+        return {"why": "streaming evaluation switched off"}
+    present = [x for x in val.labels if x in {val.labels[t] for t in val.targets}]
+    try:
+        keywords, _ = split_classes(present, config.keywords)
+    except SpcError as exc:
+        return {"why": f"no false accepts can be measured on this data ({exc})"}
+    stream_cfg = stream_config(config, keywords)
+    path = stage_dir(work, "detect-validation", *inp.key, asdict(stream_cfg), config.negatives_hours,
+                     sorted(e["weights_sha256"] for e in entries.values()))
+    res = done(path)
+    if res is None:
+        negatives, source = negative_audio(config, keywords, work, inp.model.meta.sampling_rate, "validation",
+                                           show_progress)
+        rec = build_recordings(val.audio, [val.labels[t] for t in val.targets], val.paths, keywords,
+                               inp.model.meta.sampling_rate, inp.model.meta.clip_samples, stream_cfg, negatives=negatives)
+        judged = judge_detectors({n: e["onnx"] for n, e in entries.items()}, rec, stream_cfg, seed=config.seed)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "detectors.json").write_text(json.dumps({"judged": judged, "negatives": source}, indent=2))
+        res = finish(path, {"summary": "detectors.json"})
+    judged = read_json(path / res["summary"], "detector summary")["judged"]
+    for name, entry in entries.items():
+        entry["detector_val"] = judged[name]
+        if name != "original":
+            _record_temperature(entry["onnx"], judged[name]["temperature"])
+    return {"keywords": keywords}
+
+
+def _record_temperature(artifact: str, temperature: float) -> None:
+    """Write the calibrated temperature into an ONNX artifact's manifest (what the runtime and builds read)."""
+    from ..fileio import atomic_write_text
+
+    m = manifest_path(artifact)
+    manifest = read_json(m, "artifact manifest")
+    if manifest.get("temperature") != temperature:
+        atomic_write_text(m, json.dumps({**manifest, "temperature": temperature}, indent=2))
+
+
+def _detector_score(judged: dict | None) -> tuple:
+    """(detector retention, its interval) of a candidate for the choice; (None, None) where not judged."""
+    if not judged or judged.get("retention") is None:
+        return None, None
+    lo, hi = judged["retention_ci"]
+    return judged["retention"], (float("nan") if lo is None else lo, float("nan") if hi is None else hi)
+
+
+def final_detector(stream: dict | None, final: dict, config: CompressConfig) -> dict:
+    """The test verdict in both terms: clip retention and detector retention (hit rate at the budget on the test
+    streams, interval over keyword occurrences); the verdict names what failed, or says the detector was not judged."""
+    if stream is None:
+        return {"detector": {"judged": False}, "verdict": final["clip_verdict"]}
+    orig, comp = (np.asarray(stream["results"][n]["hits"], bool) for n in ("original", "compressed"))
+    point = retention_point(orig, comp)
+    ci = retention_interval(orig, comp, seed=config.seed)
+    judged = point == point  # NaN: the original hit nothing at the budget
+    det_verdict = verdict(point, ci, config.retention, len(orig)).replace("clips", "keywords") if judged else None
+    detector = {"judged": bool(judged), "retention": point if judged else None, "retention_ci": _finite(ci),
+                "original_hit_rate": float(orig.mean()) if len(orig) else None,
+                "hit_rate": float(comp.mean()) if len(comp) else None, "keywords": int(len(orig)),
+                "verdict": det_verdict}
+    if not judged:
+        detector["why"] = f"the original detects no keyword at {config.max_fa_per_hour:g} false accepts per hour"
+    return {"detector": detector, "verdict": combined_verdict(final["clip_verdict"], det_verdict),
+            "passed": final["passed"] and (not judged or point >= config.retention - 1e-12)}
 
 
 def _stream_summary(stream: dict | None) -> dict | None:
