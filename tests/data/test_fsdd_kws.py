@@ -243,3 +243,14 @@ def test_real_fsdd(tmp_path):
     assert set(listed["test"]) | set(listed["validation"]) <= set(clips(dest))
     assert len(clips(dest)) == sum(sum(c.values()) for c in counts.values())
     assert seconds < 60
+
+
+def test_the_task_reads_back_as_its_own_keywords_plus_unknown_and_silence(task):
+    """The preprocessed 12-class form with digit keywords: the reader takes the word folders as the keywords."""
+    from spc.data import open_dataset
+
+    ds = open_dataset(task)
+    assert ds.labels == [*TINY.keywords, "_unknown_", "_silence_"] and ds.options["form"] == "preprocessed"
+    manifest = json.loads((task / "fsdd_kws.json").read_text())
+    for split in ("train", "validation", "test"):
+        assert len(ds.splits[split]) == sum(manifest["counts"][split].values())

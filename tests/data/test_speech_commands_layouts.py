@@ -1,4 +1,5 @@
-"""Speech Commands as users hold it: the full v0.02 archive (lists, v2-12 mapping) and the official test set."""
+"""Speech Commands as users hold it: the full v0.02 archive (lists, v2-12 mapping), the official test set, the
+preprocessed 12-class folder; and what real folders hold: nested sub-folders, hidden folders, dangling links."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from click.testing import CliRunner
 from conftest import tiny_configs, tone, write_wav
 from spc.cli import cli
 from spc.data import load_clips, open_dataset
-from spc.data.layouts import V2_12_WORDS, detect_layout, is_speech_commands_test_set
+from spc.data.layouts import (V2_12_WORDS, detect_layout, is_speech_commands_preprocessed,
+                              is_speech_commands_test_set)
 from spc.errors import SpcError
 
 V2_12 = list(V2_12_WORDS) + ["_unknown_", "_silence_"]
@@ -127,3 +129,143 @@ def test_eval_on_a_split_the_test_set_lacks_is_one_line(tmp_path, hub_like_model
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert r.exit_code == 1 and len(lines) == 1 and "Traceback" not in r.output
     assert lines[0].startswith("error: split 'validation' of") and "holds only the test split" in lines[0]
+
+
+def noise(seconds: float = 0.1, seed: int = 0) -> np.ndarray:
+    """A short clip of uniform noise (never all zeros, so it is always a usable clip)."""
+    return np.random.default_rng(seed).uniform(-0.3, 0.3, int(16000 * seconds)).astype(np.float32)
+
+
+def preprocessed_12(root: Path, missing: int = 3) -> Path:
+    """A miniature preprocessed 12-class folder: 10 words, ready _unknown_/_silence_, lists naming a few absent files.
+
+    Every class has 4 clips: 0 and 1 train, 2 validation, 3 test; testing_list.txt also names
+    ``missing`` files that are not there. A ``_background_noise_`` folder is there too (to be ignored).
+    """
+    val, test = [], []
+    for c, label in enumerate(V2_12):
+        for k in range(4):
+            write_wav(root / label / f"c{k}_nohash_0.wav", noise(0.1 + 0.1 * k, seed=10 * c + k))
+        val.append(f"{label}/c2_nohash_0.wav")
+        test.append(f"{label}/c3_nohash_0.wav")
+    test += [f"yes/gone{k}.wav" for k in range(missing)]
+    (root / "validation_list.txt").write_text("\n".join(val) + "\n")
+    (root / "testing_list.txt").write_text("\n".join(test) + "\n")
+    write_wav(root / "_background_noise_" / "white_noise.wav", noise(5.0))
+    return root
+
+
+def test_preprocessed_12_class_folder_is_detected_and_its_folders_are_classes(tmp_path):
+    root = preprocessed_12(tmp_path / "sc12")
+    assert is_speech_commands_preprocessed(root) and not is_speech_commands_test_set(root)
+    assert detect_layout(root) == "speech-commands"
+    assert not is_speech_commands_preprocessed(full_archive(tmp_path / "full"))
+    ds = open_dataset(root)
+    assert ds.labels == V2_12 and ds.options == {"task": "v2-12", "form": "preprocessed"}
+    assert {s: len(ds.splits[s]) for s in ("train", "validation", "test")} == {"train": 24, "validation": 12, "test": 12}
+    for split, per_class in (("train", 2), ("validation", 1), ("test", 1)):
+        assert Counter(it.label for it in ds.splits[split]) == dict.fromkeys(V2_12, per_class)
+    everything = [it for items in ds.splits.values() for it in items]
+    assert all("_background_noise_" not in it.path and it.duration is None for it in everything)  # no cut silence
+    assert {Path(it.path).name for it in ds.splits["test"]} == {"c3_nohash_0.wav"}
+    assert ds.notes == ["testing_list.txt names 3 files that are not in the folder (first: yes/gone0.wav)"]
+    assert ds.describe()["notes"] == ds.notes
+    for layout in ("speech-commands", "speech-commands-v2-12"):
+        assert open_dataset(root, layout).splits == ds.splits
+    assert open_dataset(root, task="v2-12").splits == ds.splits
+    clips = load_clips(ds, "validation", show_progress=False)
+    assert np.bincount(clips.targets, minlength=12).tolist() == [1] * 12
+
+
+def test_preprocessed_12_class_folder_refuses_task_35_in_one_line(tmp_path):
+    root = preprocessed_12(tmp_path / "sc12")
+    with pytest.raises(SpcError) as err:
+        open_dataset(root, task="35")
+    message = str(err.value)
+    assert "\n" not in message and str(root) in message
+    assert message.endswith("holds the v2-12 task only, not task '35'") and "preprocessed 12-class" in message
+
+
+def test_a_full_archive_with_clean_lists_has_no_notes_and_missing_entries_are_counted(tmp_path):
+    root = full_archive(tmp_path / "sc")
+    assert open_dataset(root).notes == [] and "notes" not in open_dataset(root).describe()
+    with open(root / "validation_list.txt", "a") as f:
+        f.write("cat/not_here.wav\n")
+    for task in ("35", "v2-12"):
+        assert open_dataset(root, task=task).notes == [
+            "validation_list.txt names 1 file that is not in the folder (first: cat/not_here.wav)"]
+
+
+def test_nested_sub_folders_are_read_under_their_class(tmp_path):
+    # folders layout, hash split: every file under low/ (at any depth) is a "low" clip
+    for k in range(3):
+        write_wav(tmp_path / "d" / "low" / "session1" / "deeper" / f"{k}.wav", noise(seed=k))
+        write_wav(tmp_path / "d" / "high" / f"{k}.wav", noise(seed=10 + k))
+    ds = open_dataset(tmp_path / "d")
+    assert ds.labels == ["high", "low"]
+    items = [it for v in ds.splits.values() for it in v]
+    assert Counter(it.label for it in items) == {"high": 3, "low": 3}
+    assert all(it.label == "low" for it in items if "session1" in it.path)
+    # folders layout with split folders
+    write_wav(tmp_path / "s" / "train" / "a" / "take1" / "x.wav", noise(seed=1))
+    write_wav(tmp_path / "s" / "train" / "b" / "y.wav", noise(seed=2))
+    write_wav(tmp_path / "s" / "test" / "a" / "take2" / "z.wav", noise(seed=3))
+    ds = open_dataset(tmp_path / "s")
+    assert ds.labels == ["a", "b"] and [it.label for it in ds.splits["test"]] == ["a"]
+    assert sorted(it.label for it in ds.splits["train"]) == ["a", "b"]
+    # a Speech Commands word folder: the lists name the nested file by its path under the root
+    root = full_archive(tmp_path / "sc")
+    write_wav(root / "yes" / "extra" / "spk9_nohash_0.wav", noise(seed=4))
+    with open(root / "testing_list.txt", "a") as f:
+        f.write("yes/extra/spk9_nohash_0.wav\n")
+    ds = open_dataset(root)
+    assert "extra" not in ds.labels and ds.notes == []
+    assert [it.label for it in ds.splits["test"] if "extra" in it.path] == ["yes"]
+
+
+def test_hidden_folders_and_macosx_are_never_classes(tmp_path):
+    junk = (".ipynb_checkpoints", "__MACOSX", ".hidden")
+    for base in (tmp_path / "d", tmp_path / "s" / "train", tmp_path / "s" / "validation"):
+        for label in ("a", "b"):
+            write_wav(base / label / "x.wav", noise(seed=1))
+            write_wav(base / label / ".ipynb_checkpoints" / "x-checkpoint.wav", noise(seed=2))
+        for name in junk:
+            write_wav(base / name / "y.wav", noise(seed=3))
+    for root in (tmp_path / "d", tmp_path / "s"):
+        ds = open_dataset(root)
+        assert ds.labels == ["a", "b"]
+        assert not any(part in junk for v in ds.splits.values() for it in v for part in Path(it.path).parts)
+    root = full_archive(tmp_path / "sc")
+    for name in junk:
+        write_wav(root / name / "spk0_nohash_0.wav", noise(seed=5))
+    write_wav(root / "yes" / ".ipynb_checkpoints" / "spk0_nohash_0.wav", noise(seed=6))
+    for task in ("35", "v2-12"):
+        ds = open_dataset(root, task=task)
+        assert not set(junk) & set(ds.labels) and sum(map(len, ds.splits.values())) == sum(
+            map(len, open_dataset(full_archive(tmp_path / f"clean{task}"), task=task).splits.values()))
+    official = official_test_set(tmp_path / "t")
+    write_wav(official / ".ipynb_checkpoints" / "a.wav", noise(seed=7))
+    assert is_speech_commands_test_set(official) and open_dataset(official).labels == V2_12
+
+
+def test_dangling_links_are_listed_as_skipped_with_the_reason(tmp_path):
+    root = tmp_path / "d"
+    for k in range(3):
+        write_wav(root / "train" / "a" / f"{k}.wav", noise(seed=k))
+        write_wav(root / "train" / "b" / f"{k}.wav", noise(seed=10 + k))
+    (root / "train" / "a" / "gone.wav").symlink_to(tmp_path / "nowhere" / "gone.wav")
+    ds = open_dataset(root)
+    assert len(ds.splits["train"]) == 6 and not any("gone" in it.path for it in ds.splits["train"])
+    reason = f"dangling symbolic link (to {tmp_path / 'nowhere' / 'gone.wav'})"
+    assert ds.skipped == {"train": [(str(root / "train" / "a" / "gone.wav"), reason)]}
+    assert ds.describe()["skipped"] == {"train": [[str(root / "train" / "a" / "gone.wav"), reason]]}
+    clips = load_clips(ds, "train", show_progress=False)
+    assert len(clips) == 6 and clips.skipped == [(str(root / "train" / "a" / "gone.wav"), reason)]
+    # in Speech Commands, a dangling link a list names goes to that list's split, and is not a missing entry
+    sc = full_archive(tmp_path / "sc")
+    (sc / "no" / "spk7_nohash_0.wav").symlink_to(tmp_path / "nowhere" / "x.wav")
+    with open(sc / "testing_list.txt", "a") as f:
+        f.write("no/spk7_nohash_0.wav\n")
+    ds = open_dataset(sc)
+    assert ds.notes == [] and [Path(p).name for p, _ in ds.skipped["test"]] == ["spk7_nohash_0.wav"]
+    assert load_clips(ds, "test", show_progress=False).skipped[0][1].startswith("dangling symbolic link")

@@ -25,15 +25,31 @@ def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
 
 def read_audio(path: str | Path, rate: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:
     """Read ``path`` (optionally a segment in seconds) as mono float32 at ``rate``; raises ``BadAudio``."""
-    import soundfile as sf
-
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise BadAudio(f"dangling symbolic link (to {os.readlink(path)})")
     if not path.exists():
         raise BadAudio("no such file")
     if path.is_dir():
         raise BadAudio("is a folder, not an audio file")
+    return _decode(os.fsencode(path), rate, start, duration)  # bytes: file names need not be valid UTF-8
+
+
+def read_audio_bytes(data: bytes, rate: int, start: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Decode an encoded audio file held in memory (WAV, FLAC, OGG, MP3) like ``read_audio``; raises ``BadAudio``."""
+    import io
+
+    if not data:
+        raise BadAudio("empty")
+    return _decode(io.BytesIO(data), rate, start, duration)
+
+
+def _decode(source, rate: int, start: float, duration: float | None) -> np.ndarray:
+    """Read a file name or file object with soundfile, mix to mono, check it and resample to ``rate``."""
+    import soundfile as sf
+
     try:
-        with sf.SoundFile(os.fsencode(path)) as f:  # bytes: file names need not be valid UTF-8
+        with sf.SoundFile(source) as f:
             src_rate = f.samplerate
             f.seek(int(start * src_rate))
             frames = -1 if duration is None else int(round(duration * src_rate))

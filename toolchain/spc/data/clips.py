@@ -10,12 +10,16 @@ import numpy as np
 from ..audio import BadAudio, fix_length, read_audio
 from ..errors import SpcError
 from ..progress import track
+from .hf_datasets import RowReaders
 from .layouts import ClipItem, KwsDataset
 
 
 @dataclass
 class ClipSet:
     """``audio`` (N x S float32), ``targets`` (N, int64) indexing ``labels``; ``skipped``: (path, reason).
+
+    ``paths`` name each clip as ``ClipItem.source`` does (``file``, ``file@start``, ``folder[split:row]``);
+    ``skipped`` holds the files that could not be read and those the folder reader left out.
 
     ``label_mapping``: how the data's classes were matched to a model's (``LabelOrder.record()``),
     when they were loaded in a model's order.
@@ -64,21 +68,43 @@ def load_clips(
         items = _balanced_head(items, limit, seed)
     n = int(round(rate * clip_seconds))
     audio = np.zeros((len(items), n), dtype=np.float32)
-    targets, paths, skipped, kept = [], [], [], 0
-    for it in track(items, f"reading {split}", show=show_progress):
+    good = np.zeros(len(items), dtype=bool)
+    reasons: dict[int, str] = {}
+    rows = RowReaders()  # rows of datasets folders: each split opened once
+    for i in track(_read_order(items), f"reading {split}", show=show_progress):
+        it = items[i]
         try:
-            x = read_audio(it.path, rate, it.start, it.duration)
+            x = rows.read(it, rate) if it.row is not None else read_audio(it.path, rate, it.start, it.duration)
         except BadAudio as exc:
-            skipped.append((it.path, str(exc)))
+            reasons[i] = str(exc)
             continue
-        audio[kept] = fix_length(x, n)
-        targets.append(index[it.label])
-        paths.append(it.path if not it.start else f"{it.path}@{it.start}")
+        audio[i] = fix_length(x, n)
+        good[i] = True
+    kept = 0
+    for i in np.flatnonzero(good):  # close the gaps in place, in the split's order (no second array)
+        if kept != i:
+            audio[kept] = audio[i]
         kept += 1
+    # files the folder reader already left out (dangling links) belong to the whole split, not to a sample of it
+    skipped = list(dataset.skipped.get(split, [])) if limit is None else []
+    skipped += [(items[i].path if items[i].row is None else items[i].source(), reasons[i]) for i in sorted(reasons)]
     if kept == 0:
         raise SpcError(f"split '{split}' of {dataset.root} has no usable clips ({len(skipped)} bad files)")
+    targets = [index[items[i].label] for i in np.flatnonzero(good)]
+    paths = [items[i].source() for i in np.flatnonzero(good)]
     mapping = labels.record() if isinstance(labels, LabelOrder) else None
     return ClipSet(audio[:kept], np.asarray(targets, dtype=np.int64), order, paths, skipped, mapping)
+
+
+def _read_order(items: list[ClipItem]) -> list[int]:
+    """The order to read ``items`` in: files as listed, then rows of datasets folders by folder, split and row.
+
+    Reading rows in their stored order reads each stored block once, even for a shuffled sample.
+    """
+    files = [i for i, it in enumerate(items) if it.row is None]
+    rows = sorted((i for i, it in enumerate(items) if it.row is not None),
+                  key=lambda i: (items[i].path, items[i].split or "", items[i].row))
+    return files + rows
 
 
 def _balanced_head(items: list[ClipItem], limit: int, seed: int | None = None) -> list[ClipItem]:

@@ -1,15 +1,26 @@
 """Readers that turn a folder into a ``KwsDataset``: labelled clip lists for train/validation/test.
 
 Layouts:
-  speech-commands  one folder per word, ``validation_list.txt`` / ``testing_list.txt`` give the
-                   split, ``_background_noise_`` gives ``_silence_`` clips; tasks "35" and "v2-12".
-                   The official test set (``speech_commands_test_set_v0.02``: the 10 words,
-                   ``_unknown_`` and ``_silence_`` holding ready 1 s clips, no lists) is read as the
-                   v2-12 task with only a test split.
-  folders          ``ROOT/{train,validation,test}/CLASS/*.wav``, or ``ROOT/CLASS/*.wav`` split by a
+  speech-commands  Google Speech Commands v0.02 as users hold it, in three forms, told apart by their files:
+                   - the full archive: one folder per word, ``validation_list.txt`` / ``testing_list.txt``
+                     give the split, ``_background_noise_`` gives ``_silence_`` clips; tasks "35" (the
+                     default) and "v2-12" (10 words, the other words as ``_unknown_``, ``_silence_``).
+                   - the preprocessed 12-class folder: the 10 v2-12 word folders plus ready ``_unknown_``
+                     and ``_silence_`` folders, with the two lists (entries like ``_unknown_/a.wav``):
+                     read as the v2-12 task with those folders as classes (no silence is cut).
+                   - the official test set (``speech_commands_test_set_v0.02``: the 10 words, ``_unknown_``
+                     and ``_silence_`` holding ready 1 s clips, no lists): the v2-12 task, a test split only.
+                   List entries that name no file are counted in ``notes``.
+  folders          ``ROOT/{train,validation,test}/CLASS/**.wav``, or ``ROOT/CLASS/**.wav`` split by a
                    stable hash of the file name (80/10/10)
   fsdd             file-name labels ``{label}_{speaker}_{take}.wav`` (Free Spoken Digit Dataset):
                    split by take (0-4 test, 5-9 validation, rest train) or by held-out speaker
+  hf-datasets      a Hugging Face ``datasets`` folder (``save_to_disk`` or the hub's Parquet files) with
+                   its own splits; read in place by ``hf_datasets`` (needs the ``hf`` extra)
+
+A class folder is read with its sub-folders (the label is the class folder's name); hidden folders
+(``.ipynb_checkpoints``) and ``__MACOSX`` are never classes and never read. Audio files that are
+dangling symbolic links are listed in ``KwsDataset.skipped`` with the reason, not dropped silently.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import SpcError
 
@@ -26,22 +38,41 @@ SPLITS = ("train", "validation", "test")
 AUDIO_EXT = (".wav", ".flac", ".ogg")
 V2_12_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
+NOISE = "_background_noise_"
+LIST_FILES = {"validation": "validation_list.txt", "test": "testing_list.txt"}
 FSDD_NAME = re.compile(r"^(?P<label>[^_]+)_(?P<speaker>[^_]+)_(?P<take>\d+)$")
 
 
 @dataclass(frozen=True)
 class ClipItem:
-    """One clip: a file, or a segment of one (``start``/``duration`` in seconds)."""
+    """One clip: a file, a segment of one (``start``/``duration`` in seconds), or a row of a datasets folder.
+
+    For a row, ``path`` is the Hugging Face ``datasets`` folder, ``row`` the row's index in that
+    folder's split ``split`` (the folder's own split name, e.g. "valid").
+    """
 
     path: str
     label: str
     start: float = 0.0
     duration: float | None = None
+    row: int | None = None
+    split: str | None = None
+
+    def source(self) -> str:
+        """How to name the clip to a user: the file, ``file@start`` for a segment, ``folder[split:row]`` for a row."""
+        if self.row is not None:
+            return f"{self.path}[{self.split or ''}:{self.row}]"
+        return self.path if not self.start else f"{self.path}@{self.start}"
 
 
 @dataclass
 class KwsDataset:
-    """Labelled clips per split, and the class list (in the order models should use)."""
+    """Labelled clips per split, and the class list (in the order models should use).
+
+    ``notes``: one line each about what the reader found odd but read anyway (list entries that name
+    no file, folders read as ``_unknown_``); ``skipped``: per split, (path, reason) of the audio files
+    left out while reading the folder (dangling symbolic links).
+    """
 
     root: str
     layout: str
@@ -49,6 +80,8 @@ class KwsDataset:
     splits: dict[str, list[ClipItem]] = field(default_factory=dict)
     options: dict = field(default_factory=dict)
     why_empty: str = ""  # why some splits are empty by design (ends the empty-split error)
+    notes: list[str] = field(default_factory=list)
+    skipped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def split(self, name: str) -> list[ClipItem]:
         """The clips of a split; an empty or unknown split is a user error naming it and the folder."""
@@ -61,27 +94,113 @@ class KwsDataset:
         return items
 
     def describe(self) -> dict:
-        return {
+        """Root, layout, classes, options and clip counts (plus notes and skipped files when there are any)."""
+        out = {
             "root": self.root, "layout": self.layout, "labels": self.labels, "options": self.options,
             "clips": {s: len(self.splits.get(s, [])) for s in SPLITS},
         }
+        if self.notes:  # only when present, so the description (and run ids made from it) of clean data stays as it was
+            out["notes"] = list(self.notes)
+        if any(self.skipped.values()):
+            out["skipped"] = {s: [list(x) for x in v] for s, v in self.skipped.items() if v}
+        return out
 
     def content_hash(self) -> str:
-        """A sha256 over every clip's split, label, path, size and modification time: changes when the data does."""
-        import hashlib
-        import os
+        """A sha256 over every clip's split, label, path, size and modification time: changes when the data does.
 
+        A row of a datasets folder is hashed by its place, and the folder once by its files' sizes and times.
+        """
         h = hashlib.sha256(repr((self.layout, self.labels, sorted(self.options.items()))).encode())
+        folders: set[str] = set()
         for split in SPLITS:
             for item in self.splits.get(split, []):
+                if item.row is not None:
+                    folders.add(item.path)
+                    h.update(f"{split}|{item.label}|{item.path}|{item.split}|{item.row}\n"
+                             .encode("utf-8", "surrogateescape"))
+                    continue
                 st = os.stat(item.path) if os.path.exists(item.path) else None
                 h.update(f"{split}|{item.label}|{item.path}|{st.st_size if st else -1}|"
                          f"{st.st_mtime_ns if st else -1}\n".encode("utf-8", "surrogateescape"))
+        for folder in sorted(folders):
+            h.update(folder_signature(Path(folder)).encode())
         return h.hexdigest()
 
 
+def folder_signature(folder: Path) -> str:
+    """A sha256 over the relative path, size and modification time of every file under ``folder``."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
+        for name in sorted(filenames):
+            f = Path(dirpath) / name
+            st = f.stat() if f.exists() else None
+            h.update(f"{f.relative_to(folder).as_posix()}|{st.st_size if st else -1}|{st.st_mtime_ns if st else -1}\n"
+                     .encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def is_hidden(name: str) -> bool:
+    """Folders that are never classes nor read: hidden ones (``.ipynb_checkpoints``) and macOS's ``__MACOSX``."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The sub-folders of ``folder`` that can be classes (sorted; hidden ones and ``__MACOSX`` left out)."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not is_hidden(p.name))
+
+
+def _dangling(p: Path) -> str | None:
+    """Why ``p`` cannot be read when it is a symbolic link that leads nowhere (None otherwise)."""
+    if p.is_symlink() and not p.exists():
+        return f"dangling symbolic link (to {os.readlink(p)})"
+    return None
+
+
+def _walk_audio(folder: Path, recursive: bool = True) -> Iterator[tuple[Path, str | None]]:
+    """(audio file, None) for each audio file under ``folder``, or (file, reason) for a dangling link; sorted.
+
+    Sub-folders are walked when ``recursive`` (hidden ones and ``__MACOSX`` never; a folder reached
+    twice through links only once).
+    """
+    seen: set[str] = set()
+
+    def walk(d: Path) -> Iterator[tuple[Path, str | None]]:
+        real = os.path.realpath(d)
+        if real in seen:
+            return
+        seen.add(real)
+        with os.scandir(d) as it:  # scandir: telling folders from files costs no stat for most entries
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            if e.is_dir():
+                if recursive and not is_hidden(e.name):
+                    yield from walk(Path(e.path))
+            elif os.path.splitext(e.name)[1].lower() in AUDIO_EXT:
+                if e.is_file():
+                    yield Path(e.path), None
+                elif (why := _dangling(Path(e.path))) is not None:
+                    yield Path(e.path), why
+
+    yield from walk(folder)
+
+
+def _scan(folder: Path, recursive: bool = True) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The audio files under ``folder``, and the dangling links among them with the reason."""
+    files, dangling = [], []
+    for p, why in _walk_audio(folder, recursive):
+        (files.append(p) if why is None else dangling.append((p, why)))
+    return files, dangling
+
+
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXT)
+    """The audio files directly in ``folder`` (no sub-folders), sorted."""
+    return _scan(folder, recursive=False)[0]
+
+
+def _has_audio(folder: Path) -> bool:
+    """True when ``folder`` (or a sub-folder) holds at least one audio file; stops at the first."""
+    return folder.is_dir() and any(why is None for _, why in _walk_audio(folder))
 
 
 def _hash_split(name: str, val_pct: float = 10.0, test_pct: float = 10.0) -> str:
@@ -93,11 +212,19 @@ def _hash_split(name: str, val_pct: float = 10.0, test_pct: float = 10.0) -> str
 # ------------------------------------------------------------------ speech commands
 def is_speech_commands_test_set(root: Path) -> bool:
     """True for the official v0.02 test set: no split lists, and only the 12 v2-12 class folders."""
-    if (root / "validation_list.txt").is_file() or (root / "testing_list.txt").is_file():
+    if any((root / f).is_file() for f in LIST_FILES.values()):
         return False
-    folders = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
-    folders -= {"_background_noise_", "__MACOSX"}
+    folders = {p.name for p in _subfolders(root)} - {NOISE}
     return {UNKNOWN, SILENCE} <= folders <= set(V2_12_WORDS) | {UNKNOWN, SILENCE}
+
+
+def is_speech_commands_preprocessed(root: Path) -> bool:
+    """True for the preprocessed 12-class folder: split lists, and ``_unknown_``/``_silence_`` folders holding clips."""
+    if not any((root / f).is_file() for f in LIST_FILES.values()):
+        return False
+    if not all((root / d).is_dir() for d in (UNKNOWN, SILENCE)):
+        return False
+    return _has_audio(root / UNKNOWN) or _has_audio(root / SILENCE)
 
 
 def read_speech_commands_test_set(root: Path, task: str | None = None) -> KwsDataset:
@@ -106,54 +233,136 @@ def read_speech_commands_test_set(root: Path, task: str | None = None) -> KwsDat
         raise SpcError(f"{root} is the Speech Commands v0.02 test set, which holds the v2-12 task only "
                        f"(10 words, {UNKNOWN}, {SILENCE}), not task '{task}'")
     labels = list(V2_12_WORDS) + [UNKNOWN, SILENCE]
-    test = [ClipItem(str(f), label) for label in labels if (root / label).is_dir() for f in _audio_files(root / label)]
+    test, skipped = [], []
+    for label in labels:
+        if (root / label).is_dir():
+            files, dangling = _scan(root / label)
+            test += [ClipItem(str(f), label) for f in files]
+            skipped += [(str(f), why) for f, why in dangling]
     return KwsDataset(str(root), "speech-commands", labels, {"train": [], "validation": [], "test": test},
                       {"task": "v2-12", "set": "official test set"},
                       why_empty="the Speech Commands test set holds only the test split; train and validate "
-                                "on the full v0.02 archive")
+                                "on the full v0.02 archive",
+                      skipped={"test": skipped} if skipped else {})
+
+
+def _read_lists(root: Path) -> dict[str, list[str]]:
+    """The entries of ``validation_list.txt`` and ``testing_list.txt`` (in file order; a missing list is empty)."""
+    lists = {}
+    for split, fname in LIST_FILES.items():
+        f = root / fname
+        # surrogateescape: list entries match file names that are not valid UTF-8, as os.listdir gives them
+        lists[split] = f.read_bytes().decode("utf-8", "surrogateescape").split() if f.is_file() else []
+    return lists
+
+
+class _ListSplit:
+    """Puts Speech Commands clips into splits by the two lists, and remembers which entries it met."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.lists = _read_lists(root)
+        self.sets = {split: set(entries) for split, entries in self.lists.items()}
+        self.seen: set[str] = set()
+
+    def __call__(self, f: Path) -> str:
+        """The split of file ``f`` (under the root): validation or test when a list names it, else train."""
+        rel = f.relative_to(self.root).as_posix()
+        self.seen.add(rel)
+        return "validation" if rel in self.sets["validation"] else "test" if rel in self.sets["test"] else "train"
+
+    def notes(self) -> list[str]:
+        """One line per list that names files the folder does not hold: how many, and the first."""
+        out = []
+        for split, entries in self.lists.items():
+            missing = [e for e in entries if e not in self.seen]
+            if missing:
+                out.append(f"{LIST_FILES[split]} names {len(missing)} file{'s' if len(missing) != 1 else ''} "
+                           f"that {'are' if len(missing) != 1 else 'is'} not in the folder (first: {missing[0]})")
+        return out
+
+
+def _read_word_folders(root: Path, folders: dict[str, str], place: _ListSplit) -> tuple[dict, dict]:
+    """Clips of each folder (name -> label) into splits by the lists; dangling links into ``skipped``."""
+    splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
+    skipped: dict[str, list[tuple[str, str]]] = {}
+    for folder, label in folders.items():
+        files, dangling = _scan(root / folder)
+        for f in files:
+            splits[place(f)].append(ClipItem(str(f), label))
+        for f, why in dangling:
+            skipped.setdefault(place(f), []).append((str(f), why))
+    return splits, skipped
 
 
 def read_speech_commands(root: Path, task: str | None = None, silence_per_split: dict | None = None) -> KwsDataset:
     """Google Speech Commands v0.02 (``task`` "35", the default: all words; "v2-12": 10 words + unknown + silence).
 
-    The official test set (see ``is_speech_commands_test_set``) is read as the v2-12 task.
+    The official test set (see ``is_speech_commands_test_set``) and the preprocessed 12-class folder
+    (see ``is_speech_commands_preprocessed``) are read as the v2-12 task.
     """
     if is_speech_commands_test_set(root):
         return read_speech_commands_test_set(root, task)
+    if is_speech_commands_preprocessed(root):
+        return read_speech_commands_preprocessed(root, task)
     task = task or "35"
     if task not in ("35", "v2-12"):
         raise SpcError(f"unknown Speech Commands task '{task}'; choose '35' or 'v2-12'")
-    lists = {}
-    for split, fname in (("validation", "validation_list.txt"), ("test", "testing_list.txt")):
-        f = root / fname
-        # surrogateescape: list entries match file names that are not valid UTF-8, as os.listdir gives them
-        lists[split] = set(f.read_bytes().decode("utf-8", "surrogateescape").split()) if f.is_file() else set()
-    words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    words = [p.name for p in _subfolders(root) if not p.name.startswith("_")]
     if not words:
         raise SpcError(f"{root} has no word folders (expected Speech Commands layout)")
-    splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
-    for word in words:
-        label = word if task == "35" or word in V2_12_WORDS else UNKNOWN
-        for f in _audio_files(root / word):
-            rel = f"{word}/{f.name}"
-            split = "validation" if rel in lists["validation"] else "test" if rel in lists["test"] else "train"
-            splits[split].append(ClipItem(str(f), label))
+    place = _ListSplit(root)
+    folders = {w: w if task == "35" or w in V2_12_WORDS else UNKNOWN for w in words}
+    splits, skipped = _read_word_folders(root, folders, place)
     labels = words if task == "35" else list(V2_12_WORDS) + [UNKNOWN, SILENCE]
+    notes = place.notes()
     if task == "v2-12":
-        _add_silence(root / "_background_noise_", splits, silence_per_split)
-    return KwsDataset(str(root), "speech-commands", labels, splits, {"task": task})
+        notes += _add_silence(root / NOISE, splits, silence_per_split)
+    return KwsDataset(str(root), "speech-commands", labels, splits, {"task": task}, notes=notes, skipped=skipped)
 
 
-def _add_silence(noise_dir: Path, splits: dict, per_split: dict | None) -> None:
-    """1 s segments of the background-noise files: first 80% of each file for train, then 10%/10%."""
+def read_speech_commands_preprocessed(root: Path, task: str | None = None) -> KwsDataset:
+    """The preprocessed 12-class folder as the v2-12 task: its ``_unknown_`` and ``_silence_`` folders are classes.
+
+    Nothing is cut from ``_background_noise_`` (the silence clips are ready); word folders outside
+    the ten are read as ``_unknown_``, with a note, except where none of the ten is there: then the word
+    folders are the keywords of a task of the same form (``spc.data.fsdd_kws`` writes one).
+    """
+    if task not in (None, "v2-12"):
+        raise SpcError(f"{root} is the preprocessed 12-class Speech Commands folder (10 words, {UNKNOWN}, "
+                       f"{SILENCE}): it holds the v2-12 task only, not task '{task}'")
+    present = [p.name for p in _subfolders(root)]
+    words = [name for name in present if not name.startswith("_")]
+    if words and not set(words) & set(V2_12_WORDS):  # the same form with a keyword set of its own (e.g. digits)
+        labels = sorted(words, key=lambda w: (not w.isdigit(), int(w) if w.isdigit() else 0, w)) + [UNKNOWN, SILENCE]
+    else:
+        labels = list(V2_12_WORDS) + [UNKNOWN, SILENCE]
+    others = [name for name in present if name not in labels and not name.startswith("_")]
+    folders = {name: name for name in labels if name in present} | dict.fromkeys(others, UNKNOWN)
+    place = _ListSplit(root)
+    splits, skipped = _read_word_folders(root, folders, place)
+    notes = place.notes()
+    if others:
+        notes.append(f"folder{'s' if len(others) != 1 else ''} {', '.join(others)} "
+                     f"{'are' if len(others) != 1 else 'is'} not among the 10 words: read as {UNKNOWN}")
+    return KwsDataset(str(root), "speech-commands", labels, splits, {"task": "v2-12", "form": "preprocessed"},
+                      notes=notes, skipped=skipped)
+
+
+def _add_silence(noise_dir: Path, splits: dict, per_split: dict | None) -> list[str]:
+    """1 s segments of the background-noise files: first 80% of each file for train, then 10%/10%.
+
+    Returns notes (dangling links among the noise files).
+    """
     import soundfile as sf
 
     per_split = per_split or {"train": 1800, "validation": 200, "test": 200}
     if not noise_dir.is_dir():
-        return
-    files = _audio_files(noise_dir)
+        return []
+    files, dangling = _scan(noise_dir, recursive=False)
+    notes = [f"{noise_dir.name}/{f.name} is left out of the silence clips: {why}" for f, why in dangling]
     if not files:
-        return
+        return notes
     spans = {"train": (0.0, 0.8), "validation": (0.8, 0.9), "test": (0.9, 1.0)}
     for split, count in per_split.items():
         lo, hi = spans[split]
@@ -166,48 +375,61 @@ def _add_silence(noise_dir: Path, splits: dict, per_split: dict | None) -> None:
             n_in_file = count // len(files) + 1
             start = a + (b - a) * ((k // len(files)) / max(1, n_in_file - 1))
             splits[split].append(ClipItem(str(f), SILENCE, round(start, 3), 1.0))
+    return notes
 
 
 # ------------------------------------------------------------------ folder per class
 def read_folders(root: Path) -> KwsDataset:
-    """``ROOT/{train,validation,test}/CLASS/*`` or ``ROOT/CLASS/*`` (hash split)."""
+    """``ROOT/{train,validation,test}/CLASS/**`` or ``ROOT/CLASS/**`` (hash split); sub-folders of a class are read."""
     split_dirs = {s: root / s for s in SPLITS}
     if (root / "valid").is_dir() and not split_dirs["validation"].is_dir():
         split_dirs["validation"] = root / "valid"
     splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
+    skipped: dict[str, list[tuple[str, str]]] = {}
     if split_dirs["train"].is_dir():
         labels: set[str] = set()
         for split, d in split_dirs.items():
             if not d.is_dir():
                 continue
-            for cls in sorted(p for p in d.iterdir() if p.is_dir()):
+            for cls in _subfolders(d):
                 labels.add(cls.name)
-                splits[split].extend(ClipItem(str(f), cls.name) for f in _audio_files(cls))
-        return KwsDataset(str(root), "folders", sorted(labels), splits, {"split": "folders"})
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+                files, dangling = _scan(cls)
+                splits[split].extend(ClipItem(str(f), cls.name) for f in files)
+                skipped.setdefault(split, []).extend((str(f), why) for f, why in dangling)
+        return KwsDataset(str(root), "folders", sorted(labels), splits, {"split": "folders"},
+                          skipped={k: v for k, v in skipped.items() if v})
+    classes = _subfolders(root)
     for cls in classes:
-        for f in _audio_files(cls):
-            splits[_hash_split(f"{cls.name}/{f.name}")].append(ClipItem(str(f), cls.name))
-    return KwsDataset(str(root), "folders", [c.name for c in classes], splits, {"split": "hash"})
+        files, dangling = _scan(cls)
+        for f in files:  # the hash key of a file directly in the class folder is CLASS/NAME, as it always was
+            splits[_hash_split(f"{cls.name}/{f.relative_to(cls).as_posix()}")].append(ClipItem(str(f), cls.name))
+        for f, why in dangling:
+            skipped.setdefault(_hash_split(f"{cls.name}/{f.relative_to(cls).as_posix()}"), []).append((str(f), why))
+    return KwsDataset(str(root), "folders", [c.name for c in classes], splits, {"split": "hash"}, skipped=skipped)
 
 
 # ------------------------------------------------------------------ file-name labels (FSDD)
 def read_fsdd(root: Path, split_by: str = "take", test_speaker: str | None = None) -> KwsDataset:
     """File-name labelled clips ``{label}_{speaker}_{take}.wav``, split by take or by speaker."""
     folder = root / "recordings" if (root / "recordings").is_dir() else root
-    rows = []
-    for f in _audio_files(folder):
+    rows, dangling = [], []
+    files, links = _scan(folder, recursive=False)
+    for f, why in [(f, None) for f in files] + links:
         m = FSDD_NAME.match(f.stem)
         if m:
-            rows.append((f, m["label"], m["speaker"], int(m["take"])))
+            (rows if why is None else dangling).append((f, m["label"], m["speaker"], int(m["take"]), why))
     if not rows:
         raise SpcError(f"{root} has no files named like {{label}}_{{speaker}}_{{take}}.wav")
     speakers = sorted({r[2] for r in rows})
     splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
+    skipped: dict[str, list[tuple[str, str]]] = {}
     if split_by == "take":
-        for f, label, _, take in rows:
+        for f, label, _, take, why in rows + dangling:
             split = "test" if take < 5 else "validation" if take < 10 else "train"
-            splits[split].append(ClipItem(str(f), label))
+            if why is None:
+                splits[split].append(ClipItem(str(f), label))
+            else:
+                skipped.setdefault(split, []).append((str(f), why))
         options = {"split_by": "take", "test": "takes 0-4", "validation": "takes 5-9"}
     elif split_by == "speaker":
         if len(speakers) < 3:
@@ -216,25 +438,32 @@ def read_fsdd(root: Path, split_by: str = "take", test_speaker: str | None = Non
         if test_speaker not in speakers:
             raise SpcError(f"speaker '{test_speaker}' is not in {root}; speakers: {', '.join(speakers)}")
         val_speaker = next(s for s in speakers if s != test_speaker)
-        for f, label, speaker, _ in rows:
+        for f, label, speaker, _, why in rows + dangling:
             split = "test" if speaker == test_speaker else "validation" if speaker == val_speaker else "train"
-            splits[split].append(ClipItem(str(f), label))
+            if why is None:
+                splits[split].append(ClipItem(str(f), label))
+            else:
+                skipped.setdefault(split, []).append((str(f), why))
         options = {"split_by": "speaker", "test": test_speaker, "validation": val_speaker}
     else:
         raise SpcError(f"unknown split rule '{split_by}'; choose 'take' or 'speaker'")
     labels = sorted({r[1] for r in rows}, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
-    return KwsDataset(str(root), "fsdd", labels, splits, options)
+    return KwsDataset(str(root), "fsdd", labels, splits, options, skipped=skipped)
 
 
-LAYOUTS = ("auto", "speech-commands", "speech-commands-v2-12", "folders", "fsdd")
+LAYOUTS = ("auto", "speech-commands", "speech-commands-v2-12", "folders", "fsdd", "hf-datasets")
 
 
 def detect_layout(root: Path) -> str:
     """Guess the layout of a folder from its files."""
-    if (root / "validation_list.txt").is_file() or (root / "testing_list.txt").is_file():
+    from .hf_datasets import is_hf_dataset
+
+    if any((root / f).is_file() for f in LIST_FILES.values()):
         return "speech-commands"
     if is_speech_commands_test_set(root):
         return "speech-commands"
+    if is_hf_dataset(root):
+        return "hf-datasets"
     folder = root / "recordings" if (root / "recordings").is_dir() else root
     files = _audio_files(folder)
     if files and sum(bool(FSDD_NAME.match(f.stem)) for f in files) >= 0.9 * len(files):
@@ -254,11 +483,16 @@ def open_dataset(root: str | Path, layout: str = "auto", **options) -> KwsDatase
     if layout == "auto":
         layout = detect_layout(path)
     if layout == "speech-commands":
-        ds = read_speech_commands(path, task=options.get("task"))  # None: "35", or "v2-12" for the test set
+        # task None: "35" for the full archive, "v2-12" for the test set and the preprocessed 12-class folder
+        ds = read_speech_commands(path, task=options.get("task"))
     elif layout == "speech-commands-v2-12":
         ds = read_speech_commands(path, task="v2-12")
     elif layout == "fsdd":
         ds = read_fsdd(path, options.get("split_by", "take"), options.get("test_speaker"))
+    elif layout == "hf-datasets":
+        from .hf_datasets import read_hf_dataset
+
+        ds = read_hf_dataset(path)
     else:
         ds = read_folders(path)
     if not any(ds.splits.values()):

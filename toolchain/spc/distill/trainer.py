@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,20 +45,25 @@ class DistillConfig:
     target_layer: int | None = None  # stage-1 target hidden state (default: the teacher's last layer)
     intermediate_layer: int | None = None  # 2-block students: extra target for the first block's output
     baseline: bool = False  # no teacher: stack and a fresh head learn from the labels only (stage 1 + 2 epochs)
-    version: int = 1
+    #: stream-like windows per training clip (``distill.windows``: shifted and partial words, neighbours, gaps,
+    #: negatives, noise), each labelled by the teacher's outputs; 0: aligned clips only (the paper's recipe)
+    stream_windows: float = 1.0
+    version: int = 2
 
     def __post_init__(self) -> None:
         if not 0 <= self.soft_labels <= 1:
             raise SpcError(f"the soft-label weight must be in [0, 1], got {self.soft_labels}")
         if not self.temperature > 0:
             raise SpcError(f"the distillation temperature must be positive, got {self.temperature}")
+        if not 0 <= self.stream_windows <= 20:
+            raise SpcError(f"stream windows per training clip must be in [0, 20], got {self.stream_windows}")
 
     @classmethod
     def paper(cls, **changes) -> "DistillConfig":
         """The paper's recipe (docs/method.md): 50 epochs of MSE, 30 of labels with the mimic frozen."""
         adam = dict(batch_size=128, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant", patience=0)
         paper = cls(stage1=TrainConfig(epochs=50, **adam), stage2=TrainConfig(epochs=30, **adam),
-                    normalize_targets=False, soft_labels=0.0, unfreeze_mimic=False)
+                    normalize_targets=False, soft_labels=0.0, unfreeze_mimic=False, stream_windows=0.0)
         return replace(paper, **changes)
 
     def with_seed(self, seed: int) -> "DistillConfig":
@@ -102,17 +108,35 @@ def teacher_outputs(teacher, splits: dict, states, *, device="cpu", show_progres
             for name, clips in splits.items()}
 
 
+def _with_windows(train: ClipSet, config: DistillConfig, negatives) -> tuple[ClipSet, int]:
+    """(the training clips followed by the stream-like windows, labelled -1: the teacher labels them; how many)."""
+    n = 0 if config.baseline else int(round(config.stream_windows * len(train)))
+    if n == 0:
+        return train, 0
+    from .windows import stream_windows
+
+    audio, _ = stream_windows(train.audio, train.targets, train.labels, n, seed=config.stage1.seed, negatives=negatives)
+    return ClipSet(audio, np.full(n, -1, np.int64), train.labels, [f"window:{k}" for k in range(n)]), n
+
+
 def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfig, work: Path, *, run_id: str = "",
-            show_progress: bool = True, teacher_cache: dict | None = None) -> DistillResult:
+            show_progress: bool = True, teacher_cache: dict | None = None, negatives=None) -> DistillResult:
     """Train ``student`` (in place) from ``teacher``; it ends with the best stage-2 weights.
 
     ``teacher_cache``: ``teacher_outputs`` for "train" and "validation" computed earlier (several
-    students of one teacher share it).
+    students of one teacher share it). With ``config.stream_windows``, stream-like windows (from the
+    training clips and ``negatives``, long non-keyword audio) join the training set, supervised by the
+    teacher's hidden state (stage 1) and soft labels (stage 2) only.
     """
     targets = _targets(teacher, student, config)
     device = train_device(config.stage1)
-    splits = {"train": train, "validation": val}
-    base = teacher_cache or teacher_outputs(teacher, splits, targets, device=device, show_progress=show_progress)
+    windows, n_windows = _with_windows(train, config, negatives)
+    splits = {"train": train, "validation": val, **({"windows": windows} if n_windows else {})}
+    base = dict(teacher_cache or teacher_outputs(teacher, {"train": train, "validation": val}, targets, device=device,
+                                                 show_progress=show_progress))
+    if n_windows:
+        base["windows"] = teacher_outputs(teacher, {"windows": windows}, targets, device=device,
+                                          show_progress=show_progress)["windows"]
     cache = {}
     for name, clips in splits.items():
         missing = [t for t in targets if t not in base[name]]
@@ -126,6 +150,11 @@ def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfi
     std = (cache["train"][targets[0]].float().std(dim=(0, 1)).clamp_min(1e-6) if config.normalize_targets
            else torch.ones(())).to(device)
     y = {"train": torch.from_numpy(train.targets), "validation": torch.from_numpy(val.targets)}
+    if n_windows:  # one training set: the aligned clips, then the windows (label -1)
+        w = cache.pop("windows")
+        cache["train"] = {k: torch.cat([v, w[k]]) for k, v in cache["train"].items()}
+        y["train"] = torch.cat([y["train"], torch.from_numpy(windows.targets)])
+    n_train = len(train) + n_windows
     student.to(device)
     for p in student.parameters():
         p.requires_grad_(False)
@@ -145,13 +174,19 @@ def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfi
 
     def stage2_loss(idx, epoch):
         logits = student.logits_from_hidden(run("train", idx))
-        loss = nn.functional.cross_entropy(logits, y["train"][idx].to(device))
-        if config.soft_labels and not config.baseline:
-            tt = config.temperature
-            soft = nn.functional.kl_div(torch.log_softmax(logits / tt, -1),
-                                        torch.softmax(get("train", "logits", idx) / tt, -1), reduction="batchmean")
-            loss = (1 - config.soft_labels) * loss + config.soft_labels * tt * tt * soft
-        return loss
+        yb = y["train"][idx].to(device)
+        aligned = yb >= 0
+        hard = nn.functional.cross_entropy(logits, yb.clamp_min(0), reduction="none")
+        if config.baseline or (not config.soft_labels and not n_windows):
+            return hard.mean()
+        tt = config.temperature
+        soft = tt * tt * nn.functional.kl_div(torch.log_softmax(logits / tt, -1),
+                                              torch.softmax(get("train", "logits", idx) / tt, -1),
+                                              reduction="none").sum(-1)
+        w = config.soft_labels
+        # aligned clips: labels and soft labels mixed; windows: the teacher's soft labels alone
+        per_item = torch.where(aligned, (1 - w) * hard + w * soft, soft)
+        return per_item.mean()
 
     def validate():
         bs, n = 256, len(val)
@@ -180,7 +215,7 @@ def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfi
     if not config.baseline:
         for p in stack:
             p.requires_grad_(True)
-        task = Task(student, stack, stage1_loss, validate, len(train), select="val_mse", higher_is_better=False,
+        task = Task(student, stack, stage1_loss, validate, n_train, select="val_mse", higher_is_better=False,
                     train_mode=train_mode(list(student.layers)))
         first = fit(task, config.stage1, work / "stage1.pt", run_id=run_id, what="stage 1: mimic the teacher",
                     show_progress=show_progress)
@@ -196,7 +231,7 @@ def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfi
     if config.baseline:
         stage2 = replace(stage2, epochs=config.stage1.epochs + config.stage2.epochs)
     modules = student.head.modules_to_train() + (list(student.layers) if train_stack else [])
-    task = Task(student, params, stage2_loss, validate, len(train), train_mode=train_mode(modules))
+    task = Task(student, params, stage2_loss, validate, n_train, train_mode=train_mode(modules))
     second = fit(task, stage2, work / "stage2.pt", run_id=run_id, what="stage 2: labels through the head",
                  show_progress=show_progress)
     for p in student.parameters():
