@@ -77,6 +77,23 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
     assert stream["keywords"] == ["high"] and stream["negative_hours"] > 0
     assert set(stream) >= {"original", "compressed"} and (out / "stream" / "det.png").is_file()
     assert "As a streaming detector" in md
+    # every candidate was judged as a detector on validation streams, its scores calibrated to the original's
+    for name, e in saved["candidates"].items():
+        d = e["detector_val"]
+        assert d["keywords"] == 70 and 0 <= d["hit_rate"] <= 1 and d["temperature"] > 0
+        if name != "original" and d["retention"] is not None:
+            assert d["retention"] == pytest.approx(d["hit_rate"] / d["original_hit_rate"])
+            manifest = json.loads(open(e["onnx"] + ".json").read())
+            assert manifest["temperature"] == pytest.approx(d["temperature"])  # what the runtime applies
+    det = saved["final"]["detector"]
+    assert det["keywords"] == 30 and det["judged"] == (det["original_hit_rate"] > 0)  # judged where it can be
+    assert saved["final"]["verdict"].startswith(("PASS", "FAIL"))
+    if det["judged"]:
+        assert det["retention"] == pytest.approx(det["hit_rate"] / det["original_hit_rate"])
+        assert saved["final"]["passed"] == (saved["final"]["retention"] >= 0.95 - 1e-12
+                                            and det["retention"] >= 0.95 - 1e-12)
+    else:  # on these few seconds of negatives one false accept is over the budget: the report says why
+        assert "detects no keyword" in det["why"] and saved["final"]["verdict"] == saved["final"]["clip_verdict"]
 
     # a second run reuses every stage (nothing retrains: the stage folders are unchanged)
     stages = sorted(p.name for p in (out / "work").iterdir())
@@ -241,3 +258,12 @@ def test_compress_passes_on_a_separable_task_with_every_passing_depth_a_candidat
             n_orig = round(report["candidates"]["original"]["val_accuracy"] * report["data"]["val_clips"])
             n_cand = round(e["val_accuracy"] * report["data"]["val_clips"])
             assert e["val_margin_clips"] == n_cand - int(np.ceil(0.95 * n_orig - 1e-12))
+
+
+def test_without_a_non_keyword_class_the_detector_is_not_judged_and_the_report_says_why(teacher_and_data, tmp_path):
+    teacher, data = teacher_and_data
+    report = run_compress(teacher, data, tmp_path / "r", "cpu",
+                          config=replace(FAST, method="prune", stream=True, keywords=None), show_progress=False)
+    assert report["final"]["detector"] == {"judged": False} and report["stream"] is None
+    assert report["final"]["verdict"] == report["final"]["clip_verdict"]
+    assert any(w.startswith("the detector was not judged: no false accepts can be measured") for w in report["warnings"])

@@ -13,7 +13,7 @@ from .console import eval_table, params_table, pct, shown_path, skipped_lines, s
 from .errors import SpcError, SpcInternalError
 from .fileio import check_output_dir, check_output_file, read_json
 
-LAYOUT_HELP = "Data layout: auto, speech-commands, speech-commands-v2-12, folders, fsdd."
+LAYOUT_HELP = "Data layout: auto, speech-commands, speech-commands-v2-12, folders, fsdd, hf-datasets."
 DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps."
 POSITIVE = click.IntRange(min=1)
 NON_NEGATIVE = click.IntRange(min=0)
@@ -409,6 +409,9 @@ def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overw
 @cfg_option(DISTILL_CFG, "target_layer", "--target-layer", type=POSITIVE, help="Stage-1 target hidden state (default: the last layer).")
 @cfg_option(DISTILL_CFG, "intermediate_layer", "--intermediate-layer", type=POSITIVE, help="2-block students: extra target for the first block.")
 @cfg_option(DISTILL_CFG, "baseline", "--baseline", is_flag=True, help="Train the same student from labels only (no mimicking).")
+@cfg_option(DISTILL_CFG, "stream_windows", "--stream-windows", type=click.FloatRange(0, 20),
+            help="Stream-like windows per training clip (shifted, partial, neighbouring words, gaps, noise), "
+                 "labelled by the teacher (0: aligned clips only).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @run_flags
@@ -671,6 +674,12 @@ def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresho
             help="Also judge the original and the chosen artifact as streaming detectors (misses, false accepts/h).")
 @cfg_option(COMPRESS_CFG, "keywords", "--keywords", type=CSV,
             help="Classes that are keywords in the streaming evaluation (default: all but _silence_/_unknown_).")
+@cfg_option(COMPRESS_CFG, "max_fa_per_hour", "--max-fa-per-hour", type=click.FloatRange(0, 1000),
+            help="False-accept budget: each detector's threshold is the one with the fewest misses at or under it.")
+@cfg_option(COMPRESS_CFG, "negatives_hours", "--negatives-hours", type=click.FloatRange(0, 100),
+            help="Hours of keyword-free speech (espeak-ng, made offline, cached) added to each split's streams.")
+@cfg_option(COMPRESS_CFG, "negatives", "--negatives", type=click.Path(),
+            help="A folder of your own long non-keyword recordings for the test streams.")
 @config_file_option
 @click.option("--map-labels", is_flag=True, help="The data holds only some of the model's classes: match them by name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
@@ -679,9 +688,11 @@ def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresho
 def compress(ctx, model, data_dir, target_name, out_dir, config_file, overwrite, **_):
     """The main job: MODEL -> an artifact for --target that keeps --retention of the accuracy, with a report.
 
-    Analyses, prunes (healing the candidates) and/or distils, exports to ONNX (parity-checked), picks
-    the candidate that meets the target on validation with the lowest latency on the target's
-    backend, builds it for the target and evaluates the built artifact itself on the test split.
+    Analyses, prunes (healing the candidates) and/or distils, exports to ONNX (parity-checked), judges
+    every candidate on validation as a classifier (clip retention) and as a streaming detector (hit rate
+    at --max-fa-per-hour on streams with --negatives-hours of negative audio; scores calibrated to the
+    original's), picks the fastest that meets --retention in both, builds it for the target and
+    evaluates the built artifact itself on the test split, as clips and as a detector.
     Re-running reuses finished stages (keyed by the model's weights, the data and the settings).
     Where this machine cannot build the target's engine, it stops at ONNX and prints the commands to
     run on the device.

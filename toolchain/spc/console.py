@@ -174,11 +174,12 @@ def compress_table(report: dict) -> Table:
     """The summary table of a compress run: every candidate, and the final artifact (intervals where recorded)."""
     table = Table(title=f"spc compress: {report['model']} -> {report['target']['name']}")
     for col, just in (("candidate", "left"), ("parameters", "right"), ("val acc", "right"), ("val retention", "right"),
-                      ("latency p50", "right"), ("vs original", "right")):
+                      ("detector retention", "right"), ("latency p50", "right"), ("vs original", "right")):
         table.add_column(col, justify=just)
     for name, e in report["candidates"].items():
         table.add_row(name + (" *" if name == report["chosen"] else ""), millions(e["params"]["total"]),
                       pct(e["val_accuracy"]), retention_text(e["val_retention"], e.get("val_retention_ci")),
+                      detector_text(e.get("detector_val")),
                       f"{e['latency_onnx_ms']['p50_ms']:.2f} ms", f"{e['latency_ratio']:.2f}x")
     f = report["final"]
     table.caption = (f"final {f['kind']} artifact on test: {pct(f['test_accuracy'])} vs original {pct(f['original_test_accuracy'])}"
@@ -186,6 +187,14 @@ def compress_table(report: dict) -> Table:
                      + (f", McNemar p {f['mcnemar_p']:.3g}" if f.get("mcnemar_p") is not None else "")
                      + f"); p50 {f['latency_ms']['p50_ms']:.2f} ms vs {f['original_latency_ms']['p50_ms']:.2f} ms")
     return table
+
+
+def detector_text(judged: dict | None) -> str:
+    """A candidate's detector retention on validation with its interval, and its miss rate at the budget."""
+    if not judged or judged.get("retention") is None:
+        return "-"
+    miss = judged.get("miss_rate")
+    return retention_text(judged["retention"], judged.get("retention_ci")) + (f" (miss {miss:.3f})" if miss is not None else "")
 
 
 def interval(ci) -> tuple[float, float] | None:

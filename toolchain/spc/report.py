@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .console import compress_verdict, interval, millions, pct, retention_text
+from .console import compress_verdict, detector_text, interval, millions, pct, retention_text
 from .fileio import atomic_write_text
 from .plotting import finish_axes, pyplot, save_png
 
@@ -60,6 +60,7 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         f"{f['original_latency_ms']['p50_ms']:.2f} ms, batch {f['latency_ms']['batch']}, "
         f"{f['latency_ms']['samples']} samples) on {report['machine'].get('gpu') or report['machine']['cpu']}.",
         "",
+        *_detector_lines(f),
         *[f"> **Warning:** {w}\n" for w in report.get("warnings", [])],
         f"Chosen candidate: **{report['chosen']}** (method `{report['method']}`); artifact `{f['artifact']}`. "
         "Both accuracies are of the exported artifacts run by ONNX Runtime (or TensorRT) on the test split, "
@@ -69,15 +70,16 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         *_uncertainty_note(report),
         "## Candidates",
         "",
-        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | latency p50 (ms) | vs original | parity max diff |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | detector retention (val) | latency p50 (ms) | vs original | parity max diff |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, e in report["candidates"].items():
         mark = " *" if name == report["chosen"] else ""
         lines.append(
             f"| {name}{mark} | {e['method']} | {millions(e['params']['total'])} | {millions(e['params']['stack_layers'])} | "
             f"{pct(e['val_accuracy'])} | {retention_text(e['val_retention'], e.get('val_retention_ci'))} | "
-            f"{_margin(e.get('val_margin_clips'))} | {e['latency_onnx_ms']['p50_ms']:.2f} | "
+            f"{_margin(e.get('val_margin_clips'))} | {detector_text(e.get('detector_val'))} | "
+            f"{e['latency_onnx_ms']['p50_ms']:.2f} | "
             f"{e['latency_ratio']:.2f}x | {e['parity']['max_abs_diff']:.1e} |")
     lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -113,6 +115,18 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
               f"- stages: {', '.join(report['stages'])}; {report['seconds']} s",
               "", "Every setting is in `report.json`."]
     return "\n".join(lines) + "\n"
+
+
+def _detector_lines(final: dict) -> list[str]:
+    """The test verdict's second half: the built artifact as a detector against the original."""
+    d = final.get("detector") or {}
+    if not d.get("judged"):
+        return []
+    lo, hi = (d.get("retention_ci") or [None, None])
+    return [f"As a detector on the test streams: hit rate at the false-accept budget {pct(d.get('hit_rate'))} against "
+            f"the original's {pct(d.get('original_hit_rate'))} over {d.get('keywords')} keyword occurrences: detector "
+            f"retention **{d['retention']:.3f}**" + (f" (95% interval {lo:.3f}-{hi:.3f})" if lo is not None else "")
+            + f", {d.get('verdict')}. A candidate must clear the target in both clip and detector retention.", ""]
 
 
 def _margin(clips: int | None) -> str:

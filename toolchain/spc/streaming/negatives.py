@@ -30,7 +30,7 @@ import numpy as np
 
 from ..audio import BadAudio, read_audio, resample
 from ..errors import SpcError
-from ..fileio import first_line, sha256_file
+from ..fileio import first_line, read_json, sha256_file
 from ..progress import track
 from ..synth import VOICES, Espeak
 
@@ -246,10 +246,10 @@ def _manifest_matches(dest: Path, config: NegativesConfig, excluded: list[str]) 
     """True where ``dest`` holds a complete set made with this config and these excluded words."""
     path = dest / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = read_json(path, "negative audio manifest")
+    except SpcError:  # missing or damaged: made again
         return False
-    if not isinstance(data, dict) or data.get("config") != _json(asdict(config)) or data.get("excluded_words") != excluded:
+    if data.get("config") != _json(asdict(config)) or data.get("excluded_words") != excluded:
         return False
     files = data.get("files")
     if not isinstance(files, list) or not files:

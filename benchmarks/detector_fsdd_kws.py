@@ -1,0 +1,212 @@
+"""Students judged as detectors on the real pre-trained Whisper tiny.en encoder (issue 20).
+
+    python benchmarks/detector_fsdd_kws.py --work WORK                 # every step (see --help for the time)
+    python benchmarks/detector_fsdd_kws.py --work WORK --only readme   # rewrite the README section from the JSON
+
+The task (``spc.data.fsdd_kws``): FSDD digits 0, 1, 2 as keywords, the other digits and espeak-ng words as
+``_unknown_``, noise as ``_silence_``, speaker theo held out for test (jackson for validation), in the Speech
+Commands 12-class folder form. Steps (each writes results/detector_fsdd_kws/STEP.json):
+  teacher   the head-only teacher (Whisper tiny.en encoder frozen, --train-layers 0)
+  students  three mimic students of it: the paper's recipe (shortened), the default on aligned clips only
+            (stream_windows 0, the recipe before this change) and the stream-trained default; each exported
+            to ONNX and judged, with the teacher, on the same test streams (the test split's clips plus
+            NEG_HOURS of espeak-ng negative audio), each at the threshold with the fewest misses at 1 FA/h
+  compress  `spc compress --target cpu --method mimic` on the teacher with NEG_HOURS of negatives per split
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared"
+WHISPER = SHARED / "models" / "whisper-tiny.en-encoder"
+FSDD = SHARED / "data" / "fsdd"
+RESULTS = HERE / "results" / "detector_fsdd_kws"
+NEG_HOURS = 2.0
+START, END = "<!-- detector-fsdd-kws:start -->", "<!-- detector-fsdd-kws:end -->"
+
+
+def _save(name: str, data) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, default=str))
+
+
+def _load(name: str):
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def task(work: Path) -> Path:
+    from spc.data.fsdd_kws import make_fsdd_kws
+
+    return make_fsdd_kws(FSDD, work / "fsdd-kws", show_progress=False)
+
+
+def teacher(work: Path) -> dict:
+    from spc.data import DataConfig
+    from spc.finetune import FinetuneConfig
+    from spc.recipes.finetune import run_finetune
+    from spc.train import TrainConfig
+
+    cfg = FinetuneConfig(train=TrainConfig(epochs=20, batch_size=64, lr=1e-3, patience=5, max_grad_norm=1.0),
+                         train_layers=0)
+    s = run_finetune(str(WHISPER), DataConfig(str(task(work))), work / "teacher", config=cfg, overwrite=True)
+    out = {k: s[k] for k in ("val_accuracy", "test_accuracy", "best_epoch", "seconds", "params")}
+    out["data"] = s["data"]
+    _save("teacher", out)
+    print("teacher", out["val_accuracy"], out["test_accuracy"], out["seconds"], flush=True)
+    return out
+
+
+RECIPES = ("paper-shortened", "default-aligned", "default-stream")
+
+
+def _recipe(name: str):
+    from spc.distill import DistillConfig, MimicConfig
+    from spc.train import TrainConfig
+
+    adam = dict(batch_size=128, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant")
+    if name == "paper-shortened":
+        return MimicConfig("transformer", 1, heads=6, ffn=1536), DistillConfig.paper(
+            stage1=TrainConfig(epochs=20, **adam), stage2=TrainConfig(epochs=10, **adam))
+    if name == "default-aligned":
+        return MimicConfig(), DistillConfig(stream_windows=0.0)
+    return MimicConfig(), DistillConfig()
+
+
+def students(work: Path) -> dict:
+    """Three students, exported; the teacher and the students as detectors on one set of test streams."""
+    from spc.data import DataConfig
+    from spc.export import ExportConfig, export_onnx
+    from spc.models import load_model
+    from spc.recipes.distill import run_distill
+    from spc.streaming.negatives import NegativesConfig, make_negative_audio, read_negatives
+    from spc.streaming_eval import StreamEvalConfig, stream_figures
+
+    data = DataConfig(str(task(work)))
+    out = {"recipes": {}}
+    artifacts = {}
+    t = load_model(work / "teacher")
+    export_onnx(t, work / "onnx" / "teacher.onnx", ExportConfig())
+    artifacts["teacher"] = str(work / "onnx" / "teacher.onnx")
+    for name in RECIPES:
+        design, cfg = _recipe(name)
+        s = run_distill(work / "teacher", data, work / f"student-{name}", mimic=design, config=cfg, overwrite=True,
+                        latency_runs=0)
+        export_onnx(load_model(work / f"student-{name}"), work / "onnx" / f"{name}.onnx", ExportConfig())
+        artifacts[name] = str(work / "onnx" / f"{name}.onnx")
+        out["recipes"][name] = {"teacher_test": s["teacher_test_accuracy"], "student_test": s["student_test_accuracy"],
+                                "retention_test": s["retention_test"], "seconds": s["seconds"],
+                                "params_student": s["params"]["student"]["total"],
+                                "stream_windows": cfg.stream_windows}
+        print(name, s["retention_test"], s["seconds"], flush=True)
+        _save("students", out)
+    neg_dir = make_negative_audio(work / "negatives-test", NegativesConfig(hours=NEG_HOURS, seed=0),
+                                  exclude_words=("0", "1", "2"), show_progress=False)
+    negatives = read_negatives(neg_dir, 16000)
+    t0 = time.perf_counter()
+    s = stream_figures(artifacts, data, work / "stream", config=StreamEvalConfig(seed=0), negatives=negatives,
+                       negatives_source=f"espeak-ng, {NEG_HOURS} h")
+    out["stream_seconds"] = round(time.perf_counter() - t0, 1)
+    out["audio"] = s["audio"]
+    out["detectors"] = {n: {"negative_hours": r["negative_hours"], "chosen": r["chosen"],
+                            "rows": r["thresholds"], "real_time_factor": r["real_time_factor"]}
+                        for n, r in s["results"].items()}
+    _save("students", out)
+    return out
+
+
+def compress(work: Path) -> dict:
+    from spc.data import DataConfig
+    from spc.recipes.compress import CompressConfig, run_compress
+
+    r = run_compress(work / "teacher", DataConfig(str(task(work))), work / "compress", "cpu",
+                     config=CompressConfig(method="mimic", negatives_hours=NEG_HOURS), overwrite=True)
+    f = r["final"]
+    out = {"chosen": r["chosen"], "verdict": f["verdict"], "clip_verdict": f["clip_verdict"],
+           "retention": f["retention"], "retention_ci": f["retention_ci"], "detector": f["detector"],
+           "test_accuracy": f["test_accuracy"], "original_test_accuracy": f["original_test_accuracy"],
+           "speedup_p50": f["speedup_p50"], "stream": r["stream"], "choice": r["choice"],
+           "candidates": {n: {k: c.get(k) for k in ("val_accuracy", "val_retention", "val_retention_ci",
+                                                     "detector_val", "latency_ratio")} for n, c in r["candidates"].items()},
+           "stages": r["stages"], "seconds": r["seconds"]}
+    _save("compress", out)
+    print(out["chosen"], out["verdict"], flush=True)
+    return out
+
+
+def _num(x, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def readme(work: Path | None = None) -> str:
+    """The README section, from the recorded JSON only."""
+    from readme_section import replace_section
+
+    t, s, c = _load("teacher"), _load("students"), _load("compress")
+    lines = ["## Students as detectors on the real Whisper tiny.en encoder (issue 20)", "",
+             "Command: `python benchmarks/detector_fsdd_kws.py --work WORK` (this section is written by its "
+             "`readme` step from `results/detector_fsdd_kws/`)."]
+    if t:
+        d = t["data"]["clips"]
+        lines += ["", f"Task: FSDD digits 0/1/2 as keywords, other digits and espeak-ng words as `_unknown_`, noise as "
+                  f"`_silence_`; speaker theo held out for test ({d['train']} / {d['validation']} / {d['test']} clips). "
+                  f"Teacher: Whisper tiny.en encoder frozen, head trained: validation {t['val_accuracy']:.1%}, "
+                  f"test {t['test_accuracy']:.1%}."]
+    if s and s.get("detectors"):
+        det = s["detectors"]
+        hours = det["teacher"]["negative_hours"]
+        lines += ["", f"All on the same test streams: {s['audio']['keyword_clips']} keyword occurrences, "
+                  f"{hours:.2f} h of negative audio (one false accept = {1 / hours:.2f} per hour); each model at the "
+                  "threshold with the fewest misses at or under 1 false accept per hour.", "",
+                  "| model | test accuracy (clips) | threshold | miss rate | FA/h | misses vs teacher |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        base = (det["teacher"]["chosen"] or {}).get("miss_rate")
+        for name in ("teacher", *RECIPES):
+            if name not in det:
+                continue
+            ch = det[name]["chosen"] or {}
+            acc = t["test_accuracy"] if name == "teacher" else s["recipes"][name]["student_test"]
+            ratio = ch.get("miss_rate") / base if base and ch.get("miss_rate") is not None else None
+            lines.append(f"| {name} | {acc:.1%} | {_num(ch.get('threshold'), 'g')} | {_num(ch.get('miss_rate'), '.3f')} | "
+                         f"{_num(ch.get('fa_per_hour'), '.2f')} | {_num(ratio, '.2f')}x |")
+    if c:
+        dv = c["detector"]
+        lines += ["", f"`spc compress --target cpu --method mimic` ({NEG_HOURS:g} h of negatives per split): "
+                  f"**{c['verdict']}**; clip retention {c['retention']:.3f} "
+                  f"[{_num(c['retention_ci'][0], '.3f')}, {_num(c['retention_ci'][1], '.3f')}], detector retention "
+                  f"{_num(dv.get('retention'), '.3f')} [{_num((dv.get('retention_ci') or [None])[0], '.3f')}, "
+                  f"{_num((dv.get('retention_ci') or [None, None])[1], '.3f')}] (hit rate at 1 FA/h "
+                  f"{_num(dv.get('hit_rate'), '.3f')} vs {_num(dv.get('original_hit_rate'), '.3f')}); "
+                  f"{c['speedup_p50']:.2f}x lower ONNX Runtime latency; {c['seconds'] / 60:.1f} min."]
+    section = replace_section(HERE / "README.md", START, END, "\n".join(lines))
+    print(section)
+    return section
+
+
+STEPS = {"teacher": teacher, "students": students, "compress": compress, "readme": readme}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", type=Path, help="Work folder (models, streams); kept between steps.")
+    p.add_argument("--only", nargs="+", choices=list(STEPS), help="Run these steps only.")
+    args = p.parse_args()
+    steps = args.only or list(STEPS)
+    if any(s != "readme" for s in steps) and not args.work:
+        p.error("--work is needed for every step but readme")
+    for step in steps:
+        t0 = time.perf_counter()
+        STEPS[step](args.work) if step != "readme" else readme()
+        print(f"{step}: {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(HERE))
+    main()
