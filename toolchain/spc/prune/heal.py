@@ -68,7 +68,7 @@ def heal(pruned, teacher, train: ClipSet, val: ClipSet, config: HealConfig, work
     elif config.method == "distill":
         from ..distill.trainer import DistillConfig, distill
 
-        cfg = DistillConfig(stage1=config.stage1, stage2=config.stage2)
+        cfg = DistillConfig(stage1=config.stage1, stage2=config.stage2, stream_windows=0.0)  # aligned clips (as before)
         result = distill(pruned, teacher, train, val, cfg, work, run_id=run_id, show_progress=show_progress,
                          teacher_cache=teacher_cache)
         acc = result.stage2.best["val_accuracy"]
