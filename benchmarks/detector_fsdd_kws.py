@@ -157,6 +157,13 @@ def readme(work: Path | None = None) -> str:
                   f"`_silence_`; speaker theo held out for test ({d['train']} / {d['validation']} / {d['test']} clips). "
                   f"Teacher: Whisper tiny.en encoder frozen, head trained: validation {t['val_accuracy']:.1%}, "
                   f"test {t['test_accuracy']:.1%}."]
+    if s and s.get("recipes"):
+        lines += ["", "| student | test accuracy (clips) | clip retention | training s |", "| --- | ---: | ---: | ---: |"]
+        for name, r in s["recipes"].items():
+            lines.append(f"| {name} | {r['student_test']:.1%} | {r['retention_test']:.3f} | {r['seconds']:.0f} |")
+    if s and not s.get("detectors"):
+        lines += ["", "The streams step (teacher and students as detectors on the test streams with 2 h of negatives) "
+                  "and the compress step have not run yet: no detector figure is recorded."]
     if s and s.get("detectors"):
         det = s["detectors"]
         hours = det["teacher"]["negative_hours"]
