@@ -68,6 +68,12 @@ def retention_interval(original_correct, compressed_correct, *, confidence: floa
     return float(lo), float(hi)
 
 
+def margin_clips(original_correct, compressed_correct, retention: float) -> int:
+    """Correct clips above (>= 0) or below (< 0) the fewest that meet ``retention`` of the original's."""
+    a, b = _pairs(original_correct, compressed_correct)
+    return int(b.sum()) - math.ceil(retention * int(a.sum()) - EPS)
+
+
 def mcnemar_exact(original_correct, compressed_correct) -> float:
     """Two-sided exact McNemar p-value: a binomial(b + c, 1/2) test on the discordant clips (1.0 with none)."""
     c = pair_counts(original_correct, compressed_correct)

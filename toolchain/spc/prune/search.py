@@ -21,7 +21,7 @@ from ..data.clips import ClipSet
 from ..errors import SpcError
 from ..evaluate import predict_logits, score, torch_predictor
 from ..progress import track
-from ..stats import EPS, retention_interval, retention_point
+from ..stats import EPS, margin_clips, retention_interval, retention_point
 from .heal import HealConfig, Healed, heal
 from .orders import ORDERS, order_backward, order_bi, order_forward, order_random
 
@@ -164,10 +164,9 @@ def judge_cut(order: str, keep: list[int], n_layers: int, original_correct: np.n
     """A ``Cut`` from per-clip correctness of the original and the cut model on the same validation clips."""
     point = retention_point(original_correct, correct)
     lo, hi = retention_interval(original_correct, correct, seed=seed)
-    need = math.ceil(retention * int(np.sum(original_correct)) - EPS)
     standing = "fails" if not point >= retention - EPS else "safe" if lo >= retention - EPS else "point estimate only"
     return Cut(order, n_layers - len(keep), list(keep), float(np.mean(correct)), point, (lo, hi),
-               int(np.sum(correct)) - need, standing, healed)
+               margin_clips(original_correct, correct, retention), standing, healed)
 
 
 @dataclass

@@ -36,8 +36,8 @@ from ..fileio import check_output_dir, read_json
 from ..models import load_model, save_model, weights_hash
 from ..params import count_parameters
 from ..prune import PruneConfig, prune
-from ..stats import (CandidateScore, choose_candidate, combined_verdict, mcnemar_exact, retention_interval,
-                     retention_point, verdict)
+from ..stats import (CandidateScore, choose_candidate, combined_verdict, margin_clips, mcnemar_exact,
+                     retention_interval, retention_point, verdict)
 from ..streaming.detector import judge_detectors
 from ..streaming.negatives import NegativesConfig, make_negative_audio, read_negatives
 from ..streaming_eval import StreamEvalConfig, build_recordings, split_classes, stream_figures
@@ -471,16 +471,6 @@ def _stream_summary(stream: dict | None) -> dict | None:
                      **({k: row.get(k) for k in ("miss_rate", "fa_per_hour", "latency_median_s", "latency_p90_s")}
                         if row else {})}
     return out
-
-
-def margin_clips(original_correct, compressed_correct, retention: float) -> int:
-    """Correct clips above (>= 0) or below (< 0) the fewest that meet ``retention`` of the original's."""
-    import math
-
-    import numpy as np
-
-    need = math.ceil(retention * int(np.sum(original_correct)) - 1e-12)
-    return int(np.sum(compressed_correct)) - need
 
 
 def _finite(interval) -> list:
