@@ -95,8 +95,12 @@ def students(work: Path) -> dict:
     artifacts["teacher"] = str(work / "onnx" / "teacher.onnx")
     for name in RECIPES:
         design, cfg = _recipe(name)
-        s = run_distill(work / "teacher", data, work / f"student-{name}", mimic=design, config=cfg, overwrite=True,
-                        latency_runs=0)
+        dest = work / f"student-{name}"
+        done = json.loads((dest / "distill.json").read_text()) if (dest / "distill.json").is_file() else None
+        if done and done.get("config") == json.loads(json.dumps(cfg.as_dict())):
+            s = done  # a finished student of this recipe in WORK (a resumed benchmark)
+        else:
+            s = run_distill(work / "teacher", data, dest, mimic=design, config=cfg, overwrite=True, latency_runs=0)
         export_onnx(load_model(work / f"student-{name}"), work / "onnx" / f"{name}.onnx", ExportConfig())
         artifacts[name] = str(work / "onnx" / f"{name}.onnx")
         out["recipes"][name] = {"teacher_test": s["teacher_test_accuracy"], "student_test": s["student_test_accuracy"],

@@ -110,9 +110,8 @@ def _both(score: "CandidateScore") -> tuple[float, float]:
     """(the lower of the clip and detector point retentions, the lower of their interval lower bounds)."""
     if score.detector_retention is None:
         return score.retention, _lower(score)
-    det_lo = score.detector_interval[0] if score.detector_interval else None
-    det_lo = -math.inf if det_lo is None or math.isnan(det_lo) else float(det_lo)
-    return min(score.retention, score.detector_retention), min(_lower(score), det_lo)
+    return (min(score.retention, score.detector_retention),
+            min(_lower(score), lower_bound(score.detector_interval)))
 
 
 def combined_verdict(clip: str, detector: str | None) -> str:
@@ -186,7 +185,12 @@ def _failing(score: "CandidateScore", target: float) -> str:
     return " and ".join(failed) + " below the target" if failed else "both at the target"
 
 
-def _lower(score: CandidateScore) -> float:
-    """The interval's lower bound, with an undefined bound counted as failing."""
-    lo = score.interval[0]
+def lower_bound(interval) -> float:
+    """An interval's lower bound, with an undefined one (None, NaN, no interval) counted as failing."""
+    lo = interval[0] if interval else None
     return -math.inf if lo is None or math.isnan(lo) else float(lo)
+
+
+def _lower(score: CandidateScore) -> float:
+    """The clip-retention interval's lower bound of a candidate."""
+    return lower_bound(score.interval)

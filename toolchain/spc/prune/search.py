@@ -21,7 +21,7 @@ from ..data.clips import ClipSet
 from ..errors import SpcError
 from ..evaluate import predict_logits, score, torch_predictor
 from ..progress import track
-from ..stats import EPS, margin_clips, retention_interval, retention_point
+from ..stats import EPS, lower_bound, margin_clips, retention_interval, retention_point
 from .heal import HealConfig, Healed, heal
 from .orders import ORDERS, order_backward, order_bi, order_forward, order_random
 
@@ -217,6 +217,7 @@ class PruneResult:
     def as_dict(self) -> dict:
         return asdict(replace(self, models={}))  # the models stay out of the JSON
 
+
 def heal_seconds_of(orders: Sequence[tuple[Sequence[int], Sequence[float | None]]], n_layers: int) -> float:
     """Sum of heal times over distinct candidates: (removal order, heal seconds after m removals) per order."""
     spent: dict[tuple[int, ...], float] = {}
@@ -406,7 +407,7 @@ def choose_cuts(results: Sequence[OrderResult]) -> tuple[OrderResult, Cut | None
     safe = next((cut for cut in best.cuts if cut.removed == best.removed_at_target), None)
     deepest = max(passing, key=lambda cut: (cut.removed, cut.retention), default=None)
     point = deepest if deepest is not None and deepest.removed > best.removed_at_target else None
-    depths = [max((cut for cut in passing if cut.removed == k), key=lambda cut: (_lower(cut), cut.val_accuracy))
+    depths = [max((cut for cut in passing if cut.removed == k), key=lambda cut: (lower_bound(cut.interval), cut.val_accuracy))
               for k in sorted({cut.removed for cut in passing})]
     return best, safe, point, depths
 
@@ -414,12 +415,6 @@ def choose_cuts(results: Sequence[OrderResult]) -> tuple[OrderResult, Cut | None
 def _correct(logits: np.ndarray, clips: ClipSet) -> np.ndarray:
     """Per clip, whether the top class is the label (N booleans)."""
     return score(logits, clips.targets, clips.labels).correct
-
-
-def _lower(cut: Cut) -> float:
-    """A cut's interval lower bound (an undefined bound counts as failing)."""
-    lo = cut.interval[0]
-    return -math.inf if lo is None or math.isnan(lo) else float(lo)
 
 
 def _heal_on(heal_cfg: HealConfig, device: str) -> HealConfig:

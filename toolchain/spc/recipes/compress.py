@@ -289,7 +289,9 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
             if on_target and name in on_target:
                 built[name] = on_target[name].artifact
                 continue
-            path, res = stage("build", entries[name]["weights_sha256"], name, target.name)
+            # keyed by the calibrated temperature too: the built artifact's manifest inherits it
+            path, res = stage("build", entries[name]["weights_sha256"], name, target.name,
+                              (entries[name].get("detector_val") or {}).get("temperature"))
             if res is None:
                 path.mkdir(parents=True, exist_ok=True)
                 rep = build_artifact(entries[name]["onnx"], target, path)
@@ -323,9 +325,12 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     if config.stream and detect.get("keywords"):
         negatives, source = negative_audio(config, detect["keywords"], work, model.meta.sampling_rate, "test",
                                            show_progress)
-        stream = stream_figures({"original": original_artifact, "compressed": final_artifact}, data, out / "stream",
-                                config=stream_config(config, detect["keywords"]), negatives=negatives,
-                                negatives_source=source)
+        try:
+            stream = stream_figures({"original": original_artifact, "compressed": final_artifact}, data,
+                                    out / "stream", config=stream_config(config, detect["keywords"]),
+                                    negatives=negatives, negatives_source=source)
+        except SpcError as exc:  # e.g. the test split holds no non-keyword clip: said in the report
+            warnings.append(f"the detector was not judged on the test split: {exc}")
     elif config.stream:
         warnings.append(f"the detector was not judged: {detect['why']}")
     mark("stream")
