@@ -75,3 +75,9 @@ def fix_length(x: np.ndarray, n: int) -> np.ndarray:
         left = (n - len(x)) // 2
         return np.pad(x, (left, n - len(x) - left))
     return x
+
+
+def trim_silence(x: np.ndarray) -> np.ndarray:
+    """The clip without the exact zeros that padding to the clip length added at either end."""
+    nz = np.flatnonzero(x)
+    return x[nz[0] : nz[-1] + 1] if len(nz) else x[:0]

@@ -32,6 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .audio import trim_silence
 from .errors import SpcError
 from .fileio import atomic_write_text, check_output_dir
 from .runtime import NON_KEYWORDS, Detection, KeywordSpotter, StreamingSpotter
@@ -82,6 +83,14 @@ class Recordings:
 
     def seconds(self, i: int) -> float:
         return len(self.audio[i]) / self.rate
+
+    def keyword_clips(self) -> list[list[PlacedClip]]:
+        """Per recording, its keyword clips (in placing order)."""
+        out: list[list[PlacedClip]] = [[] for _ in self.audio]
+        for c in self.clips:
+            if c.keyword:
+                out[c.recording].append(c)
+        return out
 
     def manifest(self, config: StreamEvalConfig) -> dict:
         """``recordings.json``: settings, each recording's length and each clip's position."""
@@ -136,12 +145,6 @@ def split_classes(labels: list[str], keywords: tuple[str, ...] | None) -> tuple[
         raise SpcError(f"stream-eval needs keyword and non-keyword classes; the test split has {', '.join(labels)}: "
                        "name the keywords with --keywords (the other classes become non-keywords)")
     return kws, negatives
-
-
-def trim_silence(x: np.ndarray) -> np.ndarray:
-    """The clip without the exact zeros that padding to the clip length added at either end."""
-    nz = np.flatnonzero(x)
-    return x[nz[0] : nz[-1] + 1] if len(nz) else x[:0]
 
 
 def pink_noise(n: int, rms: float, rng: np.random.Generator) -> np.ndarray:
@@ -279,12 +282,13 @@ def stream_scores(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalCo
     live = _live(spotter, rec, config)
     clip_s = spotter.clip_samples / spotter.sampling_rate
     chunk = max(1, int(round(config.chunk_seconds * rec.rate)))
+    per_recording = rec.keyword_clips()
     posts, spent, negative = [], 0.0, 0.0
     for i, x in enumerate(rec.audio):
         p, s = stream_posteriors(live, x, chunk)
         posts.append(p)
         spent += s
-        negative += negative_seconds([c for c in rec.clips if c.recording == i and c.keyword], rec.seconds(i), clip_s)
+        negative += negative_seconds(per_recording[i], rec.seconds(i), clip_s)
     return {"posteriors": posts, "spent": spent, "negative_hours": negative / 3600, "max_batch": live.max_batch}
 
 
@@ -302,10 +306,11 @@ def decide_all(spotter: KeywordSpotter, rec: Recordings, posts: list[np.ndarray]
     live = _live(spotter, rec, config)
     clip_s = spotter.clip_samples / spotter.sampling_rate
     rows, flags = [], {}
+    per_recording = rec.keyword_clips()
     for thr in config.thresholds:
         tally = Tally()
         for i, p in enumerate(posts):
-            tally_recording(decide(live, p, thr), [c for c in rec.clips if c.recording == i and c.keyword], clip_s, tally)
+            tally_recording(decide(live, p, thr), per_recording[i], clip_s, tally)
         rows.append(threshold_row(thr, tally, negative_hours))
         flags[thr] = tally.hit_flags
     chosen = choose_threshold(rows, config.max_fa_per_hour)
@@ -403,10 +408,8 @@ def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data, out_d
                "audio": hours, "config": config_dict(config), "results": results,
                "files": {"json": str(out / "stream_eval.json"), "det_png": str(out / "det.png"),
                          "recordings": str(out / "recordings.json")}}
-    hits = {name: r.pop("hits") for name, r in results.items()}
-    atomic_write_text(out / "stream_eval.json", json.dumps(summary, indent=2))
-    for name, r in results.items():
-        r["hits"] = hits[name]
+    written = {**summary, "results": {n: {k: v for k, v in r.items() if k != "hits"} for n, r in results.items()}}
+    atomic_write_text(out / "stream_eval.json", json.dumps(written, indent=2))
     return summary
 
 

@@ -80,8 +80,8 @@ def load_clips(
             continue
         audio[i] = fix_length(x, n)
         good[i] = True
-    kept = 0
-    for i in np.flatnonzero(good):  # close the gaps in place, in the split's order (no second array)
+    kept, usable = 0, np.flatnonzero(good)
+    for i in usable:  # close the gaps in place, in the split's order (no second array)
         if kept != i:
             audio[kept] = audio[i]
         kept += 1
@@ -90,8 +90,8 @@ def load_clips(
     skipped += [(items[i].path if items[i].row is None else items[i].source(), reasons[i]) for i in sorted(reasons)]
     if kept == 0:
         raise SpcError(f"split '{split}' of {dataset.root} has no usable clips ({len(skipped)} bad files)")
-    targets = [index[items[i].label] for i in np.flatnonzero(good)]
-    paths = [items[i].source() for i in np.flatnonzero(good)]
+    targets = [index[items[i].label] for i in usable]
+    paths = [items[i].source() for i in usable]
     mapping = labels.record() if isinstance(labels, LabelOrder) else None
     return ClipSet(audio[:kept], np.asarray(targets, dtype=np.int64), order, paths, skipped, mapping)
 

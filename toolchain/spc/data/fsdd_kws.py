@@ -33,7 +33,7 @@ import numpy as np
 
 from ..audio import BadAudio, read_audio, resample
 from ..errors import SpcError
-from ..fileio import first_line
+from ..fileio import first_line, read_json
 from ..progress import track
 from ..synth import VOICES, Espeak
 from .layouts import AUDIO_EXT, FSDD_NAME, SILENCE, UNKNOWN
@@ -242,11 +242,11 @@ def counts_of(jobs: list[Job], classes: list[str]) -> dict[str, dict[str, int]]:
 
 # ------------------------------------------------------------------ the folder
 def _read_manifest(dest: Path) -> dict | None:
+    """The task's manifest, or None where it is missing or damaged (the task is then made again)."""
     try:
-        data = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return read_json(dest / MANIFEST, "keyword task manifest")
+    except SpcError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _is_complete(dest: Path, config: FsddKwsConfig) -> bool:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..audio import BadAudio, read_audio, read_audio_bytes
 from ..errors import SpcError
+from ..fileio import first_line
 from .layouts import SPLITS, ClipItem, KwsDataset, is_hidden
 
 AUDIO_COLUMN = "audio"
@@ -248,7 +249,7 @@ def _load_from_disk(datasets, folder: Path):
     try:
         ds = datasets.load_from_disk(str(folder))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        why = first_line(exc)
         raise SpcError(f"{folder} cannot be read as a datasets split: {why}") from None
     if not isinstance(ds, datasets.Dataset):
         raise SpcError(f"{folder} is a DatasetDict inside a DatasetDict; give the folder of one")
@@ -289,7 +290,7 @@ def _unreadable_parquet(f: Path, exc: Exception) -> str:
     with open(f, "rb") as fh:
         if fh.read(40).startswith(b"version https://git-lfs"):
             return f"{f} is a Git LFS pointer, not the Parquet file: fetch the files (git lfs pull) first"
-    return f"{f} is not a readable Parquet file: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return f"{f} is not a readable Parquet file: {first_line(exc)}"
 
 
 def _common_classes(root: Path, parts: list[_Part]) -> list[str]:

@@ -193,6 +193,11 @@ def _scan(folder: Path, recursive: bool = True) -> tuple[list[Path], list[tuple[
     return files, dangling
 
 
+def label_order(name: str) -> tuple:
+    """Sort key of class names: numbers first in numeric order (0, 1, ..., 10), then the rest by name."""
+    return (not name.isdigit(), int(name) if name.isdigit() else 0, name)
+
+
 def _audio_files(folder: Path) -> list[Path]:
     """The audio files directly in ``folder`` (no sub-folders), sorted."""
     return _scan(folder, recursive=False)[0]
@@ -334,7 +339,7 @@ def read_speech_commands_preprocessed(root: Path, task: str | None = None) -> Kw
     present = [p.name for p in _subfolders(root)]
     words = [name for name in present if not name.startswith("_")]
     if words and not set(words) & set(V2_12_WORDS):  # the same form with a keyword set of its own (e.g. digits)
-        labels = sorted(words, key=lambda w: (not w.isdigit(), int(w) if w.isdigit() else 0, w)) + [UNKNOWN, SILENCE]
+        labels = sorted(words, key=label_order) + [UNKNOWN, SILENCE]
     else:
         labels = list(V2_12_WORDS) + [UNKNOWN, SILENCE]
     others = [name for name in present if name not in labels and not name.startswith("_")]
@@ -447,7 +452,7 @@ def read_fsdd(root: Path, split_by: str = "take", test_speaker: str | None = Non
         options = {"split_by": "speaker", "test": test_speaker, "validation": val_speaker}
     else:
         raise SpcError(f"unknown split rule '{split_by}'; choose 'take' or 'speaker'")
-    labels = sorted({r[1] for r in rows}, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+    labels = sorted({r[1] for r in rows}, key=label_order)
     return KwsDataset(str(root), "fsdd", labels, splits, options, skipped=skipped)
 
 

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..audio import trim_silence
+from ..data.layouts import SILENCE, UNKNOWN
+
 KINDS = ("shift", "negative", "noise")
 SHARES = (0.7, 0.15, 0.15)
-
-
-def _speech(x: np.ndarray) -> np.ndarray:
-    """The clip without the exact zeros that padding added at either end."""
-    nz = np.flatnonzero(x)
-    return x[nz[0] : nz[-1] + 1] if len(nz) else x[:0]
 
 
 def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -35,10 +32,10 @@ def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return (10 ** (rng.uniform(-70, -30) / 20) * x).astype(np.float32)
 
 
-def _shifted(audio: np.ndarray, i: int, rng: np.random.Generator) -> np.ndarray:
-    """Clip ``i`` between two random neighbours and gaps, cut at a random offset (S samples)."""
-    s = audio.shape[1]
-    parts = [_speech(audio[j]) for j in (int(rng.integers(len(audio))), i, int(rng.integers(len(audio))))]
+def _shifted(speech: list[np.ndarray], s: int, i: int, rng: np.random.Generator) -> np.ndarray:
+    """Clip ``i`` (``speech``: every clip without its padding) between two random neighbours and gaps,
+    cut at a random offset (``s`` samples)."""
+    parts = [speech[j] for j in (int(rng.integers(len(speech))), i, int(rng.integers(len(speech))))]
     gaps = [int(rng.uniform(0.05, 0.6) * s) for _ in range(2)]
     context = np.concatenate([parts[0], np.zeros(gaps[0], np.float32), parts[1], np.zeros(gaps[1], np.float32),
                               parts[2]])
@@ -53,12 +50,11 @@ def _shifted(audio: np.ndarray, i: int, rng: np.random.Generator) -> np.ndarray:
     else:  # the window starts inside the clip: its end at the window's left edge
         lo = start + int((1 - inside) * length)
     padded = np.concatenate([np.zeros(s, np.float32), context, np.zeros(s, np.float32)])
-    out = padded[lo + s : lo + 2 * s].copy()
-    return out + _noise(s, rng)
+    return padded[lo + s : lo + 2 * s] + _noise(s, rng)
 
 
 def stream_windows(audio: np.ndarray, targets: np.ndarray, labels: list[str], n: int, *, seed: int = 0,
-                   negatives: list[np.ndarray] | None = None, non_keywords: tuple[str, ...] = ("_silence_", "_unknown_")
+                   negatives: list[np.ndarray] | None = None, non_keywords: tuple[str, ...] = (SILENCE, UNKNOWN)
                    ) -> tuple[np.ndarray, list[str]]:
     """``n`` windows (n x S float32, S the clip length) cut from ``audio`` (N x S training clips) and
     ``negatives`` (long arrays), and the kind of each; seeded."""
@@ -66,17 +62,18 @@ def stream_windows(audio: np.ndarray, targets: np.ndarray, labels: list[str], n:
     s = audio.shape[1]
     negative_idx = np.flatnonzero(np.isin(np.asarray(labels)[targets], non_keywords)) if len(targets) else []
     long = [x for x in (negatives or []) if len(x) > s]
+    speech = [trim_silence(x) for x in audio]  # once per clip, not once per window
     kinds = rng.choice(len(KINDS), size=n, p=SHARES)
     out = np.zeros((n, s), np.float32)
     for k, kind in enumerate(kinds):
         if KINDS[kind] == "shift":
-            out[k] = _shifted(audio, int(rng.integers(len(audio))), rng)
+            out[k] = _shifted(speech, s, int(rng.integers(len(audio))), rng)
         elif KINDS[kind] == "negative" and long:
             x = long[int(rng.integers(len(long)))]
             lo = int(rng.integers(len(x) - s))
             out[k] = x[lo : lo + s]
         elif KINDS[kind] == "negative" and len(negative_idx):
-            out[k] = _shifted(audio, int(rng.choice(negative_idx)), rng)
+            out[k] = _shifted(speech, s, int(rng.choice(negative_idx)), rng)
         else:
             out[k] = _noise(s, rng)
     return out, [KINDS[k] for k in kinds]
