@@ -39,7 +39,7 @@ def _load(name: str):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def teachers(work: Path) -> dict:
+def teachers(work: Path, which: tuple[str, ...] = ("head", "full")) -> dict:
     from spc.data import DataConfig
     from spc.finetune import FinetuneConfig
     from spc.recipes.finetune import run_finetune
@@ -51,8 +51,10 @@ def teachers(work: Path) -> dict:
         "full": FinetuneConfig(train=TrainConfig(epochs=4, batch_size=32, lr=2e-4, warmup_ratio=0.1, max_grad_norm=1.0),
                                augment=True),
     }
-    out = {}
+    out = _load("teachers") or {}
     for name, cfg in runs.items():
+        if name not in which:
+            continue
         s = run_finetune(str(WHISPER), DataConfig(str(FSDD)), work / f"teacher-{name}", config=cfg)
         out[name] = {k: s[k] for k in ("val_accuracy", "test_accuracy", "best_epoch", "train_seconds", "seconds",
                                         "config", "params")}
@@ -61,14 +63,21 @@ def teachers(work: Path) -> dict:
     return out
 
 
-def prune(work: Path) -> dict:
+def teacher_head(work: Path) -> dict:
+    """The head-only teacher alone (the full one takes 15 minutes here)."""
+    return teachers(work, ("head",))
+
+
+def prune(work: Path, which: tuple[str, ...] | None = None) -> dict:
     from spc.data import DataConfig
     from spc.prune import HealConfig, PruneConfig
     from spc.recipes.prune import run_prune
 
-    out = {}
+    out = (_load("prune") or {}) if which else {}
     for teacher in ("head", "full"):
         for heal in ("none", "head", "distill"):
+            if which and f"{teacher}/{heal}" not in which:
+                continue
             cfg = PruneConfig(orders=ORDERS, random_seeds=(0,), heal=HealConfig(heal))
             dest = work / f"prune-{teacher}-{heal}"
             s = run_prune(work / f"teacher-{teacher}", DataConfig(str(FSDD)), dest, config=cfg, overwrite=True,
@@ -85,6 +94,8 @@ def prune(work: Path) -> dict:
                                        "healed_curve": r["healed_curve"], "removed_at_target": r["removed_at_target"],
                                        "test_accuracy": r["test_accuracy"]} for r in s["orders"]},
                 "model": s["pruned_model"],
+                # the interval rule: every healed depth that passes, the safe choice and a deeper point-only cut
+                "depths": s.get("depths"), "safe": s.get("safe"), "point": s.get("point"), "rule": "interval",
             }
             (RESULTS / "curves").mkdir(parents=True, exist_ok=True)
             (RESULTS / "curves" / f"{teacher}-{heal}.png").write_bytes((dest / "curves.png").read_bytes())
@@ -92,6 +103,11 @@ def prune(work: Path) -> dict:
                   s["seconds"], flush=True)
             _save("prune", out)
     return out
+
+
+def prune_head(work: Path) -> dict:
+    """Healed pruning of the head-only teacher (what compress does), by the interval rule."""
+    return prune(work, ("head/head",))
 
 
 def _mimic(work: Path, which: tuple[str, ...]) -> dict:
@@ -222,9 +238,13 @@ def readme(work: Path | None = None) -> str:
                   "| teacher | heal | best order | kept layers | removed | test acc | test retention | heal time | total |",
                   "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for key, r in p.items():
-            lines.append(f"| {r['teacher']} | {r['heal']} | {r['best']} | {r['kept']} | {r['removed']} of {r['n_layers']} | "
+            rule = "" if r.get("rule") == "interval" else " (old rule)"
+            lines.append(f"| {r['teacher']} | {r['heal']}{rule} | {r['best']} | {r['kept']} | {r['removed']} of {r['n_layers']} | "
                          f"{pct(r['pruned_test'])} | {r['test_retention']:.3f} | {r['heal_seconds']:.0f} s | "
                          f"{r['seconds']:.0f} s |")
+        if any(r.get("rule") != "interval" for r in p.values()):
+            lines += ["", "(old rule): recorded before the interval rule, with the deepest cut whose *point* estimate "
+                      "cleared the target; not rerun since (time on the 2 cores)."]
         missing = [f"{t}/{h}" for t in ("head", "full") for h in ("none", "head", "distill") if f"{t}/{h}" not in p]
         if missing:
             lines += ["", f"Not run in the recorded session (time on the 2 cores): {', '.join(missing)}."]
@@ -240,6 +260,21 @@ def readme(work: Path | None = None) -> str:
                 healed = " ".join("-" if a is None else f"{a:.2f}" for a in o["healed_curve"])
                 lines.append(f"- {r['teacher']}, {r['heal']} heal, {name}: {curve} / {healed}")
         lines += ["", "Curves: `results/whisper_fsdd/curves/TEACHER-HEAL.png`.", ""]
+        with_depths = [r for r in p.values() if r.get("depths")]
+        if with_depths:
+            lines += ["Every healed depth that passes the target on validation, by the interval rule (the deepest "
+                      "**safe** cut is the pruned model; a cut passing on the point estimate only is flagged; each is "
+                      "a `pruned-k` candidate of compress):", "",
+                      "| teacher | heal | removed | order | val retention [95% interval] | passed by (clips) | standing | "
+                      "test retention |", "| --- | --- | ---: | --- | ---: | ---: | --- | ---: |"]
+            for r in with_depths:
+                for d in r["depths"]:
+                    lo, hi = d["interval"]
+                    test_ret = d["test_accuracy"] / r["original_test"] if d.get("test_accuracy") is not None else None
+                    lines.append(f"| {r['teacher']} | {r['heal']} | {d['removed']} of {r['n_layers']} | {d['order']} | "
+                                 f"{d['retention']:.3f} [{lo:.3f}, {hi:.3f}] | {d['margin_clips']:+d} | {d['standing']} | "
+                                 f"{'-' if test_ret is None else f'{test_ret:.3f}'} |")
+            lines.append("")
     if m:
         lines += ["### Mimic (the whole stack replaced by one block)", "",
                   "| teacher | recipe | design | epochs (stage 1 + 2) | student test | teacher test | test retention | "

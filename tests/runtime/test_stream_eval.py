@@ -136,3 +136,33 @@ def test_cli_prints_the_table_and_refuses_bad_input(tones, tmp_path):
     assert r.exit_code == 1 and "keywords ['yes'] are not classes" in r.output
     r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "o3"), "--gap", "2"])
     assert r.exit_code == 1 and "--gap must be MIN,MAX" in r.output
+
+
+def test_cli_adds_a_folder_of_negative_recordings_and_says_so(tones, tmp_path):
+    """--negatives DIR: the user's own long recordings add negative hours (and a false accept shows per hour)."""
+    from click.testing import CliRunner
+
+    from spc.cli import cli
+
+    artifact, data = tones
+    rng = np.random.default_rng(5)
+    neg = tmp_path / "kitchen"
+    neg.mkdir()
+    t = np.arange(int(TONE_SECONDS * RATE)) / RATE
+    x = (0.01 * rng.standard_normal(40 * RATE)).astype(np.float32)
+    x[20 * RATE : 20 * RATE + len(t)] += (TONE_AMPLITUDE * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # fires once
+    sf.write(str(neg / "k.wav"), x, RATE, subtype="FLOAT")
+    args = ["stream-eval", str(artifact), "--data", str(data), "--hop", "0.05", "--smooth", "1", "--thresholds", "0.5,0.9"]
+    plain = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "a")])
+    more = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "b"), "--negatives", str(neg)])
+    assert plain.exit_code == 0 and more.exit_code == 0, more.output
+    a = json.loads((tmp_path / "a" / "stream_eval.json").read_text())
+    b = json.loads((tmp_path / "b" / "stream_eval.json").read_text())
+    ra, rb = a["results"]["beeper.onnx"], b["results"]["beeper.onnx"]
+    assert rb["negative_hours"] == pytest.approx(ra["negative_hours"] + (40 - 1) / 3600, abs=1e-6)
+    assert [r["false_accepts"] for r in rb["thresholds"]] == [r["false_accepts"] + 1 for r in ra["thresholds"]]
+    assert b["audio"]["negative_audio_hours"] == pytest.approx(40 / 3600) and b["audio"]["negative_audio"] == str(neg)
+    assert "of which 0.01 h negative audio" in more.output and "one false accept = " in more.output
+    assert "hits" not in rb  # per-occurrence flags stay out of the JSON
+    bad = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "c"), "--negatives", str(tmp_path / "none")])
+    assert bad.exit_code == 1 and "does not exist" in bad.output and not (tmp_path / "c" / "stream_eval.json").exists()

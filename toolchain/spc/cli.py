@@ -615,9 +615,14 @@ def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, thread
 @click.option("--chunk-ms", default=100, show_default=True, type=POSITIVE, help="Audio pushed per call, as an app would.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=0, show_default=True, type=NON_NEGATIVE, help="ONNX Runtime threads (0: default).")
+@click.option("--negatives", "negatives_dir", type=click.Path(),
+              help="A folder of your own long non-keyword recordings, added as recordings of their own.")
+@click.option("--negatives-hours", default=0.0, show_default=True, type=click.FloatRange(0, 100),
+              help="Hours of keyword-free speech spoken offline by espeak-ng (cached in OUT/negatives) to add.")
 @data_flags
 def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresholds, hop, smooth, refractory, gap,
-                noise_rms, repeats, chunk_ms, seed, threads, layout, split_by, test_speaker, task):
+                noise_rms, repeats, chunk_ms, seed, threads, negatives_dir, negatives_hours, layout, split_by,
+                test_speaker, task):
     """Misses, false accepts per hour, latency and real-time factor of ARTIFACTS run live on long recordings.
 
     Builds seeded recordings from the test split (keyword and non-keyword clips between gaps of noise;
@@ -627,6 +632,8 @@ def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresho
     \b
     Examples:
       spc stream-eval fsdd.onnx --data ../shared/data/fsdd --keywords 0,1 --out fsdd-stream
+      spc stream-eval model.onnx --data kws-data --negatives-hours 2 --out stream   # 2 h more negative audio
+      spc stream-eval model.onnx --data kws-data --negatives my-kitchen-recordings/
       spc stream-eval report/artifacts/pruned.cpu.ort.onnx --data speech_commands_v0.02 --task v2-12
     """
     from .streaming_eval import DEFAULT_THRESHOLDS, StreamEvalConfig, stream_eval_lines, stream_figures
@@ -649,7 +656,19 @@ def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresho
     named = {}
     for a in artifacts:
         named[Path(a).name if Path(a).name not in named else a] = a
-    s = stream_figures(named, data_config(click.get_current_context()), out_dir, config=config)
+    data = data_config(click.get_current_context())
+    negatives, source = [], None
+    if negatives_dir or negatives_hours:
+        from .engines.manifest import manifest_path
+        from .streaming.negatives import negative_audio
+        from .streaming_eval import split_classes
+
+        check_output_dir(out_dir)
+        rate = int(read_json(manifest_path(artifacts[0]), "artifact manifest").get("sampling_rate", 16000))
+        kws, _ = split_classes(data.open().labels, config.keywords)
+        negatives, source = negative_audio(rate, folder=negatives_dir, hours=negatives_hours,
+                                           cache=Path(out_dir) / "negatives", exclude_words=kws, seed=seed)
+    s = stream_figures(named, data, out_dir, config=config, negatives=negatives, negatives_source=source)
     print_lines(stream_eval_lines(s))
 
 

@@ -141,7 +141,9 @@ def _stream_lines(stream: dict | None) -> list[str]:
     num = lambda x, spec: "-" if x is None else format(x, spec)  # noqa: E731
     lines = ["", "## As a streaming detector", "",
              f"Long recordings built from the test split (keywords: {', '.join(stream['keywords'])}; "
-             f"{num(stream['negative_hours'], '.3f')} h of non-keyword audio), streamed in 100 ms chunks; each model at "
+             f"{num(stream['negative_hours'], '.3f')} h of non-keyword audio: one false accept = "
+             f"{num(1 / stream['negative_hours'] if stream.get('negative_hours') else None, '.2f')} per hour), "
+             "streamed in 100 ms chunks; each model at "
              f"the threshold with the fewest misses at most {stream['max_fa_per_hour']:g} false accepts per hour "
              f"(DET curve: `{stream['det_png']}`).", "",
              "| model | threshold | miss rate | false accepts / h | latency median | latency p90 | real-time factor |",

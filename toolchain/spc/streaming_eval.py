@@ -421,9 +421,12 @@ def stream_eval_lines(summary: dict) -> list[str]:
     """Plain console lines: the audio, one table per artifact, the chosen threshold and the files."""
     a = summary["audio"]
     lines = [f"{a['keyword_clips']} keyword clips ({', '.join(summary['keywords'])}), {a['non_keyword_clips']} non-keyword "
-             f"clips ({', '.join(summary['negatives'])}) in {a['recordings']} recordings, {a['total_hours']:.3f} h"]
+             f"clips ({', '.join(summary['negatives'])}) in {a['recordings']} recordings, {a['total_hours']:.3f} h"
+             + (f", of which {a['negative_audio_hours']:.2f} h negative audio ({a['negative_audio']})"
+                if a.get("negative_audio_hours") else "")]
     for name, r in summary["results"].items():
-        lines.append(f"\n{name}: {r['negative_hours']:.3f} h of negative audio, real-time factor "
+        lines.append(f"\n{name}: {r['negative_hours']:.3f} h of negative audio (one false accept = "
+                     f"{1 / r['negative_hours'] if r['negative_hours'] else float('inf'):.2f} per hour), real-time factor "
                      f"{r['real_time_factor']:.4f} ({r['backend']['runner']}, batches <= {r['backend']['max_batch']})")
         lines.append(f"{'threshold':>9}  {'miss rate':>9}  {'FA':>4}  {'FA/h':>7}  {'latency p50':>11}  {'p90':>6}")
         for row in r["thresholds"]:

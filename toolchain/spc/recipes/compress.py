@@ -39,7 +39,7 @@ from ..prune import PruneConfig, prune
 from ..stats import (CandidateScore, choose_candidate, combined_verdict, margin_clips, mcnemar_exact,
                      retention_interval, retention_point, verdict)
 from ..streaming.detector import judge_detectors
-from ..streaming.negatives import NegativesConfig, make_negative_audio, read_negatives
+from ..streaming.negatives import negative_audio
 from ..streaming_eval import StreamEvalConfig, build_recordings, split_classes, stream_figures
 from ..targets import get_target
 from ..train import fingerprint
@@ -323,8 +323,8 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     # 9. the app's terms: the original and the chosen artifact as streaming detectors on the test split's streams
     stream = None
     if config.stream and detect.get("keywords"):
-        negatives, source = negative_audio(config, detect["keywords"], work, model.meta.sampling_rate, "test",
-                                           show_progress)
+        negatives, source = split_negatives(config, detect["keywords"], work, model.meta.sampling_rate, "test",
+                                             show_progress)
         try:
             stream = stream_figures({"original": original_artifact, "compressed": final_artifact}, data,
                                     out / "stream", config=stream_config(config, detect["keywords"]),
@@ -376,20 +376,15 @@ def stream_config(config: CompressConfig, keywords) -> "StreamEvalConfig":
     return StreamEvalConfig(keywords=tuple(keywords), max_fa_per_hour=config.max_fa_per_hour, seed=config.seed)
 
 
-def negative_audio(config: CompressConfig, keywords, work: Path, rate: int, split: str,
-                   show_progress: bool) -> tuple[list, str | None]:
-    """(long non-keyword recordings for ``split``'s streams, where they come from): the user's folder for the
-    test streams where given, else ``negatives_hours`` of espeak-ng speech made offline (cached in ``work``;
-    another seed per split, so that the streams a candidate is chosen on are not those it is reported on)."""
-    if split == "test" and config.negatives:
-        return read_negatives(config.negatives, rate, show_progress=show_progress), str(config.negatives)
-    if config.negatives_hours <= 0:
-        return [], None
+def split_negatives(config: CompressConfig, keywords, work: Path, rate: int, split: str,
+                    show_progress: bool) -> tuple[list, str | None]:
+    """Negative audio for ``split``'s streams: the user's folder for the test streams where given, else
+    ``negatives_hours`` of espeak-ng speech made offline (cached in ``work``; another seed per split, so that the
+    streams a candidate is chosen on are not those it is reported on)."""
     seed = config.seed + (0 if split == "test" else 1)
-    folder = work / f"negatives-{split}"
-    make_negative_audio(folder, NegativesConfig(hours=config.negatives_hours, rate=rate, seed=seed),
-                        exclude_words=keywords, show_progress=show_progress)
-    return read_negatives(folder, rate), f"espeak-ng sentences, {config.negatives_hours:g} h, seed {seed}"
+    return negative_audio(rate, folder=config.negatives if split == "test" else None, hours=config.negatives_hours,
+                          cache=work / f"negatives-{split}", exclude_words=keywords, seed=seed,
+                          show_progress=show_progress)
 
 
 def judge_on_validation(entries: dict, val, inp: Inputs, config: CompressConfig, work: Path,
@@ -409,8 +404,8 @@ def judge_on_validation(entries: dict, val, inp: Inputs, config: CompressConfig,
                      sorted(e["weights_sha256"] for e in entries.values()))
     res = done(path)
     if res is None:
-        negatives, source = negative_audio(config, keywords, work, inp.model.meta.sampling_rate, "validation",
-                                           show_progress)
+        negatives, source = split_negatives(config, keywords, work, inp.model.meta.sampling_rate, "validation",
+                                             show_progress)
         rec = build_recordings(val.audio, [val.labels[t] for t in val.targets], val.paths, keywords,
                                inp.model.meta.sampling_rate, inp.model.meta.clip_samples, stream_cfg, negatives=negatives)
         judged = judge_detectors({n: e["onnx"] for n, e in entries.items()}, rec, stream_cfg, seed=config.seed)

@@ -416,3 +416,19 @@ def fa_resolution(hours: float) -> float:
     if not _is_number(hours) or hours <= 0:
         raise SpcError(f"false accepts per hour need some negative audio; got {hours!r} hours")
     return 1.0 / float(hours)
+
+
+def negative_audio(rate: int, *, folder: str | Path | None = None, hours: float = 0.0, cache: Path | None = None,
+                   exclude_words: Iterable[str] = (), seed: int = 0,
+                   show_progress: bool = False) -> tuple[list[np.ndarray], str | None]:
+    """(long non-keyword recordings at ``rate``, where they come from): the user's ``folder`` where given, else
+    ``hours`` of espeak-ng speech without ``exclude_words`` made into ``cache`` (kept there), else none."""
+    if folder is not None:
+        return read_negatives(folder, rate, show_progress=show_progress), str(folder)
+    if hours <= 0:
+        return [], None
+    if cache is None:
+        raise SpcError("made negative audio needs a folder to keep it in")
+    make_negative_audio(cache, NegativesConfig(hours=hours, seed=seed), exclude_words=exclude_words,
+                        show_progress=show_progress)
+    return read_negatives(cache, rate), f"espeak-ng sentences over noise, {hours:g} h, seed {seed}"
