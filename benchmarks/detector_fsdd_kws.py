@@ -7,8 +7,9 @@ The task (``spc.data.fsdd_kws``): FSDD digits 0, 1, 2 as keywords, the other dig
 ``_unknown_``, noise as ``_silence_``, speaker theo held out for test (jackson for validation), in the Speech
 Commands 12-class folder form. Steps (each writes results/detector_fsdd_kws/STEP.json):
   teacher   the head-only teacher (Whisper tiny.en encoder frozen, --train-layers 0)
-  students  three mimic students of it: the paper's recipe (shortened), the default on aligned clips only
-            (stream_windows 0, the recipe before this change) and the stream-trained default; each exported
+  students  mimic students of it: the paper's recipe (shortened), the default on aligned clips only
+            (stream_windows 0, the recipe before this change), the stream-trained default (one window per
+            clip) and four windows per clip; each exported
             to ONNX and judged, with the teacher, on the same test streams (the test split's clips plus
             NEG_HOURS of espeak-ng negative audio), each at the threshold with the fewest misses at 1 FA/h
   compress  `spc compress --target cpu --method mimic` on the teacher with NEG_HOURS of negatives per split
@@ -62,64 +63,103 @@ def teacher(work: Path) -> dict:
     return out
 
 
-RECIPES = ("paper-shortened", "default-aligned", "default-stream")
+RECIPES = ("paper-shortened", "default-aligned", "default-stream", "stream-x4", "stream-x4-neg")
+TRAIN_NEG_HOURS = 1.0  # keyword-free speech (its own seed) that stream-x4-neg's training windows are also cut from
 
 
 def _recipe(name: str):
+    """(mimic design, distillation settings, hours of training negatives) of a recipe."""
     from spc.distill import DistillConfig, MimicConfig
     from spc.train import TrainConfig
 
     adam = dict(batch_size=128, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant")
     if name == "paper-shortened":
         return MimicConfig("transformer", 1, heads=6, ffn=1536), DistillConfig.paper(
-            stage1=TrainConfig(epochs=20, **adam), stage2=TrainConfig(epochs=10, **adam))
+            stage1=TrainConfig(epochs=20, **adam), stage2=TrainConfig(epochs=10, **adam)), 0.0
     if name == "default-aligned":
-        return MimicConfig(), DistillConfig(stream_windows=0.0)
-    return MimicConfig(), DistillConfig()
+        return MimicConfig(), DistillConfig(stream_windows=0.0), 0.0
+    if name == "stream-x4":
+        return MimicConfig(), DistillConfig(stream_windows=4.0), 0.0
+    if name == "stream-x4-neg":
+        return MimicConfig(), DistillConfig(stream_windows=4.0), TRAIN_NEG_HOURS
+    return MimicConfig(), DistillConfig(), 0.0
+
+
+def _student(work: Path, data, name: str) -> dict:
+    """Train (or reuse, when WORK holds one made with the same settings) the student of a recipe."""
+    from spc.recipes.distill import run_distill
+    from spc.streaming.negatives import negative_audio
+
+    design, cfg, neg_hours = _recipe(name)
+    dest = work / f"student-{name}"
+    done = json.loads((dest / "distill.json").read_text()) if (dest / "distill.json").is_file() else None
+    same = done and done.get("config") == json.loads(json.dumps(cfg.as_dict())) and \
+        json.loads((dest / "bench.json").read_text() if (dest / "bench.json").is_file() else "{}").get(
+            "train_negatives_hours", 0.0) == neg_hours
+    if same:
+        return done
+    negatives, _ = negative_audio(16000, hours=neg_hours, cache=work / "negatives-train", exclude_words=KEYWORDS, seed=2)
+    s = run_distill(work / "teacher", data, dest, mimic=design, config=cfg, overwrite=True, latency_runs=0,
+                    negatives=negatives or None)
+    (dest / "bench.json").write_text(json.dumps({"train_negatives_hours": neg_hours}))
+    return s
+
+
+KEYWORDS = ("0", "1", "2")
 
 
 def students(work: Path) -> dict:
-    """Three students, exported; the teacher and the students as detectors on one set of test streams."""
+    """The students, exported; the teacher and the students as detectors on one set of test streams.
+
+    Each model's stream figures are kept in WORK/stream-cache keyed by its artifact's sha256: the recordings
+    are the same for every model (seeded, from the same test clips and the same cached negative files), so
+    a model added later is streamed alone and its figures stand beside the others'."""
     from spc.data import DataConfig
     from spc.export import ExportConfig, export_onnx
+    from spc.fileio import sha256_file
     from spc.models import load_model
-    from spc.recipes.distill import run_distill
-    from spc.streaming.negatives import NegativesConfig, make_negative_audio, read_negatives
-    from spc.streaming_eval import StreamEvalConfig, stream_figures
+    from spc.streaming.negatives import negative_audio
+    from spc.streaming_eval import StreamEvalConfig, det_plot, stream_figures
 
     data = DataConfig(str(task(work)))
     out = {"recipes": {}}
     artifacts = {}
-    t = load_model(work / "teacher")
-    export_onnx(t, work / "onnx" / "teacher.onnx", ExportConfig())
+    export_onnx(load_model(work / "teacher"), work / "onnx" / "teacher.onnx", ExportConfig())
     artifacts["teacher"] = str(work / "onnx" / "teacher.onnx")
     for name in RECIPES:
-        design, cfg = _recipe(name)
-        dest = work / f"student-{name}"
-        done = json.loads((dest / "distill.json").read_text()) if (dest / "distill.json").is_file() else None
-        if done and done.get("config") == json.loads(json.dumps(cfg.as_dict())):
-            s = done  # a finished student of this recipe in WORK (a resumed benchmark)
-        else:
-            s = run_distill(work / "teacher", data, dest, mimic=design, config=cfg, overwrite=True, latency_runs=0)
+        _, cfg, neg_hours = _recipe(name)
+        s = _student(work, data, name)
         export_onnx(load_model(work / f"student-{name}"), work / "onnx" / f"{name}.onnx", ExportConfig())
         artifacts[name] = str(work / "onnx" / f"{name}.onnx")
         out["recipes"][name] = {"teacher_test": s["teacher_test_accuracy"], "student_test": s["student_test_accuracy"],
                                 "retention_test": s["retention_test"], "seconds": s["seconds"],
                                 "params_student": s["params"]["student"]["total"],
-                                "stream_windows": cfg.stream_windows}
+                                "stream_windows": cfg.stream_windows, "train_negatives_hours": neg_hours}
         print(name, s["retention_test"], s["seconds"], flush=True)
         _save("students", out)
-    neg_dir = make_negative_audio(work / "negatives-test", NegativesConfig(hours=NEG_HOURS, seed=0),
-                                  exclude_words=("0", "1", "2"), show_progress=False)
-    negatives = read_negatives(neg_dir, 16000)
+    cache = work / "stream-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    key = {n: cache / f"{n}-{sha256_file(p)[:16]}.json" for n, p in artifacts.items()}
+    todo = {n: p for n, p in artifacts.items() if not key[n].is_file()}
     t0 = time.perf_counter()
-    s = stream_figures(artifacts, data, work / "stream", config=StreamEvalConfig(seed=0), negatives=negatives,
-                       negatives_source=f"espeak-ng, {NEG_HOURS} h")
+    if todo:
+        negatives, source = negative_audio(16000, hours=NEG_HOURS, cache=work / "negatives-test",
+                                           exclude_words=KEYWORDS, seed=0)
+        s = stream_figures(todo, data, work / "stream", config=StreamEvalConfig(seed=0), negatives=negatives,
+                           negatives_source=source)
+        for n in todo:
+            r = {k: v for k, v in s["results"][n].items() if k != "hits"}
+            key[n].write_text(json.dumps({"audio": s["audio"], "result": r}))
+    cached = {n: json.loads(key[n].read_text()) for n in artifacts}
+    audios = {json.dumps(c["audio"], sort_keys=True) for c in cached.values()}
+    assert len(audios) == 1, "the cached stream figures were measured on different recordings"
     out["stream_seconds"] = round(time.perf_counter() - t0, 1)
-    out["audio"] = s["audio"]
-    out["detectors"] = {n: {"negative_hours": r["negative_hours"], "chosen": r["chosen"],
-                            "rows": r["thresholds"], "real_time_factor": r["real_time_factor"]}
-                        for n, r in s["results"].items()}
+    out["streamed_now"] = sorted(todo)
+    out["audio"] = next(iter(cached.values()))["audio"]
+    out["detectors"] = {n: {"negative_hours": c["result"]["negative_hours"], "chosen": c["result"]["chosen"],
+                            "rows": c["result"]["thresholds"], "real_time_factor": c["result"]["real_time_factor"]}
+                        for n, c in cached.items()}
+    det_plot({n: c["result"] for n, c in cached.items()}, RESULTS / "det.png", 1.0)
     _save("students", out)
     return out
 
@@ -162,9 +202,14 @@ def readme(work: Path | None = None) -> str:
                   f"Teacher: Whisper tiny.en encoder frozen, head trained: validation {t['val_accuracy']:.1%}, "
                   f"test {t['test_accuracy']:.1%}."]
     if s and s.get("recipes"):
-        lines += ["", "| student | test accuracy (clips) | clip retention | training s |", "| --- | ---: | ---: | ---: |"]
+        lines += ["", "| student | stream windows per clip | training negatives | test accuracy (clips) | "
+                  "clip retention | training s |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for name, r in s["recipes"].items():
-            lines.append(f"| {name} | {r['student_test']:.1%} | {r['retention_test']:.3f} | {r['seconds']:.0f} |")
+            lines.append(f"| {name} | {r.get('stream_windows', '-')} | {r.get('train_negatives_hours', 0.0):g} h | "
+                         f"{r['student_test']:.1%} | {r['retention_test']:.3f} | {r['seconds']:.0f} |")
+        missing = [n for n in RECIPES if n not in s["recipes"]]
+        if missing:
+            lines += ["", f"Not run yet: {', '.join(missing)}."]
     if s and not s.get("detectors"):
         lines += ["", "The streams step (teacher and students as detectors on the test streams with 2 h of negatives) "
                   "and the compress step have not run yet: no detector figure is recorded."]
@@ -187,7 +232,8 @@ def readme(work: Path | None = None) -> str:
                          f"{_num(ch.get('fa_per_hour'), '.2f')} | {_num(ratio, '.2f')}x |")
     if c:
         dv = c["detector"]
-        lines += ["", f"`spc compress --target cpu --method mimic` ({NEG_HOURS:g} h of negatives per split): "
+        lines += ["", f"`spc compress --target cpu --method mimic` ({NEG_HOURS:g} h of negatives per split, and for "
+                  f"the mimic's training windows): chose `{c['chosen']}`, "
                   f"**{c['verdict']}**; clip retention {c['retention']:.3f} "
                   f"[{_num(c['retention_ci'][0], '.3f')}, {_num(c['retention_ci'][1], '.3f')}], detector retention "
                   f"{_num(dv.get('retention'), '.3f')} [{_num((dv.get('retention_ci') or [None])[0], '.3f')}, "

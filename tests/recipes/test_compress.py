@@ -95,13 +95,17 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
     else:  # on these few seconds of negatives one false accept is over the budget: the report says why
         assert "detects no keyword" in det["why"] and saved["final"]["verdict"] == saved["final"]["clip_verdict"]
 
-    # a second run reuses every stage (nothing retrains: the stage folders are unchanged)
+    # a second run reuses every stage (nothing retrains: the stage folders are unchanged); the choice is by
+    # latency measured anew, so a candidate as fast as the chosen one can be built instead
     stages = sorted(p.name for p in (out / "work").iterdir())
     stamps = {p: (out / "work" / p / "stage.json").stat().st_mtime for p in stages}
     again = run_compress(teacher, data, out, "cpu", config=replace(FAST, stream=True), show_progress=False)
-    assert sorted(p.name for p in (out / "work").iterdir()) == stages
+    added = set(p.name for p in (out / "work").iterdir()) - set(stages)
     assert {p: (out / "work" / p / "stage.json").stat().st_mtime for p in stages} == stamps
-    assert again["final"]["test_accuracy"] == report["final"]["test_accuracy"]
+    if again["chosen"] == report["chosen"]:
+        assert not added and again["final"]["test_accuracy"] == report["final"]["test_accuracy"]
+    else:  # candidates this close in measured latency may trade places: only the other one's build is new work
+        assert len(added) == 1 and next(iter(added)).startswith("build-"), added
 
 
 def test_interrupted_compress_resumes(teacher_and_data, tmp_path, monkeypatch):

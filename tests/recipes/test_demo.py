@@ -40,3 +40,18 @@ def test_demo_runs_end_to_end_and_its_summary_matches_the_report(tmp_path):
     assert report["config"]["stream"] is False  # no silence or unknown class: no streaming figures
     s = saved["seconds"]
     assert s["total"] >= s["data"] + s["teacher"] + s["compress"] - 0.01
+
+
+def test_synthetic_data_can_hold_unknown_words_and_silence(tmp_path):
+    """The detector task's classes: other words as _unknown_ and noise as _silence_, beside the keywords."""
+    from spc.data import open_dataset
+    from spc.synth import make_keyword_dataset
+
+    config = SynthConfig(words=("yes", "no"), clips_per_word=10, unknown_clips=10, silence_clips=10, splits=(0.6, 0.2, 0.2))
+    ds = open_dataset(make_keyword_dataset(tmp_path / "d", config, show_progress=False))
+    assert ds.labels == ["_silence_", "_unknown_", "no", "yes"]
+    assert {s: len(v) for s, v in ds.splits.items()} == {"train": 24, "validation": 8, "test": 8}
+    import soundfile as sf
+
+    silence = [sf.read(i.path)[0] for i in ds.splits["train"] if i.label == "_silence_"]
+    assert all(len(x) == 16000 and 0 < abs(x).max() < 0.2 for x in silence)  # noise only, no speech peak

@@ -19,6 +19,8 @@ from .fileio import read_json
 from .progress import track
 
 DEMO_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+#: words that are not keywords (Speech Commands' own "unknown" words)
+UNKNOWN_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow")
 VOICES = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-us+m3", "en-us+f2", "en+f4", "en+m7", "en-029", "en-gb-x-gbclan")
 _ESPEAK_RATE, _ESPEAK_PITCH = 1, 3  # espeak_PARAMETER values
 _AUDIO_OUTPUT_SYNCHRONOUS, _POS_CHARACTER = 2, 1
@@ -30,6 +32,10 @@ class SynthConfig:
 
     words: tuple[str, ...] = DEMO_WORDS
     clips_per_word: int = 100
+    #: other words spoken the same way, one class ``_unknown_`` (0 clips: no such class)
+    unknown_words: tuple[str, ...] = UNKNOWN_WORDS
+    unknown_clips: int = 0
+    silence_clips: int = 0  # ``_silence_``: one-second clips of noise alone (levels as ``noise_db``, plus quieter)
     rate: int = 16000
     clip_seconds: float = 1.0
     noise_db: tuple[float, float] = (-45.0, -25.0)  # white noise level relative to full scale
@@ -89,20 +95,26 @@ def make_keyword_dataset(dest: str | Path, config: SynthConfig = SynthConfig(), 
     rng = np.random.default_rng(config.seed)
     engine = Espeak()
     n = int(round(config.rate * config.clip_seconds))
-    jobs = [(w, k) for w in config.words for k in range(config.clips_per_word)]
+    jobs = [(w, w, k, config.clips_per_word) for w in config.words for k in range(config.clips_per_word)]
+    jobs += [(config.unknown_words[k % len(config.unknown_words)], "_unknown_", k, config.unknown_clips)
+             for k in range(config.unknown_clips)]
+    jobs += [(None, "_silence_", k, config.silence_clips) for k in range(config.silence_clips)]
     counts = {"train": 0, "validation": 0, "test": 0}
-    for word, k in track(jobs, "speaking keywords", show=show_progress):
-        voice = VOICES[rng.integers(len(VOICES))]
-        speech = engine.say(word, voice, int(rng.integers(120, 240)), int(rng.integers(25, 80)))
-        speech = resample(speech, engine.rate, config.rate)
-        speech = speech[: n - 1600] * float(rng.uniform(0.3, 1.0)) / max(1e-6, float(np.abs(speech).max()))
+    for word, label, k, of in track(jobs, "speaking keywords", show=show_progress):
         clip = np.zeros(n, np.float32)
-        offset = int(rng.integers(0, n - len(speech) + 1))
-        clip[offset : offset + len(speech)] = speech
-        clip += (10 ** (rng.uniform(*config.noise_db) / 20) * rng.standard_normal(n)).astype(np.float32)
-        frac = k / config.clips_per_word
+        if word is not None:
+            voice = VOICES[rng.integers(len(VOICES))]
+            speech = engine.say(word, voice, int(rng.integers(120, 240)), int(rng.integers(25, 80)))
+            speech = resample(speech, engine.rate, config.rate)
+            speech = speech[: n - 1600] * float(rng.uniform(0.3, 1.0)) / max(1e-6, float(np.abs(speech).max()))
+            offset = int(rng.integers(0, n - len(speech) + 1))
+            clip[offset : offset + len(speech)] = speech
+        lo, hi = config.noise_db
+        level = rng.uniform(lo - 20 if word is None else lo, hi)  # silence also holds quieter rooms
+        clip += (10 ** (level / 20) * rng.standard_normal(n)).astype(np.float32)
+        frac = k / of
         split = "train" if frac < config.splits[0] else "validation" if frac < config.splits[0] + config.splits[1] else "test"
-        out = dest / split / word / f"{word}_{k:04d}.wav"
+        out = dest / split / label / f"{word or 'noise'}_{k:04d}.wav"
         out.parent.mkdir(parents=True, exist_ok=True)
         sf.write(str(out), np.clip(clip, -1, 1), config.rate, subtype="PCM_16")
         counts[split] += 1

@@ -205,12 +205,15 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
         mark("prune")
     # 4. mimic
     if config.method in ("auto", "mimic"):
-        path, res = stage("mimic", asdict(config.mimic), config.distill.as_dict())
+        path, res = stage("mimic", asdict(config.mimic), config.distill.as_dict(), config.negatives_hours)
         if res is None:
             t1 = time.perf_counter()
             student = build_student(model, config.mimic, seed=config.seed)
+            keywords, _ = stream_keywords(clips["validation"], config)
+            negatives = (split_negatives(config, keywords, work, model.meta.sampling_rate, "train", show_progress)[0]
+                         if keywords and config.distill.stream_windows else None)
             result = distill(student, model, clips["train"], clips["validation"], config.distill.with_seed(config.seed),
-                             path / "train", run_id=inp.run_id, show_progress=show_progress)
+                             path / "train", run_id=inp.run_id, show_progress=show_progress, negatives=negatives or None)
             save_model(student, path / "student", {**student.meta.provenance, "teacher": str(model_src),
                                                    "distill": config.distill.as_dict()})
             (path / "distill.json").write_text(json.dumps({"history": result.history, "best": result.best}, indent=2))
@@ -380,11 +383,20 @@ def split_negatives(config: CompressConfig, keywords, work: Path, rate: int, spl
                     show_progress: bool) -> tuple[list, str | None]:
     """Negative audio for ``split``'s streams: the user's folder for the test streams where given, else
     ``negatives_hours`` of espeak-ng speech made offline (cached in ``work``; another seed per split, so that the
-    streams a candidate is chosen on are not those it is reported on)."""
-    seed = config.seed + (0 if split == "test" else 1)
+    streams a candidate is chosen on are not those it is reported on, and the training windows a third set)."""
+    seed = config.seed + {"test": 0, "validation": 1, "train": 2}[split]
     return negative_audio(rate, folder=config.negatives if split == "test" else None, hours=config.negatives_hours,
                           cache=work / f"negatives-{split}", exclude_words=keywords, seed=seed,
                           show_progress=show_progress)
+
+
+def stream_keywords(clips, config: CompressConfig) -> tuple[list[str] | None, str]:
+    """(the keyword classes of the streams, or None with why: no non-keyword class to measure false accepts by)."""
+    present = [x for x in clips.labels if x in {clips.labels[t] for t in clips.targets}]
+    try:
+        return split_classes(present, config.keywords)[0], ""
+    except SpcError as exc:
+        return None, f"no false accepts can be measured on this data ({exc})"
 
 
 def judge_on_validation(entries: dict, val, inp: Inputs, config: CompressConfig, work: Path,
@@ -394,11 +406,9 @@ def judge_on_validation(entries: dict, val, inp: Inputs, config: CompressConfig,
     candidate's ONNX manifest. Returns {"keywords": [...]} or {"why": ...} when no detector can be judged."""
     if not config.stream:
         return {"why": "streaming evaluation switched off"}
-    present = [x for x in val.labels if x in {val.labels[t] for t in val.targets}]
-    try:
-        keywords, _ = split_classes(present, config.keywords)
-    except SpcError as exc:
-        return {"why": f"no false accepts can be measured on this data ({exc})"}
+    keywords, why = stream_keywords(val, config)
+    if keywords is None:
+        return {"why": why}
     stream_cfg = stream_config(config, keywords)
     path = stage_dir(work, "detect-validation", *inp.key, asdict(stream_cfg), config.negatives_hours,
                      sorted(e["weights_sha256"] for e in entries.values()))

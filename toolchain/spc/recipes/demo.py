@@ -56,8 +56,10 @@ def run_demo(out_dir: str | Path = "spc-demo", *, train: FinetuneConfig = DEMO_T
         result["report"] = str(out / "report" / "report.md")
         final = report["final"]
         result["compress"] = {"chosen": report["chosen"],
-                              **{k: final.get(k) for k in ("verdict", "passed", "test_accuracy", "original_test_accuracy",
-                                                           "retention", "retention_ci", "mcnemar_p", "speedup_p50")}}
+                              **{k: final.get(k) for k in ("verdict", "clip_verdict", "passed", "test_accuracy",
+                                                           "original_test_accuracy", "retention", "retention_ci",
+                                                           "mcnemar_p", "speedup_p50", "detector")},
+                              "stream": report.get("stream")}
     seconds["total"] = time.perf_counter() - t0
     result["seconds"] = seconds
     atomic_write_text(out / "demo.json", json.dumps(result, indent=2))
