@@ -13,6 +13,9 @@ Commands 12-class folder form. Steps (each writes results/detector_fsdd_kws/STEP
             to ONNX and judged, with the teacher, on the same test streams (the test split's clips plus
             NEG_HOURS of espeak-ng negative audio), each at the threshold with the fewest misses at 1 FA/h
   compress  `spc compress --target cpu --method mimic` on the teacher with NEG_HOURS of negatives per split
+  compress_auto  `spc compress --target cpu` (method auto: the healed pruned depths and the mimic, each judged
+            as a detector on validation streams) on the same teacher; starts from a copy of the compress step's
+            work folder, so the mimic, the exports and the negatives are reused (same content keys)
 """
 
 from __future__ import annotations
@@ -164,12 +167,17 @@ def students(work: Path) -> dict:
     return out
 
 
-def compress(work: Path) -> dict:
+def compress(work: Path, method: str = "mimic") -> dict:
     from spc.data import DataConfig
     from spc.recipes.compress import CompressConfig, run_compress
 
-    r = run_compress(work / "teacher", DataConfig(str(task(work))), work / "compress", "cpu",
-                     config=CompressConfig(method="mimic", negatives_hours=NEG_HOURS), overwrite=True)
+    out_dir = work / ("compress" if method == "mimic" else f"compress-{method}")
+    if method != "mimic" and not out_dir.exists() and (work / "compress" / "work").is_dir():
+        import shutil
+
+        shutil.copytree(work / "compress" / "work", out_dir / "work")  # stages keyed by content: reused
+    r = run_compress(work / "teacher", DataConfig(str(task(work))), out_dir, "cpu",
+                     config=CompressConfig(method=method, negatives_hours=NEG_HOURS), overwrite=method == "mimic")
     f = r["final"]
     out = {"chosen": r["chosen"], "verdict": f["verdict"], "clip_verdict": f["clip_verdict"],
            "retention": f["retention"], "retention_ci": f["retention_ci"], "detector": f["detector"],
@@ -177,8 +185,8 @@ def compress(work: Path) -> dict:
            "speedup_p50": f["speedup_p50"], "stream": r["stream"], "choice": r["choice"],
            "candidates": {n: {k: c.get(k) for k in ("val_accuracy", "val_retention", "val_retention_ci",
                                                      "detector_val", "latency_ratio")} for n, c in r["candidates"].items()},
-           "stages": r["stages"], "seconds": r["seconds"]}
-    _save("compress", out)
+           "stages": r["stages"], "seconds": r["seconds"], "method": method}
+    _save("compress" if method == "mimic" else f"compress_{method}", out)
     print(out["chosen"], out["verdict"], flush=True)
     return out
 
@@ -245,7 +253,8 @@ def readme(work: Path | None = None) -> str:
     return section
 
 
-STEPS = {"teacher": teacher, "students": students, "compress": compress, "readme": readme}
+STEPS = {"teacher": teacher, "students": students, "compress": compress,
+         "compress_auto": lambda work: compress(work, "auto"), "readme": readme}
 
 
 def main() -> None:

@@ -16,7 +16,10 @@ against PyTorch on the CPU), built with spc's own ``build_artifact`` for a profi
 with spc's own ``TensorRTRunner``: parity against PyTorch FP32, device time (events around the
 enqueue, on the runner's stream) and end-to-end time (``runner.infer``: pinned buffers, copies, sync).
 
-Exit codes: 0 all parity checks passed, 1 a parity check failed, 2 no CUDA GPU here.
+Exit codes: 0 every check asked for ran and passed; 1 a parity check failed; 2 no CUDA GPU here; 3 a check
+asked for could not run (TensorRT or cuda-python missing, or too old): the JSON says which and why.
+``--pytorch-only`` asks for the PyTorch timings alone. The JSON records the GPU, the driver and the CUDA
+runtimes it ran on (torch's own, and the system's that TensorRT uses, where cuda-python can say).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import argparse
 import copy
 import json
 import platform
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,28 +98,62 @@ def parity(out: np.ndarray, ref: np.ndarray, rel: float = 0.05, atol: float = 1e
             "passed": bool(np.isfinite(out).all() and diff <= bound)}
 
 
-def check_target(torch):
-    """An spc target for exactly this GPU (so spc's own build accepts it), batch 1-32 at 0.5-2 s."""
+def check_target(here: dict):
+    """An spc target for exactly this GPU (``gpu_info()``, so spc's own build accepts it), batch 1-32 at 0.5-2 s."""
     import dataclasses
 
-    from spc.engines.cuda_env import gpu_info
     from spc.targets import ShapeProfile, get_target
 
-    here = gpu_info()
     base = get_target("h100", quiet=True)
     return dataclasses.replace(
         base, name="gpu-check", family="gpu-check", description=f"gpu_check.py on {here['gpu']}", gpu=here["gpu"],
         gpu_names=(here["gpu"],), sm_counts=(here["sm_count"],), compute_capability=float(here["compute_capability"]),
-        workspace_mb=4096, profile=ShapeProfile(1, 1, 32, 0.5, 1.0, 2.0)), here
+        board_models=(here["board"],) if here.get("board") else (), gpu_memory_gb=(0.0, 0.0),
+        workspace_mb=4096, profile=ShapeProfile(1, 1, 32, 0.5, 1.0, 2.0))
 
 
-def tensorrt_rows(torch, models: dict, audio: dict, args, deadline: float) -> tuple[list[dict], list[str]]:
+def driver_version() -> str:
+    """The NVIDIA driver's version from nvidia-smi, or why it is unknown."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return "unknown (nvidia-smi not found)"
+    try:
+        out = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({type(exc).__name__})"
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def tensorrt_section(torch, models: dict, audio: dict, args, deadline: float) -> tuple[dict, list[str], list[str]]:
+    """(what the engine checks found, parity failures, checks that could not run and why); never raises for a
+    missing or too old TensorRT or cuda-python."""
+    from spc.engines.cuda_env import gpu_info, import_tensorrt
+    from spc.errors import SpcError
+
+    try:
+        trt = import_tensorrt()
+        here = gpu_info()  # needs cuda-python 12.x
+    except SpcError as exc:
+        why = f"engine build, parity and latency not checked: {exc}"
+        return {"not_checked": why}, [], [why]
+    rows, failures = tensorrt_rows(torch, models, audio, args, deadline, check_target(here))
+    section = {"version": trt.__version__, "gpu": here, "engines": rows}
+    skipped = [f"{r['model']}: {r['skipped']}" for r in rows if "skipped" in r]
+    return section, failures, skipped
+
+
+def exit_code(failures: list[str], not_checked: list[str]) -> int:
+    """1 for a parity failure, 3 where a check asked for did not run, else 0."""
+    return 1 if failures else 3 if not_checked else 0
+
+
+def tensorrt_rows(torch, models: dict, audio: dict, args, deadline: float, target) -> tuple[list[dict], list[str]]:
     """Export, build and run each model with spc's own code; parity and times per model."""
     from spc.engines import build_artifact
     from spc.engines.tensorrt_run import TensorRTRunner
     from spc.export import ExportConfig, export_onnx
 
-    target, here = check_target(torch)
     rows, failures = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, model in models.items():
@@ -175,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--budget-s", type=float, default=300.0, help="Start no new engine build after this many seconds.")
+    ap.add_argument("--pytorch-only", action="store_true", help="Time PyTorch only (no TensorRT check is asked for).")
     args = ap.parse_args(argv)
     torch = cuda_or_exit()
     t0 = time.monotonic()
@@ -199,23 +239,25 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(rows[-1]), flush=True)
             del m
             torch.cuda.empty_cache()
-    result = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
-              "python": platform.python_version(), "runs": args.runs, "warmup": args.warmup, "pytorch": rows}
+    result = {"gpu": torch.cuda.get_device_name(0), "driver": driver_version(), "torch": torch.__version__,
+              "torch_cuda_runtime": torch.version.cuda, "python": platform.python_version(), "runs": args.runs,
+              "warmup": args.warmup, "pytorch": rows}
     failures: list[str] = []
-    try:
-        import tensorrt
-    except ImportError as exc:
-        result["tensorrt"] = f"not importable ({exc}): engine build, parity and latency not measured"
+    not_checked: list[str] = []
+    if args.pytorch_only:
+        result["tensorrt"] = {"not_checked": "not asked (--pytorch-only)"}
     else:
-        result["tensorrt"] = tensorrt.__version__
-        result["engines"], failures = tensorrt_rows(torch, models, audio, args, deadline)
+        result["tensorrt"], failures, not_checked = tensorrt_section(torch, models, audio, args, deadline)
     result["parity_failures"] = failures
+    result["not_checked"] = not_checked
     result["seconds"] = round(time.monotonic() - t0, 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out} in {result['seconds']} s; parity failures: {len(failures)}")
-    return 1 if failures else 0
+    engines = [r for r in result["tensorrt"].get("engines", []) if "parity" in r]
+    print(f"wrote {out} in {result['seconds']} s; parity checked on {len(engines)} engines, "
+          f"{len(failures)} failed" + (f"; not checked: {'; '.join(not_checked)}" if not_checked else ""))
+    return exit_code(failures, not_checked)
 
 
 if __name__ == "__main__":

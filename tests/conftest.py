@@ -1,13 +1,27 @@
-"""Shared fixtures: tiny random models of every family, small audio data made on the fly."""
+"""Shared fixtures: tiny random models of every family, small audio data made on the fly.
+
+Importable without torch or transformers: the device install (``pip install 'spc[device]'``) runs the tests
+marked ``device`` (``pytest -m device``), and there every other test module is left uncollected.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-import transformers
+
+TRAINING_INSTALLED = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
+
+
+def pytest_ignore_collect(collection_path, config):
+    """In the torch-free device install, collect only the test modules marked ``device``."""
+    if TRAINING_INSTALLED or collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    return "pytest.mark.device" not in collection_path.read_text(encoding="utf-8")
+
 
 FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
 
@@ -20,8 +34,14 @@ _WHISPER = dict(d_model=32, encoder_layers=4, encoder_attention_heads=2, encoder
                 decoder_attention_heads=2, num_mel_bins=80, max_source_positions=1500, classifier_proj_size=16)
 
 
-def tiny_configs() -> dict[str, transformers.PretrainedConfig]:
-    """One or more tiny configs per family; keys are ``model_type[/variant]``."""
+TINY_NAMES = ("data2vec-audio", "hubert", "wav2vec2", "wav2vec2/stable", "wav2vec2/stable-weighted",
+              "wav2vec2/weighted", "wavlm", "wavlm/stable", "wavlm/weighted", "whisper", "whisper/weighted")
+
+
+def tiny_configs() -> dict[str, "transformers.PretrainedConfig"]:
+    """One or more tiny configs per family; keys are ``model_type[/variant]`` (``TINY_NAMES``)."""
+    import transformers
+
     d2v = {k: v for k, v in _W2V.items() if k != "num_conv_pos_embeddings"}
     return {
         "wav2vec2": transformers.Wav2Vec2Config(**_W2V),
@@ -39,7 +59,7 @@ def tiny_configs() -> dict[str, transformers.PretrainedConfig]:
     }
 
 
-@pytest.fixture(params=sorted(tiny_configs()))
+@pytest.fixture(params=TINY_NAMES)
 def family_config(request):
     """Each tiny config in turn (a fresh copy)."""
     return request.param, tiny_configs()[request.param]

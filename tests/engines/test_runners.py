@@ -32,6 +32,7 @@ def test_ort_and_torch_runners_share_the_interface(tmp_path):
     np.testing.assert_allclose(OrtRunner(onnx_path).infer(x), trt_fakes.expected_logits(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.device
 def test_load_backend_still_returns_a_callable_and_the_manifest(tmp_path):
     from spc.runtime import load_backend
 
@@ -39,6 +40,7 @@ def test_load_backend_still_returns_a_callable_and_the_manifest(tmp_path):
     assert callable(fn) and manifest["input"] == "audio" and fn(np.zeros((2, 16000), np.float32)).shape == (2, 3)
 
 
+@pytest.mark.device
 def test_runtime_needs_no_torch_and_ort_sessions_come_from_one_function():
     import pathlib
     import subprocess
@@ -52,6 +54,7 @@ def test_runtime_needs_no_torch_and_ort_sessions_come_from_one_function():
     assert callers == ["engines/ort_run.py"]
 
 
+@pytest.mark.device
 def test_ort_sessions_do_not_spin_idle_threads(tmp_path):
     """A spinning pool keeps the cores busy after a run and slows what runs next (side-by-side timing)."""
     from spc.engines.ort_run import ort_session
@@ -61,6 +64,7 @@ def test_ort_sessions_do_not_spin_idle_threads(tmp_path):
     assert sess.get_session_options().intra_op_num_threads == 2
 
 
+@pytest.mark.device
 def test_truncated_onnx_is_one_line(tmp_path):
     from spc.cli import cli
     from spc.engines.manifest import read_manifest, write_manifest
@@ -83,6 +87,7 @@ def test_truncated_onnx_is_one_line(tmp_path):
         assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
 
 
+@pytest.mark.device
 def test_cpu_build_records_the_artifact_sha256(tmp_path):
     from spc.engines import build_artifact
     from spc.fileio import sha256_file

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.device
+
 from spc.errors import SpcError
 from spc.targets import get_target, load_targets, parse_target, resolve_target, targets_dirs
 
@@ -28,14 +30,42 @@ def test_dla_needs_a_static_shape_profile():
     assert all(not t.use_dla or t.profile_is_static for t in load_targets().values())
 
 
-def test_gpu_identity_is_name_compute_capability_and_sm_count():
+def test_gpu_identity_is_name_compute_capability_sm_count_memory_and_board():
     nano = get_target("jetson-orin-nano")
-    assert nano.gpu_mismatch({"gpu": "Orin", "compute_capability": "8.7", "sm_count": 8}) == ""
-    assert "4 SMs" in nano.gpu_mismatch({"gpu": "Orin", "compute_capability": "8.7", "sm_count": 4})
+    here = {"gpu": "Orin", "compute_capability": "8.7", "sm_count": 8, "gpu_memory_mb": 7620,
+            "board": "NVIDIA Jetson Orin Nano Developer Kit"}
+    assert nano.gpu_mismatch(here) == ""
+    assert "4 SMs" in nano.gpu_mismatch({**here, "sm_count": 4})
+    assert "no Jetson board" in nano.gpu_mismatch({**here, "board": ""})
+    assert "15.3 GB" in nano.gpu_mismatch({**here, "gpu_memory_mb": 15667})  # an Orin NX 16GB module
+    assert get_target("jetson-orin-nx").gpu_mismatch({**here, "gpu_memory_mb": 15667, "board": "Orin NX"}) == ""
     assert "RTX 4090" in nano.gpu_mismatch({"gpu": "NVIDIA GeForce RTX 4090", "compute_capability": "8.9", "sm_count": 128})
-    assert get_target("h100").gpu_mismatch({"gpu": "NVIDIA H200", "compute_capability": "9.0", "sm_count": 132}) == ""
+    assert get_target("h100").gpu_mismatch({"gpu": "NVIDIA H200", "compute_capability": "9.0", "sm_count": 132,
+                                            "gpu_memory_mb": 143_000}) == ""
     with pytest.raises(SpcError, match="gpu_names must name the CUDA device"):
         parse_target({**_table("rtx-4090"), "gpu_names": []})
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("gpu_names", 5, "gpu_names must be a list of str, got 5"),
+    ("sm_counts", ["8"], "sm_counts must be a list of int"),
+    ("compute_capability", "8.9", "compute_capability must be a number, got '8.9'"),
+    ("use_dla", 1, "use_dla must be bool"),
+])
+def test_a_field_of_the_wrong_type_is_one_line_naming_it(field, value, message):
+    with pytest.raises(SpcError, match=message):
+        parse_target({**_table("rtx-4090"), field: value}, "x.toml")
+    bad = _table("rtx-4090")
+    bad["profile"] = {**bad["profile"], "max_batch": "8"}
+    with pytest.raises(SpcError, match=r"target in x.toml: profile.max_batch must be int, got '8'"):
+        parse_target(bad, "x.toml")
+
+
+def test_a_target_file_of_random_bytes_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "bad.toml").write_bytes(bytes(range(256)))
+    monkeypatch.setenv("SPC_TARGETS_DIR", str(tmp_path))
+    with pytest.raises(SpcError, match=r"cannot parse target file .*bad.toml"):
+        load_targets()
 
 
 def test_a_family_name_says_which_board(capsys):

@@ -14,6 +14,8 @@ from spc.engines.manifest import read_manifest
 from spc.errors import SpcError
 from spc.targets import get_target
 
+pytestmark = pytest.mark.device
+
 
 @pytest.fixture
 def onnx_model(tmp_path):
@@ -59,7 +61,8 @@ def test_wrong_gpu_defers_like_missing_tensorrt(monkeypatch, onnx_model, capsys)
     target = get_target("jetson-orin")
     assert "resolved to jetson-orin-nano" in capsys.readouterr().err
     check = build_check(target)
-    assert not check and "NVIDIA GeForce RTX 4090 (sm 8.9, 128 SMs)" in check.why and "sm 8.7, 8 SMs" in check.why
+    assert not check and "NVIDIA GeForce RTX 4090 (sm 8.9, 128 SMs, 23.6 GB, no Jetson board)" in check.why
+    assert "sm 8.7, 8 SMs, 6-8 GB, board Orin Nano" in check.why
     with pytest.raises(BuildDeferred, match="cannot build jetson-orin-nano here: this GPU is NVIDIA GeForce RTX 4090"):
         build_artifact(onnx_model, target)
     assert not list(onnx_model.parent.glob("*.engine")) and trt.calls == []  # nothing built, nothing written
@@ -110,19 +113,41 @@ def test_flagged_layers_reach_the_engine_by_node_name(monkeypatch, onnx_model, t
         build_artifact(onnx_model, get_target("jetson-orin-nano"), fp32_layers=["/layers.9/Nope"])
 
 
-def test_int8_engine_comes_from_the_qdq_model_strongly_typed(monkeypatch, tmp_path):
+def test_int8_engine_runs_int8_and_fp16_not_fp32(monkeypatch, tmp_path):
+    """Issue 21, point 4: a QDQ model is FP32 outside its Q/DQ pairs; built weakly typed with INT8 and FP16 (what
+    trtexec --int8 --fp16 does) the rest runs FP16 like the FP16 engine it is compared with."""
     import importlib.util
 
     assert importlib.util.find_spec("spc.engines.int8_calibrator") is None  # the implicit calibrator is gone
     trt, _ = trt_fakes.install(monkeypatch)
-    qdq = trt_fakes.tiny_onnx(tmp_path / "int8.onnx", manifest_extra={
+    qdq = trt_fakes.tiny_onnx(tmp_path / "int8.onnx", qdq=True, manifest_extra={
         "precision": "int8", "quantization": {"format": "QDQ", "method": "minmax", "per_channel": False}})
     m = build_artifact(qdq, get_target("jetson-orin-nano")).manifest
-    assert ("create_network", 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)) in trt.calls
-    assert trt.last_config.flags == set()  # no FP16/INT8 flags on a strongly typed network
-    assert m["precision"] == "int8-qdq" and m["strongly_typed"] is True
-    with pytest.raises(SpcError, match="strongly typed"):
-        build_artifact(qdq, get_target("jetson-orin-nano"), fp32_layers=["/layers.1/MatMul"])
+    assert ("create_network", 0) in trt.calls
+    assert trt.last_config.flags == {trt.BuilderFlag.INT8, trt.BuilderFlag.FP16}
+    assert m["precision"] == "int8-qdq+fp16" and m["strongly_typed"] is False
+
+
+def test_fake_refuses_q_dq_builds_the_real_library_refuses(monkeypatch, tmp_path):
+    """The fake fails where TensorRT fails (developer guide, "Explicit quantization"): a weakly typed Q/DQ network
+    without the INT8 flag, and precision flags on a strongly typed network."""
+    trt, _ = trt_fakes.install(monkeypatch)
+    qdq = trt_fakes.tiny_onnx(tmp_path / "int8.onnx", qdq=True)
+    for flags, typed in (({trt.BuilderFlag.FP16}, 0), ({trt.BuilderFlag.FP16}, 1 << 1)):
+        builder = trt.Builder(trt.Logger())
+        net = builder.create_network(typed)
+        assert trt.OnnxParser(net, None).parse_from_file(str(qdq))
+        config = builder.create_builder_config()
+        for f in flags:
+            config.set_flag(f)
+        config.add_optimization_profile(_profile(trt))
+        assert builder.build_serialized_network(net, config) is None
+
+
+def _profile(trt):
+    p = trt.Builder(trt.Logger()).create_optimization_profile()
+    p.set_shape("audio", (1, 8000), (1, 16000), (8, 32000))
+    return p
 
 
 # ---- point 6: the timing cache

@@ -3,7 +3,15 @@
 They record calls and return what the real APIs return: cuda-python calls give ``(cudaError_t, value...)``
 tuples, ``set_input_shape`` / ``set_tensor_address`` / ``execute_async_v3`` / ``set_timing_cache`` give
 bools, ``create_timing_cache`` / ``get_timing_cache`` / ``deserialize_cuda_engine`` may give None,
-``add_optimization_profile`` gives an index or -1. Memory is real (ctypes), so data really flows:
+``add_optimization_profile`` gives an index or -1. They refuse what the real library refuses, each with its
+documented source: the ONNX parser reports errors (an INT32 ``DequantizeLinear``: onnx-tensorrt's operator
+table, onnx-tensorrt#850; a file that is not ONNX); TensorRT 8.6 has no ``STRONGLY_TYPED`` flag and
+``create_network(0)`` is implicit batch there (8.6 Python API); a weakly typed Q/DQ network does not build
+without the INT8 flag and a strongly typed one refuses precision flags (TensorRT developer guide, "Explicit
+quantization"); an engine from another TensorRT deserialises to None (developer guide, "Engine
+compatibility"); ``set_tensor_address`` refuses unknown names and addresses without 256-byte alignment
+(IExecutionContext::setTensorAddress); ``get_tensor_shape`` answers per tensor name. Memory is real
+(ctypes, device buffers aligned like cudaMalloc's), so data really flows:
 the fake engine computes ``logits[b, c] = mean(audio[b]) * (c + 1)``, the same function as the
 tiny ONNX model the tests build, so the engine path can be compared with ONNX Runtime.
 """
@@ -63,12 +71,18 @@ class cudaDeviceProp:
     major: int
     minor: int
     multiProcessorCount: int
+    totalGlobalMem: int
 
 
+GIB = 1 << 30
+#: what cudaGetDeviceProperties reports, and the board's /proc/device-tree/model ("" on a desktop)
 GPUS = {
-    "orin": cudaDeviceProp(b"Orin", 8, 7, 8),
-    "rtx-4090": cudaDeviceProp(b"NVIDIA GeForce RTX 4090", 8, 9, 128),
+    "orin": (cudaDeviceProp(b"Orin", 8, 7, 8, int(7.4 * GIB)), "NVIDIA Jetson Orin Nano Developer Kit"),
+    "orin-nx": (cudaDeviceProp(b"Orin", 8, 7, 8, int(15.3 * GIB)), "NVIDIA Jetson Orin NX Engineering Reference Developer Kit"),
+    "agx-orin": (cudaDeviceProp(b"Orin", 8, 7, 16, int(61.4 * GIB)), "Jetson AGX Orin Developer Kit"),
+    "rtx-4090": (cudaDeviceProp(b"NVIDIA GeForce RTX 4090", 8, 9, 128, int(23.6 * GIB)), ""),
 }
+ALIGN = 256
 
 
 class FakeCudart(types.ModuleType):
@@ -79,7 +93,7 @@ class FakeCudart(types.ModuleType):
 
     def __init__(self, gpu: str = "orin", count_error: cudaError_t = cudaError_t.cudaSuccess):
         super().__init__("cuda.bindings.runtime")
-        self.props = GPUS[gpu]
+        self.props, self.board = GPUS[gpu]
         self.count_error = count_error
         self.calls: list[tuple] = []
         self.device: dict[int, ctypes.Array] = {}
@@ -101,14 +115,14 @@ class FakeCudart(types.ModuleType):
         return self.ok, self.props
 
     def cudaRuntimeGetVersion(self):
-        return self.ok, 12060
+        return self.ok, 12090  # cuda-bindings 12.9 links its runtime statically: its own version
 
     def cudaDriverGetVersion(self):
         return self.ok, 12060
 
     def _alloc(self, table, n):
-        buf = ctypes.create_string_buffer(int(n))
-        ptr = ctypes.addressof(buf)
+        buf = ctypes.create_string_buffer(int(n) + ALIGN)  # cudaMalloc returns 256-byte aligned memory
+        ptr = -(-ctypes.addressof(buf) // ALIGN) * ALIGN
         table[ptr] = buf
         return ptr
 
@@ -193,6 +207,13 @@ class NetworkDefinitionCreationFlag(enum.IntEnum):
     STRONGLY_TYPED = 1
 
 
+class NetworkDefinitionCreationFlag86(enum.IntEnum):
+    """TensorRT 8.6: explicit batch must be asked for; strong typing does not exist yet."""
+
+    EXPLICIT_BATCH = 0
+    EXPLICIT_PRECISION = 1
+
+
 class MemoryPoolType(enum.IntEnum):
     WORKSPACE = 0
 
@@ -238,6 +259,9 @@ class Layer:
 class Network:
     flags: int
     layers: list = field(default_factory=list)
+    explicit_batch: bool = True
+    strongly_typed: bool = False
+    has_qdq: bool = False
 
     @property
     def num_layers(self):
@@ -258,12 +282,27 @@ class OnnxParser:
     def parse_from_file(self, path):
         import onnx
 
-        typed = bool(self.network.flags & (1 << NetworkDefinitionCreationFlag.STRONGLY_TYPED))
-        for node in onnx.load(path).graph.node:
+        net = self.network
+        if not net.explicit_batch:  # TensorRT 8.6 with create_network(0)
+            self.errors.append("ModelImporter.cpp: The ONNX parser only supports networks with an explicit batch dimension")
+            return False
+        try:
+            model = onnx.load(path)
+        except Exception as exc:  # noqa: BLE001 - the real parser reports any unreadable file the same way
+            self.errors.append(f"ModelImporter.cpp:773: Failed to parse ONNX model from file: {path} ({type(exc).__name__})")
+            return False
+        types = {i.name: i.data_type for i in model.graph.initializer}
+        typed = net.strongly_typed
+        for node in model.graph.node:
+            if node.op_type == "DequantizeLinear" and types.get(node.input[0]) == onnx.TensorProto.INT32:
+                self.errors.append(f"In node {node.name} (importDequantizeLinear): only activation types allowed "
+                                   "as input to this layer.")
+                return False
+            net.has_qdq |= node.op_type in ("QuantizeLinear", "DequantizeLinear")
             dtype = DataType.INT64 if node.op_type in ("Shape", "Gather", "Concat") else DataType.FLOAT
-            self.network.layers.append(Layer(node.name, [Tensor(dtype)], strongly_typed=typed))
+            net.layers.append(Layer(node.name, [Tensor(dtype)], strongly_typed=typed))
             if node.op_type == "MatMul":
-                self.network.layers.append(Layer(node.name + "_1", [Tensor(DataType.FLOAT)], strongly_typed=typed))
+                net.layers.append(Layer(node.name + "_1", [Tensor(DataType.FLOAT)], strongly_typed=typed))
         return True
 
     @property
@@ -337,7 +376,10 @@ class Builder:
 
     def create_network(self, flags=0):
         self.trt.calls.append(("create_network", flags))
-        return Network(flags)
+        major = int(self.trt.__version__.split(".")[0])
+        explicit = major >= 10 or bool(flags & (1 << int(self.trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)))
+        typed = major >= 10 and bool(flags & (1 << int(NetworkDefinitionCreationFlag.STRONGLY_TYPED)))
+        return Network(flags, explicit_batch=explicit, strongly_typed=typed)
 
     def create_builder_config(self):
         self.trt.last_config = BuilderConfig(self.trt)
@@ -349,9 +391,16 @@ class Builder:
     def build_serialized_network(self, network, config):
         if self.trt.fail_build:
             return None
+        precision = {BuilderFlag.FP16, BuilderFlag.INT8, BuilderFlag.OBEY_PRECISION_CONSTRAINTS}
+        if network.strongly_typed and config.flags & precision:
+            self.trt.log.append("Error: precision flags are not allowed on a strongly typed network")
+            return None
+        if network.has_qdq and not network.strongly_typed and BuilderFlag.INT8 not in config.flags:
+            self.trt.log.append("Error: Q/DQ layers in a network built without the INT8 flag")
+            return None
         (name, (mn, opt, mx)), = config.profiles[0].shapes.items()
         plan = {"input": name, "min": mn, "max": mx, "flags": sorted(int(f) for f in config.flags),
-                "pinned": [l.name for l in network.layers if l.output_types]}
+                "pinned": [l.name for l in network.layers if l.output_types], "version": self.trt.__version__}
         return memoryview(b"ENGINE" + json.dumps(plan).encode())
 
 
@@ -373,10 +422,16 @@ class Context:
         return ok
 
     def get_tensor_shape(self, name):
-        b = self.shapes[self.engine.plan["input"]][0]
-        return (b, N_CLASSES)
+        inp = self.engine.plan["input"]
+        if name == inp:
+            return self.shapes.get(inp, (-1, -1))
+        if name == "logits":
+            return (self.shapes[inp][0], N_CLASSES) if inp in self.shapes else (-1, N_CLASSES)
+        return ()  # not a tensor of this engine (the real call logs an error and returns empty Dims)
 
     def set_tensor_address(self, name, ptr):
+        if name not in (self.engine.plan["input"], "logits") or int(ptr) % ALIGN:
+            return False
         self.addresses[name] = int(ptr)
         return True
 
@@ -412,7 +467,11 @@ class Runtime:
         blob = bytes(blob)
         if not blob.startswith(b"ENGINE"):
             return None
-        return Engine(self.trt, json.loads(blob[len(b"ENGINE"):]))
+        plan = json.loads(blob[len(b"ENGINE"):])
+        if plan.get("version") != self.trt.__version__:  # "The engine plan file is not compatible with this version"
+            self.trt.log.append("Error: engine plan built by another TensorRT version")
+            return None
+        return Engine(self.trt, plan)
 
 
 def _nptype(dt):
@@ -427,10 +486,12 @@ def make_tensorrt(version: str = "10.3.0", gpu_key: str = "orin") -> types.Modul
     for obj in (Logger, Builder, Runtime, OnnxParser, BuilderFlag, NetworkDefinitionCreationFlag, MemoryPoolType,
                 DeviceType, DataType):
         setattr(trt, obj.__name__, obj)
+    if int(version.split(".")[0]) < 10:
+        trt.NetworkDefinitionCreationFlag = NetworkDefinitionCreationFlag86
     trt.float32, trt.float16, trt.int32, trt.int64, trt.int8 = (DataType.FLOAT, DataType.HALF, DataType.INT32,
                                                                  DataType.INT64, DataType.INT8)
     trt.nptype = _nptype
-    trt.calls, trt.contexts, trt.executions = [], [], []
+    trt.calls, trt.contexts, trt.executions, trt.log = [], [], [], []
     trt.cache_key = f"{gpu_key}-{version}"
     trt.no_timing_cache = False
     trt.refuse_shapes = False
@@ -439,9 +500,16 @@ def make_tensorrt(version: str = "10.3.0", gpu_key: str = "orin") -> types.Modul
     return trt
 
 
-def install(monkeypatch, gpu: str = "orin", count_error=cudaError_t.cudaSuccess, with_tensorrt: bool = True):
-    """Put the fakes in ``sys.modules`` (undone after the test); returns (trt or None, cudart)."""
+def install(monkeypatch, gpu: str = "orin", count_error=cudaError_t.cudaSuccess, with_tensorrt: bool = True,
+            version: str = "10.3.0", system_runtime: str | None = None):
+    """Put the fakes in ``sys.modules`` (undone after the test), the board's device-tree model and the system's
+    CUDA runtime (None: no libcudart found) in place; returns (trt or None, cudart)."""
+    from spc.engines import cuda_env
+
     cudart = FakeCudart(gpu, count_error)
+    monkeypatch.setattr(cuda_env, "board_model", lambda path=None: cudart.board)
+    monkeypatch.setattr(cuda_env, "system_cuda_runtime",
+                        lambda names=(): (system_runtime, "libcudart.so") if system_runtime else (None, ""))
     cuda = types.ModuleType("cuda")
     bindings = types.ModuleType("cuda.bindings")
     bindings.runtime = cudart
@@ -451,17 +519,20 @@ def install(monkeypatch, gpu: str = "orin", count_error=cudaError_t.cudaSuccess,
     monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", cudart)
     trt = None
     if with_tensorrt:
-        trt = make_tensorrt(gpu_key=gpu)
+        trt = make_tensorrt(version, gpu_key=gpu)
         monkeypatch.setitem(sys.modules, "tensorrt", trt)
     else:
         monkeypatch.setitem(sys.modules, "tensorrt", None)  # import tensorrt -> ImportError
     return trt, cudart
 
 
-def tiny_onnx(path, *, max_samples: int = 32000, manifest_extra: dict | None = None):
+def tiny_onnx(path, *, max_samples: int = 32000, manifest_extra: dict | None = None, qdq: bool = False,
+              int32_bias: bool = False, labels: tuple[str, ...] = ("a", "b", "c")):
     """A runnable ONNX model (audio B x S -> logits B x 3 = mean(audio) * [1, 2, 3]) with an spc manifest.
 
     Node names follow the exporter's ``/layers.N/`` scopes; ``/layers.0/Shape`` is integer arithmetic.
+    ``qdq``: the MatMul weight goes through an INT8 DequantizeLinear (what ``spc precision`` writes);
+    ``int32_bias``: a bias added behind an INT32 DequantizeLinear (ONNX Runtime's default bias quantisation).
     """
     import onnx
     from onnx import TensorProto, helper
@@ -469,21 +540,34 @@ def tiny_onnx(path, *, max_samples: int = 32000, manifest_extra: dict | None = N
     from spc.engines.manifest import write_manifest
     from spc.fileio import sha256_file
 
-    w = helper.make_tensor("w", TensorProto.FLOAT, [1, N_CLASSES], [1.0, 2.0, 3.0])
+    inits = []
     nodes = [
         helper.make_node("ReduceMean", ["audio"], ["m"], name="/layers.0/ReduceMean", axes=[1], keepdims=1),
         helper.make_node("Shape", ["audio"], ["shape"], name="/layers.0/Shape"),
-        helper.make_node("MatMul", ["m", "w"], ["h"], name="/layers.1/MatMul"),
-        helper.make_node("Identity", ["h"], ["logits"], name="/classifier/Identity"),
     ]
+    if qdq:  # w = 127 * (1/127, 2/127, 3/127) -> [1, 2, 3] exactly
+        inits += [helper.make_tensor("w_q", TensorProto.INT8, [1, N_CLASSES], [1, 2, 3]),
+                  helper.make_tensor("w_scale", TensorProto.FLOAT, [], [1.0]),
+                  helper.make_tensor("w_zero", TensorProto.INT8, [], [0])]
+        nodes.append(helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], name="/layers.1/DQ_w"))
+    else:
+        inits.append(helper.make_tensor("w", TensorProto.FLOAT, [1, N_CLASSES], [1.0, 2.0, 3.0]))
+    nodes.append(helper.make_node("MatMul", ["m", "w"], ["h"], name="/layers.1/MatMul"))
+    if int32_bias:
+        inits += [helper.make_tensor("b_q", TensorProto.INT32, [N_CLASSES], [0, 0, 0]),
+                  helper.make_tensor("b_scale", TensorProto.FLOAT, [], [1.0])]
+        nodes += [helper.make_node("DequantizeLinear", ["b_q", "b_scale"], ["b"], name="/classifier/DQ_bias"),
+                  helper.make_node("Add", ["h", "b"], ["logits"], name="/classifier/Add")]
+    else:
+        nodes.append(helper.make_node("Identity", ["h"], ["logits"], name="/classifier/Identity"))
     graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", "samples"])],
                               [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", N_CLASSES])],
-                              initializer=[w])
+                              initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
     write_manifest(path, {"kind": "onnx", "file": path.name, "sha256": sha256_file(path), "input": "audio",
-                          "outputs": ["logits"], "labels": ["a", "b", "c"], "sampling_rate": 16000,
+                          "outputs": ["logits"], "labels": list(labels), "sampling_rate": 16000,
                           "clip_seconds": 1.0, "max_samples": max_samples, **(manifest_extra or {})})
     return path
 

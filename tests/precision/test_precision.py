@@ -107,7 +107,15 @@ def test_int8_onnx_runs_and_reports_accuracy(tmp_path, tone_dataset):
     assert all(0.0 <= a <= 1.0 for a in s["test_accuracy"].values())
     import onnx
 
-    ops = {n.op_type for n in onnx.load(str(tmp_path / "p" / "int8.onnx")).graph.node}
+    graph = onnx.load(str(tmp_path / "p" / "int8.onnx")).graph
+    ops = {n.op_type for n in graph.node}
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    # TensorRT's parser dequantises INT8 only (onnx-tensorrt operator table; onnx-tensorrt#850): no INT32 bias
+    # DequantizeLinear, and the wav2vec2 positional conv and the classifier keep float biases
+    types = {i.name: i.data_type for i in graph.initializer}
+    dq_inputs = {types.get(n.input[0]) for n in graph.node if n.op_type == "DequantizeLinear"}
+    assert onnx.TensorProto.INT32 not in dq_inputs and onnx.TensorProto.INT8 in dq_inputs
+    biased = [n for n in graph.node if n.op_type in ("Conv", "Gemm") and len(n.input) > 2]
+    assert biased and all(types.get(n.input[2]) == onnx.TensorProto.FLOAT for n in biased)
     saved = json.loads((tmp_path / "p" / "precision.json").read_text())
     assert saved["calibration"]["hash"] == manifest_hash(load_manifest(tmp_path / "cal.json"))

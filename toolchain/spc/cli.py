@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,13 @@ class SpcGroup(click.Group):
                 raise
             usage_line(exc)
             ctx.exit(1)
+        except ModuleNotFoundError as exc:
+            missing = training_module(exc)
+            if missing is None:
+                raise
+            error_line(f"spc {ctx.invoked_subcommand or ''} needs {missing}, which the device install leaves out: "
+                       "install the training side with pip install torch==2.13.0 'spc[train]'".replace("spc  ", "spc "))
+            ctx.exit(1)
         except SpcInternalError:
             stderr().print("[bold red]internal error[/] (a bug in spc: please report it with this traceback)")
             raise
@@ -55,6 +63,17 @@ class SpcGroup(click.Group):
                 raise
             usage_line(exc)
             raise click.exceptions.Exit(1) from None
+
+
+#: what the `train` extra adds to the device install (a command that needs one of them trains or exports)
+TRAINING_MODULES = ("torch", "transformers", "safetensors", "onnxsim", "onnxslim", "onnxconverter_common",
+                    "espeakng_loader")
+
+
+def training_module(exc: ModuleNotFoundError) -> str | None:
+    """The training-side package a command failed to import, or None for any other missing module (a bug)."""
+    top = (exc.name or "").split(".")[0]
+    return top if top in TRAINING_MODULES else None
 
 
 def usage_line(exc: click.UsageError) -> None:
@@ -187,9 +206,9 @@ def cli():
       spc finetune facebook/wav2vec2-base --data speech_commands_v0.02 --out kws-teacher
       spc eval kws-teacher --data speech_commands_v0.02 --split test
     """
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # spc shows its own progress; keep the terminal readable
+    # spc shows its own progress: transformers reads this when a training command first imports it (the
+    # device commands import no transformers, so they run in the torch-free device install)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 @cli.command()

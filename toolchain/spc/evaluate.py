@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
-import torch
 
 from .data.clips import ClipSet
 from .progress import track
@@ -15,8 +14,11 @@ from .progress import track
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
-def torch_predictor(model: torch.nn.Module, device: str | torch.device = "cpu") -> Predictor:
-    """A predictor running ``model`` (audio -> logits) in eval mode without gradients."""
+def torch_predictor(model: "torch.nn.Module", device: "str | torch.device" = "cpu") -> Predictor:
+    """A predictor running ``model`` (audio -> logits) in eval mode without gradients (torch imported here:
+    the rest of this module serves the torch-free device install)."""
+    import torch
+
     model = model.to(device).eval()
 
     def predict(audio: np.ndarray) -> np.ndarray:

@@ -42,6 +42,8 @@ class Target:
     compute_capability: float
     gpu_names: tuple[str, ...]  # any of these in the CUDA device name matches
     sm_counts: tuple[int, ...]  # multiprocessor counts of the boards the profile is for
+    board_models: tuple[str, ...]  # any of these in /proc/device-tree/model matches (Jetsons; () elsewhere)
+    gpu_memory_gb: tuple[float, float]  # the GPU memory CUDA reports, GiB, as (min, max); (0, 0): any
     dla_cores: int
     use_dla: bool
     workspace_mb: int
@@ -63,18 +65,28 @@ class Target:
         return asdict(self)
 
     def gpu_mismatch(self, here: dict) -> str:
-        """Why the present GPU (``gpu_info()``: name, compute capability, SM count) is not this target's; "" if it is."""
+        """Why the present GPU (``gpu_info()``: name, compute capability, SM count, memory, board) is not this
+        target's, naming both; "" if it is. Every Orin reports "Orin" and sm 8.7: the board and memory tell them apart."""
         name = str(here.get("gpu", ""))
         cc = str(here.get("compute_capability", ""))
         sms = here.get("sm_count")
+        gb = (here.get("gpu_memory_mb") or 0) / 1024
+        board = str(here.get("board") or "")
+        lo, hi = self.gpu_memory_gb
         same = (any(n.lower() in name.lower() for n in self.gpu_names)
                 and cc == f"{self.compute_capability:.1f}"
-                and (not self.sm_counts or sms in self.sm_counts))
+                and (not self.sm_counts or sms in self.sm_counts)
+                and (hi == 0 or not gb or lo <= gb <= hi)
+                and (not self.board_models or any(b.lower() in board.lower() for b in self.board_models)))
         if same:
             return ""
         want_sm = "/".join(str(n) for n in self.sm_counts) or "any"
-        return (f"this GPU is {name} (sm {cc}, {sms} SMs) but {self.name} is {self.gpu} "
-                f"(sm {self.compute_capability:.1f}, {want_sm} SMs)")
+        here_board = f", board '{board}'" if board else (", no Jetson board" if self.board_models else "")
+        want_board = f", board {' or '.join(self.board_models)}" if self.board_models else ""
+        want_mem = f", {lo:g}-{hi:g} GB" if hi else ""
+        here_mem = f", {gb:.1f} GB" if gb else ""
+        return (f"this GPU is {name} (sm {cc}, {sms} SMs{here_mem}{here_board}) but {self.name} is {self.gpu} "
+                f"(sm {self.compute_capability:.1f}, {want_sm} SMs{want_mem}{want_board})")
 
 
 def targets_dirs() -> list[Path]:
@@ -95,13 +107,19 @@ def parse_target(data: dict, source: str = "") -> Target:
     if missing:
         raise SpcError(f"target{where} lacks {', '.join(missing)}")
     prof = data["profile"]
+    if not isinstance(prof, dict):
+        raise SpcError(f"target{where}: profile must be a table ([profile]), got {prof!r}")
     pfields = set(ShapeProfile.__dataclass_fields__)
     if sorted(pfields - set(prof)):
         raise SpcError(f"target{where} profile lacks {', '.join(sorted(pfields - set(prof)))}")
+    for k in sorted(pfields):
+        _check_type(f"profile.{k}", prof[k], float if k.endswith("seconds") else int, where)
     profile = ShapeProfile(**{k: prof[k] for k in pfields})
+    for k in sorted(fields):
+        _check_type(k, data[k], _FIELD_TYPES[k], where)
     values = {k: data[k] for k in fields}
-    values["gpu_names"] = tuple(values["gpu_names"])
-    values["sm_counts"] = tuple(values["sm_counts"])
+    for k in ("gpu_names", "sm_counts", "board_models", "gpu_memory_gb"):
+        values[k] = tuple(values[k])
     t = Target(**values, profile=profile)
     problems = []
     if t.backend not in BACKENDS:
@@ -114,8 +132,10 @@ def parse_target(data: dict, source: str = "") -> Target:
         problems.append(f"compute capability {t.compute_capability} is out of range")
     if t.is_gpu and not t.gpu_names:
         problems.append("gpu_names must name the CUDA device (a part of the name cudaGetDeviceProperties reports)")
-    if any(not isinstance(n, int) or n < 1 for n in t.sm_counts):
+    if any(n < 1 for n in t.sm_counts):
         problems.append("sm_counts must be positive integers")
+    if len(t.gpu_memory_gb) != 2 or not 0 <= t.gpu_memory_gb[0] <= t.gpu_memory_gb[1] <= 1024:
+        problems.append("gpu_memory_gb must be [min, max] GiB with 0 <= min <= max ([0, 0]: any)")
     if not 0 <= t.dla_cores <= 2 or (t.use_dla and t.dla_cores == 0):
         problems.append("use_dla needs a board with DLA cores (0-2)")
     if t.use_dla and not t.profile_is_static:
@@ -135,6 +155,31 @@ def parse_target(data: dict, source: str = "") -> Target:
     return t
 
 
+#: the TOML type of every target field (lists: the type of their items)
+_FIELD_TYPES = {"name": str, "family": str, "family_default": bool, "description": str, "backend": str,
+                "precision": str, "gpu": str, "compute_capability": float, "gpu_names": [str], "sm_counts": [int],
+                "board_models": [str], "gpu_memory_gb": [float], "dla_cores": int, "use_dla": bool,
+                "workspace_mb": int, "threads": int, "power_mode": str}
+
+
+def _check_type(field: str, value, kind, where: str) -> None:
+    """A user error naming the file and the field where a TOML value has the wrong type (``max_batch = "8"``)."""
+    def ok(v, k) -> bool:
+        if k is float:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+        if k is int:
+            return isinstance(v, int) and not isinstance(v, bool)
+        return isinstance(v, k)
+
+    if isinstance(kind, list):
+        good = isinstance(value, list) and all(ok(v, kind[0]) for v in value)
+        want = f"a list of {kind[0].__name__}"
+    else:
+        good, want = ok(value, kind), {float: "a number"}.get(kind, kind.__name__)
+    if not good:
+        raise SpcError(f"target{where}: {field} must be {want}, got {value!r}")
+
+
 def load_targets() -> dict[str, Target]:
     """Every target file found, by name (earlier folders win)."""
     found: dict[str, Target] = {}
@@ -143,8 +188,8 @@ def load_targets() -> dict[str, Target]:
             continue
         for f in sorted(d.glob("*.toml")):
             try:
-                data = tomllib.loads(f.read_text())
-            except tomllib.TOMLDecodeError as exc:
+                data = tomllib.loads(f.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise SpcError(f"cannot parse target file {f}: {exc}") from None
             t = parse_target(data, str(f))
             found.setdefault(t.name, t)

@@ -1,12 +1,24 @@
-"""What a GPU target needs, checked up front: TensorRT, cuda-python 12.x and a CUDA device.
+"""What a GPU target needs, checked up front: TensorRT 10.3+, cuda-python 12.x and a CUDA device.
 
 cuda-python is pinned to 12.x (``cuda-python>=12.2,<13``): its runtime works with every CUDA 12
 driver (desktop drivers 525+, JetPack 6's CUDA 12.2/12.6), while cuda-python 13 needs driver 580+.
+TensorRT must be 10.3 or newer (JetPack 6.1+, L4T r36.4): JetPack 6.0 ships TensorRT 8.6, whose
+``create_network(0)`` makes an implicit-batch network that the ONNX parser refuses and which has no
+``NetworkDefinitionCreationFlag.STRONGLY_TYPED`` (TensorRT 8.6 and 10.3 Python API references).
 """
 
 from __future__ import annotations
 
+import ctypes
+import re
+from pathlib import Path
+
 from ..errors import SpcError
+
+#: the oldest TensorRT spc builds and runs engines with (JetPack 6.1's)
+MIN_TENSORRT = (10, 3)
+#: where a Jetson names its board ("NVIDIA Jetson Orin Nano Developer Kit"); absent on desktops
+BOARD_MODEL = Path("/proc/device-tree/model")
 
 #: cudaErrorInsufficientDriver, cudaErrorSystemDriverMismatch: the driver cannot run this CUDA runtime
 DRIVER_TOO_OLD = 35
@@ -17,13 +29,24 @@ INSTALL_HINT = "`pip install 'spc[tensorrt]'` on a desktop GPU, `pip install 'sp
 
 
 def import_tensorrt():
-    """``tensorrt`` or a one-line user error saying what is missing."""
+    """``tensorrt`` 10.3+, or a one-line user error saying what is missing or too old."""
     try:
         import tensorrt as trt
     except ImportError:
-        raise SpcError(f"TensorRT is not installed here: GPU targets need {INSTALL_HINT} "
-                       "on a machine with an NVIDIA GPU (use --target cpu elsewhere)") from None
+        raise SpcError(f"TensorRT is not installed here. On a GPU machine install {INSTALL_HINT}; "
+                       "elsewhere use --target cpu.") from None
+    check_tensorrt_version(getattr(trt, "__version__", ""))
     return trt
+
+
+def check_tensorrt_version(version: str) -> None:
+    """A user error for TensorRT older than 10.3 (or a version that cannot be read)."""
+    m = re.match(r"(\d+)\.(\d+)", str(version))
+    if m is None:
+        raise SpcError(f"cannot read the TensorRT version ('{version}'): spc needs TensorRT 10.3 or newer")
+    if (int(m.group(1)), int(m.group(2))) < MIN_TENSORRT:
+        raise SpcError(f"TensorRT {version} is installed but spc needs TensorRT 10.3 or newer: on a Jetson that is "
+                       "JetPack 6.1+ (L4T r36.4; JetPack 6.0 ships TensorRT 8.6), on a desktop tensorrt-cu12 10.3+")
 
 
 def import_cudart():
@@ -78,10 +101,35 @@ def gpu_info() -> dict:
                        "(use --target cpu here, or run spc build on the board)")
     props = check(cudart.cudaGetDeviceProperties(0))
     name = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
-    runtime = check(cudart.cudaRuntimeGetVersion())
     driver = check(cudart.cudaDriverGetVersion())
+    runtime, source = system_cuda_runtime()
+    if runtime is None:  # cuda-bindings 12.9+ links its runtime statically: its version is its own, not the system's
+        runtime, source = _version(check(cudart.cudaRuntimeGetVersion())), "cuda-python"
     return {"gpu": name.strip("\x00 "), "compute_capability": f"{props.major}.{props.minor}",
-            "sm_count": int(props.multiProcessorCount), "cuda_runtime": _version(runtime), "cuda_driver": _version(driver)}
+            "sm_count": int(props.multiProcessorCount),
+            "gpu_memory_mb": int(props.totalGlobalMem) >> 20, "board": board_model(),
+            "cuda_runtime": runtime, "cuda_runtime_source": source, "cuda_driver": _version(driver)}
+
+
+def board_model(path: Path | None = None) -> str:
+    """The Jetson board's model from the device tree ("" on a desktop or where it cannot be read)."""
+    try:
+        return Path(path or BOARD_MODEL).read_bytes().decode(errors="replace").strip("\x00 \n")
+    except OSError:
+        return ""
+
+
+def system_cuda_runtime(names: tuple[str, ...] = ("libcudart.so", "libcudart.so.12")) -> tuple[str | None, str]:
+    """(version, library) of the system's CUDA runtime, the one TensorRT links against; (None, "") without one."""
+    for name in names:
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        v = ctypes.c_int(0)
+        if lib.cudaRuntimeGetVersion(ctypes.byref(v)) == 0 and v.value > 0:
+            return _version(v.value), name
+    return None, ""
 
 
 def _version(v: int) -> str:

@@ -22,27 +22,34 @@ class BuildCheck:
     ok: bool
     why: str = ""
     gpu: dict = field(default_factory=dict)
+    tensorrt: str = ""
 
     def __bool__(self) -> bool:
         return self.ok
 
+    def identity(self) -> dict:
+        """What a built artifact is tied to (GPU, board, TensorRT); {} for the CPU. Keys cached builds, so that an
+        engine kept from another TensorRT or board is built again instead of refused at load."""
+        return {**self.gpu, "tensorrt": self.tensorrt} if self.tensorrt else {}
+
 
 def build_check(target) -> BuildCheck:
-    """CPU targets always; GPU targets where TensorRT imports, a GPU answers and it is the target's GPU
-    (name, compute capability and SM count; an engine for another GPU would be named and measured wrongly)."""
+    """CPU targets always; GPU targets where TensorRT 10.3+ imports, a GPU answers and it is the target's GPU
+    (name, compute capability, SM count, memory and, on a Jetson, the board; an engine for another GPU or board
+    would be named and measured wrongly)."""
     if not target.is_gpu:
         return BuildCheck(True)
     from .cuda_env import gpu_info, import_tensorrt
 
     try:
-        import_tensorrt()
+        version = import_tensorrt().__version__
         gpu = gpu_info()
     except SpcError as exc:
         return BuildCheck(False, str(exc))
     mismatch = target.gpu_mismatch(gpu)
     if mismatch:
-        return BuildCheck(False, f"{mismatch}; build on the device", gpu)
-    return BuildCheck(True, "", gpu)
+        return BuildCheck(False, f"{mismatch}; build on the device", gpu, version)
+    return BuildCheck(True, "", gpu, version)
 
 
 def require_build(target) -> BuildCheck:

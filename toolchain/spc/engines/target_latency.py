@@ -7,6 +7,7 @@ candidates timed side by side in one run.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,6 +37,17 @@ def headline_shape(target, manifest: dict) -> tuple[int, int]:
     return 1, min(samples, int(manifest.get("max_samples", samples)))
 
 
+def stale_engine(manifest: dict, target, gpu: dict) -> str:
+    """Why a kept artifact must be built again here ("" to reuse it): an engine from another GPU, board or
+    TensorRT version is rebuilt, never a stop (CPU graphs are not tied to the machine)."""
+    if not target.is_gpu:
+        return ""
+    from .cuda_env import import_tensorrt
+    from .tensorrt_run import stale_reason
+
+    return stale_reason(manifest, gpu, import_tensorrt().__version__)
+
+
 def measure_on_target(candidates: dict[str, str | Path], target, out_dir: str | Path, *, runs: int = 20,
                       warmup: int = 3, seed: int = 0, threads: int = 0, rebuild: bool = False) -> dict[str, TargetLatency]:
     """Build every ONNX candidate (name -> path) for ``target`` into ``out_dir`` and time them side by side.
@@ -52,7 +64,7 @@ def measure_on_target(candidates: dict[str, str | Path], target, out_dir: str | 
     from .manifest import manifest_path, read_manifest
     from .runner import open_runner
 
-    require_build(target)
+    check = require_build(target)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     built = {}
@@ -61,9 +73,12 @@ def measure_on_target(candidates: dict[str, str | Path], target, out_dir: str | 
         src_sha = read_manifest(onnx).get("sha256")
         if (not rebuild and dest.is_file() and manifest_path(dest).is_file()
                 and src_sha and read_manifest(dest).get("source_sha256") == src_sha):
-            built[name] = str(dest)
-        else:
-            built[name] = build_artifact(onnx, target, dest).artifact
+            why = stale_engine(read_manifest(dest), target, check.gpu)
+            if not why:
+                built[name] = str(dest)
+                continue
+            print(f"note: rebuilding {dest.name}: {why}", file=sys.stderr)
+        built[name] = build_artifact(onnx, target, dest).artifact
     with ExitStack() as stack:
         runners = {name: stack.enter_context(open_runner(path, threads)) for name, path in built.items()}
         shape = headline_shape(target, next(iter(runners.values())).manifest)

@@ -1,10 +1,13 @@
 """TensorRT engines through the TensorRT 10 Python API (builder, ONNX parser, optimisation profile).
 
 FP16 engines from an FP32 export (chosen layers optionally kept in FP32, by ONNX node name), and
-INT8 engines from the QDQ model ``spc precision`` writes: explicit quantisation in a strongly typed
-network, so one calibration manifest drives INT8 on the CPU and the GPU alike (TensorRT's implicit
-calibrators are deprecated since 10.1). The engine is written atomically beside a manifest that ties
-it to the GPU and TensorRT version; the timing cache is keyed by both.
+INT8 engines from the QDQ model ``spc precision`` writes: explicit quantisation, so one calibration
+manifest drives INT8 on the CPU and the GPU alike (TensorRT's implicit calibrators are deprecated since
+10.1). A QDQ model is FP32 outside its Q/DQ pairs, so it is built weakly typed with the INT8 and FP16
+flags (what ``trtexec --int8 --fp16`` does; a Q/DQ network needs the INT8 flag there): the quantised
+layers run INT8 and the rest FP16, as in an FP16 engine, so the two compare fairly. A strongly typed
+network would run the rest in FP32, the QDQ model's own types. The engine is written atomically beside a
+manifest that ties it to the GPU, board and TensorRT version; the timing cache is keyed by them.
 """
 
 from __future__ import annotations
@@ -47,21 +50,16 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
                    timing_cache_dir: Path | None = None) -> dict:
     """Build an engine for ``target`` from ``onnx_path``; returns the manifest written beside it.
 
-    ``fp32_nodes``: ONNX node names whose layers stay FP32 (precision constraints obeyed); a QDQ
-    source is built strongly typed (its types decide every precision, so nothing can be pinned).
+    ``fp32_nodes``: ONNX node names whose layers stay FP32 (precision constraints obeyed).
     """
     trt = import_tensorrt()
     gpu = require_build(target).gpu
     src = read_manifest(onnx_path)
     qdq = is_qdq(src)
-    if qdq and fp32_nodes:
-        raise SpcError("an INT8 (QDQ) model is built strongly typed: its layers' precisions come from the model, "
-                       "so --fp32-layers does not apply")
     notes: list[str] = []
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if qdq else 0
-    network = builder.create_network(flags)
+    network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode; 0 = weakly typed
     if network is None:
         raise RuntimeError("TensorRT could not create a network definition")
     parser = trt.OnnxParser(network, logger)
@@ -70,8 +68,10 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
         raise SpcError(f"TensorRT cannot parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, target.workspace_mb << 20)
-    if not qdq and target.precision == "fp16":
+    if target.precision == "fp16":
         config.set_flag(trt.BuilderFlag.FP16)
+    if qdq:
+        config.set_flag(trt.BuilderFlag.INT8)  # Q/DQ layers run INT8 (without the flag the build fails)
     fp32 = None
     if fp32_nodes:
         fp32 = pin_fp32(trt, network, list(fp32_nodes))
@@ -99,8 +99,8 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
     cache_saved = save_timing_cache(config, cache_path, lambda t: _note(notes, t))
     manifest = derive_manifest(
         out_path, src, parent_path=onnx_path, made_by={"recipe": "build", "target": target.name},
-        kind="tensorrt", target=target.as_dict(), precision="int8-qdq" if qdq else target.precision,
-        strongly_typed=qdq, profiles=shapes, fp32_layers=fp32, dla=target.use_dla,
+        kind="tensorrt", target=target.as_dict(), precision=f"int8-qdq+{target.precision}" if qdq else target.precision,
+        strongly_typed=False, profiles=shapes, fp32_layers=fp32, dla=target.use_dla,
         timing_cache=cache_path.name if cache_saved else None, notes=notes, tensorrt=trt.__version__, **gpu,
         build_seconds=round(seconds, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     write_manifest(out_path, manifest)

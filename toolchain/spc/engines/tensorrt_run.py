@@ -17,18 +17,29 @@ from .cuda_env import check, gpu_info, import_cudart, import_tensorrt
 from .runner import Runner
 
 
-def check_engine_compatible(manifest: dict, here: dict, trt_version: str) -> None:
-    """Refuse an engine built for another GPU or TensorRT version, saying what to rebuild."""
+def stale_reason(manifest: dict, here: dict, trt_version: str) -> str:
+    """Why an engine's manifest does not fit this GPU, board and TensorRT ("" where it does). TensorRT engines
+    are specific to the GPU model and the TensorRT version that built them (TensorRT developer guide, "Engine
+    compatibility"); every Orin reports "Orin" and sm 8.7, so the SM count and the board tell a Nano from an AGX."""
     problems = []
-    if manifest.get("compute_capability") != here["compute_capability"] or manifest.get("gpu") != here["gpu"]:
-        problems.append(f"it was built on {manifest.get('gpu')} (sm {manifest.get('compute_capability')}), "
-                        f"this is {here['gpu']} (sm {here['compute_capability']})")
+    built = (manifest.get("gpu"), manifest.get("compute_capability"), manifest.get("sm_count"), manifest.get("board") or "")
+    this = (here.get("gpu"), here.get("compute_capability"), here.get("sm_count"), here.get("board") or "")
+    if built != this:
+        def name(g):
+            return f"{g[0]} (sm {g[1]}, {g[2]} SMs{', ' + g[3] if g[3] else ''})"
+
+        problems.append(f"it was built on {name(built)}, this is {name(this)}")
     if manifest.get("tensorrt") != trt_version:
         problems.append(f"it was built with TensorRT {manifest.get('tensorrt')}, this has {trt_version}")
-    if problems:
-        raise SpcError(f"cannot load {manifest.get('file')}: " + " and ".join(problems)
-                       + f"; rebuild it here with: spc build {manifest.get('source_onnx')} "
-                         f"--target {manifest.get('target', {}).get('name', 'TARGET')}")
+    return " and ".join(problems)
+
+
+def check_engine_compatible(manifest: dict, here: dict, trt_version: str) -> None:
+    """Refuse an engine built for another GPU, board or TensorRT version, saying what to rebuild."""
+    why = stale_reason(manifest, here, trt_version)
+    if why:
+        raise SpcError(f"cannot load {manifest.get('file')}: {why}; rebuild it here with: spc build "
+                       f"{manifest.get('source_onnx')} --target {manifest.get('target', {}).get('name', 'TARGET')}")
 
 
 def engine_profile(manifest: dict) -> dict[str, tuple[int, int]]:

@@ -15,7 +15,10 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path, calib_audio: np.n
     """Write a QDQ INT8 model of ``onnx_path`` calibrated on ``calib_audio`` (N x S); returns its manifest.
 
     MatMul, Gemm and Conv are quantised (weights per channel, activations per tensor); LayerNorm,
-    softmax and the rest stay in FP32, where speech encoders are fragile.
+    softmax and the rest stay in FP32, where speech encoders are fragile. Biases stay float
+    (``QuantizeBias`` off): ONNX Runtime would otherwise quantise Conv/Gemm biases to INT32 behind a
+    ``DequantizeLinear``, which TensorRT's ONNX parser refuses (it dequantises INT8 only: onnx-tensorrt's
+    operator table; onnx-tensorrt#850, onnxruntime#14229, TensorRT#3360).
     """
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
@@ -43,10 +46,11 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path, calib_audio: np.n
                         op_types_to_quantize=["MatMul", "Gemm", "Conv"],
                         calibrate_method={"minmax": CalibrationMethod.MinMax,
                                           "entropy": CalibrationMethod.Entropy}[method],
-                        extra_options={"ActivationSymmetric": True})
+                        extra_options={"ActivationSymmetric": True, "QuantizeBias": False})
         tmp_out.replace(out)
     manifest = derive_manifest(out, src, parent_path=onnx_path, made_by={"recipe": "precision", "calibration": calib_info},
                                kind="onnx", precision="int8", calibration=calib_info,
-                               quantization={"format": "QDQ", "method": method, "per_channel": per_channel})
+                               quantization={"format": "QDQ", "method": method, "per_channel": per_channel,
+                                             "bias": "float"})
     write_manifest(out, manifest)
     return manifest

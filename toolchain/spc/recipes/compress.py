@@ -294,7 +294,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
                 continue
             # keyed by the calibrated temperature too: the built artifact's manifest inherits it
             path, res = stage("build", entries[name]["weights_sha256"], name, target.name,
-                              (entries[name].get("detector_val") or {}).get("temperature"))
+                              (entries[name].get("detector_val") or {}).get("temperature"), check.identity())
             if res is None:
                 path.mkdir(parents=True, exist_ok=True)
                 rep = build_artifact(entries[name]["onnx"], target, path)
