@@ -66,6 +66,13 @@ def _decode(source, rate: int, start: float, duration: float | None) -> np.ndarr
     return resample(x, src_rate, rate)
 
 
+def unit_rms(x: np.ndarray) -> np.ndarray:
+    """``x`` scaled to RMS 1 (silence stays silence: the RMS is floored at ``stats.EPS``); same dtype as ``x``."""
+    from .stats import EPS
+
+    return x / max(float(np.sqrt(np.mean(x**2))), EPS)
+
+
 def fix_length(x: np.ndarray, n: int) -> np.ndarray:
     """Centre-crop or zero-pad (equally on both sides) a 1-D signal to exactly ``n`` samples."""
     if len(x) > n:

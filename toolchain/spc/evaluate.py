@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .data.clips import ClipSet
 from .progress import track
+
+if TYPE_CHECKING:
+    import torch
 
 #: audio batch (B x S float32) -> logits (B x C)
 Predictor = Callable[[np.ndarray], np.ndarray]

@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .audio import trim_silence
+from .audio import trim_silence, unit_rms
 from .errors import SpcError
 from .fileio import atomic_write_text, check_output_dir
 from .runtime import NON_KEYWORDS, Detection, KeywordSpotter, StreamingSpotter
@@ -154,7 +154,7 @@ def pink_noise(n: int, rms: float, rng: np.random.Generator) -> np.ndarray:
     spec = np.fft.rfft(rng.standard_normal(n))
     spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1.0))
     x = np.fft.irfft(spec, n)
-    return (rms * x / max(float(np.sqrt(np.mean(x**2))), 1e-12)).astype(np.float32)
+    return (rms * unit_rms(x)).astype(np.float32)
 
 
 def build_recordings(audio: np.ndarray, labels: list[str], paths: list[str], keywords: list[str], rate: int,

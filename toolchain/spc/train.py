@@ -6,10 +6,11 @@ constant rate), gradient clipping, early stopping on the validation score, and a
 checkpoint after every epoch, so that an interrupted run resumes and ends exactly where an
 uninterrupted one would. At the end the model holds the best epoch's weights.
 
-Data-parallel: started under ``torchrun`` (``WORLD_SIZE`` > 1), every process takes its share of each
-global batch and the gradients are summed across processes (``gloo`` on the CPU, ``nccl`` on GPUs),
-so two processes compute the same update as one process on the same global batch. Only the first
-process writes checkpoints and shows progress.
+Data-parallel: started under ``torchrun`` (``WORLD_SIZE`` > 1), the task runs inside PyTorch's
+``DistributedDataParallel`` (``gloo`` on the CPU, ``nccl`` on GPUs; bucketed all-reduce overlapped with
+the backward pass): every process takes its share of each global batch, its loss weighted so that
+DDP's gradient average is the global batch's mean gradient, so two processes compute the same update as
+one process on the same global batch. Only the first process writes checkpoints and shows progress.
 """
 
 from __future__ import annotations
@@ -143,13 +144,33 @@ def _schedule(opt, config: TrainConfig, total: int):
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
 
 
-def _sum_gradients(params: list[nn.Parameter]) -> None:
-    import torch.distributed as dist
+class _TaskModule(nn.Module):
+    """The task as one module for ``DistributedDataParallel``: forward(idx, epoch) is the task's loss, and the
+    trained parameters are its own (the model's, plus any the task trains outside the model)."""
 
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-        dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+    def __init__(self, task: Task):
+        super().__init__()
+        self.model = task.model
+        inside = {id(p) for p in task.model.parameters()}
+        self.extra = nn.ParameterList([p for p in task.params if id(p) not in inside])
+        self._task = task
+
+    def forward(self, idx: torch.Tensor, epoch: int, weight: float) -> torch.Tensor:
+        if len(idx) == 0:  # this process's share of a short last batch is empty: a zero that touches every parameter
+            return sum((p * 0.0).sum() for p in self._task.params)
+        return self._task.loss(idx, epoch) * weight
+
+
+def _data_parallel(task: Task, size: int):
+    """``task``'s loss as a callable (idx, epoch, weight) -> loss: wrapped in DDP under torchrun, else plain."""
+    module = _TaskModule(task)
+    if size <= 1:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    device = next(iter(task.params)).device
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None,
+                                   find_unused_parameters=True)
 
 
 def fit(task: Task, config: TrainConfig, checkpoint: Path, *, run_id: str = "", what: str = "training",
@@ -185,6 +206,7 @@ def fit(task: Task, config: TrainConfig, checkpoint: Path, *, run_id: str = "", 
         start = result.resumed_from = state["epoch"] + 1
     if start == 0:
         torch.manual_seed(config.seed)  # dropout; a resumed run restored the generator above
+    step_loss = _data_parallel(task, size)
     with make_progress(show_progress and rank == 0) as progress:
         bar = progress.add_task(what, total=steps * config.epochs, completed=start * steps, info="")
         for epoch in range(start, config.epochs):
@@ -195,17 +217,16 @@ def fit(task: Task, config: TrainConfig, checkpoint: Path, *, run_id: str = "", 
             for s in range(steps):
                 idx = order[s * config.batch_size : (s + 1) * config.batch_size]
                 mine = idx[rank::size]
-                loss = task.loss(mine, epoch) * (len(mine) / len(idx)) if len(mine) else None
+                # DDP averages gradients over processes: weight = size x my share makes that the global mean
+                weight = size * len(mine) / len(idx)
+                loss = step_loss(mine, epoch, weight)
                 opt.zero_grad(set_to_none=True)
-                if loss is not None:
-                    loss.backward()
-                if size > 1:
-                    _sum_gradients(task.params)
+                loss.backward()
                 if config.max_grad_norm:
                     nn.utils.clip_grad_norm_(task.params, config.max_grad_norm)
                 opt.step()
                 sched.step()
-                losses.append(float(loss.detach()) * len(idx) / max(1, len(mine)) if loss is not None else 0.0)
+                losses.append(float(loss.detach()) / weight if len(mine) else 0.0)
                 progress.update(bar, advance=1, info=f"epoch {epoch + 1}/{config.epochs} loss {np.mean(losses):.4f}")
             task.model.eval()
             with torch.inference_mode():

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..stats import EPS
 from .metrics import gram, hsic_biased, hsic_unbiased, knn_sets, mutual_knn_from_sets
 
 
@@ -41,12 +42,14 @@ class SimilarityAccumulator:
         """Add one batch: ``hiddens`` is [h_0 .. h_L], each B x T x D (any device)."""
         n = hiddens[0].shape[0]
         s = self.n_states
-        stacked = torch.stack([h.float() for h in hiddens])  # S x B x T x D
-        flat = torch.nn.functional.normalize(stacked.flatten(2), dim=2, eps=1e-12)  # S x B x (T D)
-        self.cos_flat += torch.einsum("ibp,jbp->ij", flat, flat).double().cpu()
-        frames = torch.nn.functional.normalize(stacked, dim=3, eps=1e-12)  # S x B x T x D
+        # float64 throughout: a float32 sum of T x D products drifts (the self-cosine of Whisper tiny.en read
+        # 0.9987), and Block Influence is 1 - cosine, so a small drift in the cosine is a large one in BI
+        stacked = torch.stack([h.double() for h in hiddens])  # S x B x T x D
+        flat = torch.nn.functional.normalize(stacked.flatten(2), dim=2, eps=EPS)  # S x B x (T D)
+        self.cos_flat += torch.einsum("ibp,jbp->ij", flat, flat).cpu()
+        frames = torch.nn.functional.normalize(stacked, dim=3, eps=EPS)  # S x B x T x D
         t = stacked.shape[2]
-        self.cos_frames += (torch.einsum("ibtd,jbtd->ij", frames, frames) / t).double().cpu()
+        self.cos_frames += (torch.einsum("ibtd,jbtd->ij", frames, frames) / t).cpu()
         del flat, frames
         feats = [h.flatten(1) for h in hiddens]
         grams = [gram(f).cpu() for f in feats]

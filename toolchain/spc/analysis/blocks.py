@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..stats import EPS
+
 
 @dataclass(frozen=True)
 class Block:
@@ -57,7 +59,7 @@ def find_blocks(sim: np.ndarray, tau: float | None = None) -> tuple[list[Block],
     for b in range(1, n + 1):
         for a in range(b):  # last block is a..b-1; ties keep the longest last block (smallest a)
             v = best[a] + seg(a, b - 1)
-            if v > best[b] + 1e-12:
+            if v > best[b] + EPS:
                 best[b], cut[b] = v, a
     bounds, b = [], n
     while b > 0:

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import torch
 
+from ..stats import EPS
+
 
 def cosine_flat(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per clip, the cosine of the whole flattened T x D outputs: B x T x D, B x T x D -> B."""
-    return torch.nn.functional.cosine_similarity(a.flatten(1), b.flatten(1), dim=1, eps=1e-12)
+    return torch.nn.functional.cosine_similarity(a.flatten(1), b.flatten(1), dim=1, eps=EPS)
 
 
 def cosine_frames(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per clip, the mean over frames of the per-frame cosine: B x T x D, B x T x D -> B."""
-    return torch.nn.functional.cosine_similarity(a, b, dim=2, eps=1e-12).mean(dim=1)
+    return torch.nn.functional.cosine_similarity(a, b, dim=2, eps=EPS).mean(dim=1)
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import BadAudio, read_audio, resample
+from ..audio import BadAudio, read_audio, resample, unit_rms
 from ..errors import SpcError
 from ..fileio import first_line, read_json
 from ..progress import track
@@ -200,7 +200,7 @@ def noise_clip(kind: str, n: int, rate: int, rng: np.random.Generator) -> np.nda
     if kind == "pink":
         return 10 ** (rng.uniform(-60, -25) / 20) * pink_noise(n, rng)
     rumble = lfilter([1.0], [1.0, -0.98], rng.standard_normal(n + 4000))[4000:]
-    x = 10 ** (rng.uniform(-75, -55) / 20) * rumble / max(float(np.sqrt(np.mean(rumble**2))), 1e-12)
+    x = 10 ** (rng.uniform(-75, -55) / 20) * unit_rms(rumble)
     if rng.random() < 0.5:  # mains hum and its harmonics
         t, f0 = np.arange(n) / rate, (50.0, 60.0)[int(rng.integers(2))]
         x = x + sum(10 ** (rng.uniform(-85, -65) / 20) * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6.3))

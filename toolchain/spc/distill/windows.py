@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import trim_silence
+from ..audio import trim_silence, unit_rms
 from ..data.layouts import SILENCE, UNKNOWN
 
 KINDS = ("shift", "negative", "noise")
@@ -28,7 +28,7 @@ def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
     x = rng.standard_normal(n)
     if rng.random() < 0.5:
         x = np.convolve(x, np.ones(8) / 8, mode="same")
-        x /= max(float(np.sqrt(np.mean(x**2))), 1e-12)
+        x = unit_rms(x)
     return (10 ** (rng.uniform(-70, -30) / 20) * x).astype(np.float32)
 
 

@@ -36,7 +36,7 @@ from ..fileio import check_output_dir, read_json
 from ..models import load_model, save_model, weights_hash
 from ..params import count_parameters
 from ..prune import PruneConfig, prune
-from ..stats import (CandidateScore, choose_candidate, combined_verdict, margin_clips, mcnemar_exact,
+from ..stats import (EPS, CandidateScore, choose_candidate, combined_verdict, margin_clips, mcnemar_exact,
                      retention_interval, retention_point, verdict)
 from ..streaming.detector import judge_detectors
 from ..streaming.negatives import negative_audio
@@ -254,7 +254,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
         entry["val_retention_ci"] = _finite(val_ci[name])
         entry["val_margin_clips"] = margin_clips(val_res["original"].correct, val_res[name].correct, config.retention)
     detect = judge_on_validation(entries, val, inp, config, work, show_progress)
-    passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - 1e-12]
+    passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - EPS]
     check = build_check(target)
     on_target = None
     if target.is_gpu and check:
@@ -359,7 +359,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
                   "original_test_accuracy": orig_test.accuracy, "retention": retention,
                   "retention_ci": _finite(test_ci), "mcnemar_p": mcnemar_exact(orig_test.correct, final_test.correct),
                   "clip_verdict": verdict(retention, test_ci, config.retention, final_test.n_clips),
-                  "passed": retention >= config.retention - 1e-12, "test": final_test.as_dict(),
+                  "passed": retention >= config.retention - EPS, "test": final_test.as_dict(),
                   "latency_ms": final_lat["compressed"], "original_latency_ms": final_lat["original"],
                   "speedup_p50": final_lat["original"]["p50_ms"] / final_lat["compressed"]["p50_ms"]},
         "build": build, "artifacts": copied, "stream": _stream_summary(stream), "machine": machine_info(), "versions": _versions(),
@@ -465,7 +465,7 @@ def final_detector(stream: dict | None, final: dict, config: CompressConfig) -> 
     if not judged:
         detector["why"] = f"the original detects no keyword at {config.max_fa_per_hour:g} false accepts per hour"
     return {"detector": detector, "verdict": combined_verdict(final["clip_verdict"], det_verdict),
-            "passed": final["passed"] and (not judged or point >= config.retention - 1e-12)}
+            "passed": final["passed"] and (not judged or point >= config.retention - EPS)}
 
 
 def _stream_summary(stream: dict | None) -> dict | None:

@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..audio import BadAudio, read_audio, resample
+from ..audio import BadAudio, read_audio, resample, unit_rms
 from ..errors import SpcError
 from ..fileio import first_line, read_json, sha256_file
 from ..progress import track
@@ -195,7 +195,7 @@ def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     from scipy.signal import lfilter
 
     x = lfilter(_PINK_B, _PINK_A, rng.standard_normal(n + 2000))[2000:]  # drop the filter's start-up
-    return (x / max(float(np.sqrt(np.mean(x**2))), 1e-12)).astype(np.float32)
+    return unit_rms(x).astype(np.float32)
 
 
 def background_noise(n: int, rate: int, noise_db: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
