@@ -74,3 +74,40 @@ def test_the_cli_shows_the_dataclass_defaults():
 def test_data_config_refuses_an_unknown_layout():
     with pytest.raises(SpcError, match="unknown data layout"):
         DataConfig("somewhere", layout="zip")
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"retention": "high"}, "retention must be a number, got 'high'"),
+    ({"seed": "zero"}, "seed must be an integer, got 'zero'"),
+    ({"latency_runs": 2.5}, "latency_runs must be an integer, got 2.5"),
+    ({"stream": "yes"}, "stream must be true or false, got 'yes'"),
+    ({"keywords": ["yes", 3]}, r"keywords must be a list \(str items\) or null"),
+])
+def test_config_files_are_type_checked_on_construction(tmp_path, settings, message):
+    (tmp_path / "c.json").write_text(json.dumps(settings))
+    with pytest.raises(SpcError, match=message):
+        load_config(CompressConfig, tmp_path / "c.json")
+    r = CliRunner().invoke(cli, ["compress", "m", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                                 "--config", str(tmp_path / "c.json")])
+    assert r.exit_code == 1 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_distill_config_file_sets_the_student_seed_and_device(tmp_path, monkeypatch):
+    """A distill.json given to --config reruns its student (mimic) and its seed and device; flags given win."""
+    seen = {}
+
+    def fake_run_distill(teacher, data, out, *, mimic, config, **_):
+        seen.update(mimic=mimic, config=config)
+
+    monkeypatch.setattr("spc.recipes.distill.run_distill", fake_run_distill)
+    mimic = MimicConfig(kind="transformer", n_layers=2, heads=2, ffn=64)
+    config = with_changes(DistillConfig().with_seed(7), {"stage1.device": "cpu", "stage2.device": "cpu",
+                                                         "stage1.epochs": 3})
+    (tmp_path / "distill.json").write_text(json.dumps({"mimic": dataclasses.asdict(mimic), "config": config.as_dict()}))
+    args = ["distill", "t", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--config", str(tmp_path / "distill.json")]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert seen["mimic"] == mimic and seen["config"] == config
+    r = CliRunner().invoke(cli, args + ["--seed", "9", "--layers", "1"])
+    assert r.exit_code == 0, r.output
+    assert seen["config"].stage1.seed == 9 and seen["config"].stage1.epochs == 3 and seen["mimic"].n_layers == 1

@@ -135,15 +135,15 @@ def cfg_option(config: str, field: str, *decls, **kw):
     return click.option(*decls, cls=ConfigOption, config=config, field=field, **kw)
 
 
-def make_config(ctx, config: str, config_file: str | None = None, base=None):
-    """The config: ``config_file`` (a config JSON, or a report holding one), else ``base`` or the defaults,
-    changed by the options of this config given on the command line (all of them without a file)."""
+def make_config(ctx, config: str, config_file: str | None = None, base=None, key: str = "config"):
+    """The config: ``config_file`` (a config JSON, or a report holding one under ``key``), else ``base`` or the
+    defaults, changed by the options of this config given on the command line (all of them without a file)."""
     from click.core import ParameterSource
 
     from .configs import load_config, with_changes
 
     cls = _config_class(config)
-    start = load_config(cls, config_file) if config_file else base if base is not None else cls()
+    start = load_config(cls, config_file, key) if config_file else base if base is not None else cls()
     changes = {p.field: ctx.params[p.name] for p in ctx.command.params
                if isinstance(p, ConfigOption) and p.config == config
                and ((config_file is None and base is None)
@@ -454,12 +454,19 @@ def distill(ctx, teacher, data_dir, out_dir, paper, seed, device, config_file, l
     from .console import distill_table
     from .recipes.distill import run_distill
 
-    mimic = make_config(ctx, MIMIC_CFG)
+    from click.core import ParameterSource
+
     from .configs import with_changes
     from .distill import DistillConfig
 
+    # a distill.json given to --config holds both: the student's settings under "mimic", the training's under "config"
+    mimic = make_config(ctx, MIMIC_CFG, config_file, key="mimic")
     config = make_config(ctx, DISTILL_CFG, config_file, base=DistillConfig.paper() if paper else None)
-    config = with_changes(config.with_seed(seed), {"stage1.device": device, "stage2.device": device})
+    given = {n for n in ("seed", "device") if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE}
+    if config_file is None or "seed" in given:
+        config = config.with_seed(seed)
+    if config_file is None or "device" in given:
+        config = with_changes(config, {"stage1.device": device, "stage2.device": device})
     summary = run_distill(teacher, data_config(ctx), out_dir, mimic=mimic, config=config, overwrite=overwrite,
                           latency_runs=latency_runs)
     if summary:

@@ -33,8 +33,10 @@ def from_dict(cls, data: dict, where: str = "config"):
         kind = types[name]
         if dataclasses.is_dataclass(kind):
             value = from_dict(kind, value, f"{where}.{name}")
-        elif typing.get_origin(kind) is tuple and isinstance(value, list):
-            value = tuple(value)
+        else:
+            if isinstance(value, list) and any(typing.get_origin(k) is tuple for k in (kind, *typing.get_args(kind))):
+                value = tuple(value)
+            check_type(f"{where}: {name}", kind, value)
         values[name] = value
     try:
         return cls(**values)
@@ -42,11 +44,52 @@ def from_dict(cls, data: dict, where: str = "config"):
         raise SpcError(f"{where}: {exc}") from None
 
 
-def load_config(cls, path: str | Path):
-    """A config from a JSON file: the config itself, or a report/summary holding it under ``config``."""
+_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def check_type(what: str, kind, value) -> None:
+    """A user error where a JSON value does not have a field's type ("retention must be a number, got 'high'")."""
+    def ok(k, v) -> bool:
+        origin = typing.get_origin(k)
+        if k is typing.Any:
+            return True
+        if origin in (typing.Union, getattr(__import__("types"), "UnionType", typing.Union)):
+            return any(ok(a, v) for a in typing.get_args(k))
+        if k is type(None):
+            return v is None
+        if origin is tuple:
+            args = typing.get_args(k)
+            item = args[0] if args else typing.Any
+            return isinstance(v, tuple) and all(ok(item, x) for x in v)
+        if k is float:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+        if k is int:
+            return isinstance(v, int) and not isinstance(v, bool)
+        if k in (bool, str):
+            return isinstance(v, k)
+        return True  # other annotations are validated by the config itself
+
+    if not ok(kind, value):
+        def name(a) -> str:
+            if typing.get_origin(a) is tuple:
+                item = (typing.get_args(a) or (typing.Any,))[0]
+                return f"a list ({getattr(item, '__name__', 'any')} items)"
+            return _NAMES.get(a, getattr(a, "__name__", str(a)))
+
+        union = typing.get_origin(kind) is not tuple and typing.get_args(kind)
+        names = [name(a) for a in (union or (kind,)) if a is not type(None)]
+        none = " or null" if type(None) in typing.get_args(kind) else ""
+        raise SpcError(f"{what} must be {' or '.join(names)}{none}, got {value!r}")
+
+
+def load_config(cls, path: str | Path, key: str = "config"):
+    """A config from a JSON file: the config itself, or a report/summary holding it under ``key``
+    (``config``; the distill summary holds the student's settings under ``mimic``)."""
     data = read_json(path, "config file")
-    if "config" in data and isinstance(data["config"], dict) and not any(f.name == "config" for f in dataclasses.fields(cls)):
-        data = data["config"]
+    if key in data and isinstance(data[key], dict) and not any(f.name == key for f in dataclasses.fields(cls)):
+        data = data[key]
+    elif key != "config":
+        return cls()  # a plain config file of another kind: this one keeps its defaults
     return from_dict(cls, data, str(path))
 
 
