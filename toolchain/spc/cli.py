@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -16,9 +17,26 @@ from .fileio import check_output_dir, check_output_file, read_json
 
 LAYOUT_HELP = "Data layout: auto, speech-commands, speech-commands-v2-12, folders, fsdd, hf-datasets."
 DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps."
-POSITIVE = click.IntRange(min=1)
-NON_NEGATIVE = click.IntRange(min=0)
-NON_NEGATIVE_FLOAT = click.FloatRange(min=0)
+
+
+class Finite(click.FloatRange):
+    """A float range that also refuses nan and inf (``click.FloatRange`` lets nan through: it compares False)."""
+
+    def convert(self, value, param, ctx):
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
+POSITIVE = click.IntRange(min=1, max=10**9)
+NON_NEGATIVE = click.IntRange(min=0, max=10**9)
+NON_NEGATIVE_FLOAT = Finite(min=0)
+SEED = click.IntRange(0, 2**32 - 1)  # what numpy's and torch's generators take
+RUNS = click.IntRange(1, 100_000)
+WARMUP = click.IntRange(0, 10_000)
+THREADS = click.IntRange(0, os.cpu_count() or 1)  # 0: the library's default; more than the cores only slows it
+HOP = Finite(min=0.001, max=10.0)
 #: a group run without a command shows its help (Click 8.2+ raises this usage error for it)
 HELP_ERRORS = tuple(c for c in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if c is not None)
 
@@ -167,8 +185,9 @@ class _Csv(click.ParamType):
 
 
 CSV, CSV_INT = _Csv(str), _Csv(int)
-POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
-RETENTION = click.FloatRange(0, 1, min_open=True)
+POSITIVE_FLOAT = Finite(min=0, min_open=True)
+CLIP_SECONDS = Finite(min=0.1, max=30.0)
+RETENTION = Finite(0, 1, min_open=True)
 config_file_option = click.option(
     "--config", "config_file", type=click.Path(dir_okay=False),
     help="Settings from a JSON file (a config, or a report/summary that holds one); options given override it.")
@@ -189,7 +208,7 @@ def run_flags(f):
     f = click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")(f)
     f = click.option("--map-labels", is_flag=True,
                      help="The data holds only some of the model's classes: match them by name.")(f)
-    f = click.option("--latency-runs", default=20, show_default=True, type=NON_NEGATIVE,
+    f = click.option("--latency-runs", default=20, show_default=True, type=WARMUP,
                      help="Timed CPU runs per model (0: skip).")(f)
     f = config_file_option(f)
     return f
@@ -209,6 +228,8 @@ def cli():
     # spc shows its own progress: transformers reads this when a training command first imports it (the
     # device commands import no transformers, so they run in the torch-free device install)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if sys.modules.get("transformers") is not None:  # imported already (spc used as a library in this process)
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
 
 
 @cli.command()
@@ -231,9 +252,9 @@ def families():
 @cfg_option(FINETUNE_CFG, "train.batch_size", "--batch-size", type=POSITIVE)
 @cfg_option(FINETUNE_CFG, "train.lr", "--lr", type=POSITIVE_FLOAT, help="Peak learning rate (AdamW, warm-up then linear decay).")
 @cfg_option(FINETUNE_CFG, "train.patience", "--patience", type=NON_NEGATIVE, help="Stop after this many epochs without a better validation accuracy (0: never).")
-@cfg_option(FINETUNE_CFG, "train.seed", "--seed", type=int)
+@cfg_option(FINETUNE_CFG, "train.seed", "--seed", type=SEED)
 @cfg_option(FINETUNE_CFG, "train.device", "--device", help=DEVICE_HELP)
-@click.option("--clip-seconds", default=1.0, show_default=True, type=POSITIVE_FLOAT, help="Clips are padded or cropped to this length.")
+@click.option("--clip-seconds", default=1.0, show_default=True, type=CLIP_SECONDS, help="Clips are padded or cropped to this length.")
 @cfg_option(FINETUNE_CFG, "freeze_feature_encoder", "--freeze-feature-encoder/--train-feature-encoder")
 @cfg_option(FINETUNE_CFG, "augment", "--augment/--no-augment", help="Random shift and gain (when every layer trains).")
 @config_file_option
@@ -311,7 +332,7 @@ def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, la
 @click.option("--batch-size", default=64, show_default=True, type=POSITIVE,
               help="Clips per batch (CKA and kNN are per batch).")
 @click.option("--k", default=10, show_default=True, type=POSITIVE, help="Neighbours for mutual kNN alignment.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--block-metric", default="cka", show_default=True,
               type=click.Choice(["cosine", "cosine_frames", "cka", "cka_batch_biased", "mutual_knn"]))
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
@@ -376,7 +397,7 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
 @click.option("--calib", help="Calibration manifest for BI scoring instead of --calib-clips; see spc calib.")
 @cfg_option(PRUNE_CFG, "min_steps", "--min-steps", type=POSITIVE, help="Validation clips that must fit in the tolerance band (1 - retention).")
 @cfg_option(PRUNE_CFG, "batch_size", "--batch-size", type=POSITIVE)
-@cfg_option(PRUNE_CFG, "seed", "--seed", type=int)
+@cfg_option(PRUNE_CFG, "seed", "--seed", type=SEED)
 @cfg_option(PRUNE_CFG, "device", "--device", help=DEVICE_HELP)
 @run_flags
 @data_flags
@@ -422,16 +443,16 @@ def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overw
 @cfg_option(DISTILL_CFG, "stage2.epochs", "--stage2-epochs", type=POSITIVE, help="Epochs on the labels.")
 @cfg_option(DISTILL_CFG, "stage1.lr", "--lr", type=POSITIVE_FLOAT, help="Stage-1 learning rate (stage 2 has its own in --config).")
 @cfg_option(DISTILL_CFG, "stage1.batch_size", "--batch-size", type=POSITIVE)
-@cfg_option(DISTILL_CFG, "soft_labels", "--soft-labels", type=click.FloatRange(0, 1), help="Stage 2: weight of the teacher's soft labels.")
+@cfg_option(DISTILL_CFG, "soft_labels", "--soft-labels", type=Finite(0, 1), help="Stage 2: weight of the teacher's soft labels.")
 @cfg_option(DISTILL_CFG, "normalize_targets", "--normalize-targets/--raw-targets", help="Stage 1: MSE on per-channel standardised targets.")
 @cfg_option(DISTILL_CFG, "unfreeze_mimic", "--unfreeze-mimic/--freeze-mimic", help="Stage 2 also trains the mimic.")
 @cfg_option(DISTILL_CFG, "target_layer", "--target-layer", type=POSITIVE, help="Stage-1 target hidden state (default: the last layer).")
 @cfg_option(DISTILL_CFG, "intermediate_layer", "--intermediate-layer", type=POSITIVE, help="2-block students: extra target for the first block.")
 @cfg_option(DISTILL_CFG, "baseline", "--baseline", is_flag=True, help="Train the same student from labels only (no mimicking).")
-@cfg_option(DISTILL_CFG, "stream_windows", "--stream-windows", type=click.FloatRange(0, 20),
+@cfg_option(DISTILL_CFG, "stream_windows", "--stream-windows", type=Finite(0, 20),
             help="Stream-like windows per training clip (shifted, partial, neighbouring words, gaps, noise), "
                  "labelled by the teacher (0: aligned clips only).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @run_flags
 @data_flags
@@ -579,12 +600,12 @@ def build(onnx_path, target_name, out_path, fp32_layers, fp32_from, timing_cache
 @click.option("--top", default=3, show_default=True, type=POSITIVE, help="Classes to show for a clip.")
 @click.option("--stream/--clip", "as_stream", default=None,
               help="Detect keywords along the recording (default: when it is longer than 1.5 clips).")
-@click.option("--hop", default=0.1, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--hop", default=0.1, show_default=True, type=HOP,
               help="Stream: window hop in seconds.")
 @click.option("--smooth", default=3, show_default=True, type=POSITIVE, help="Stream: posteriors averaged over this many windows.")
-@click.option("--threshold", default=0.8, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--threshold", default=0.8, show_default=True, type=Finite(0, 1),
               help="Stream: detection threshold on the smoothed posterior.")
-@click.option("--threads", default=0, show_default=True, type=NON_NEGATIVE, help="ONNX Runtime threads (0: default).")
+@click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
 def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, threads):
     """Classify AUDIO_PATH with an exported model or engine, or detect keywords along a recording.
 
@@ -631,7 +652,7 @@ def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, thread
 @click.option("--max-fa-per-hour", default=1.0, show_default=True, type=NON_NEGATIVE_FLOAT,
               help="Choose the threshold with the fewest misses at or under this many false accepts per hour.")
 @click.option("--thresholds", help="Comma-separated detection thresholds (default: 0.3 ... 0.999).")
-@click.option("--hop", default=0.1, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Window hop (s).")
+@click.option("--hop", default=0.1, show_default=True, type=HOP, help="Window hop (s).")
 @click.option("--smooth", default=3, show_default=True, type=POSITIVE, help="Posteriors averaged over this many windows.")
 @click.option("--refractory", default=1.0, show_default=True, type=NON_NEGATIVE_FLOAT, help="Seconds between detections.")
 @click.option("--gap", default="0.5,3.0", show_default=True, help="Min,max seconds of background noise between clips.")
@@ -639,11 +660,11 @@ def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, thread
 @click.option("--repeats", default=1, show_default=True, type=POSITIVE, help="Use every test clip this many times "
               "(more hours, reshuffled gaps and noise; the same clips).")
 @click.option("--chunk-ms", default=100, show_default=True, type=POSITIVE, help="Audio pushed per call, as an app would.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--threads", default=0, show_default=True, type=NON_NEGATIVE, help="ONNX Runtime threads (0: default).")
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
 @click.option("--negatives", "negatives_dir", type=click.Path(),
               help="A folder of your own long non-keyword recordings, added as recordings of their own.")
-@click.option("--negatives-hours", default=0.0, show_default=True, type=click.FloatRange(0, 100),
+@click.option("--negatives-hours", default=0.0, show_default=True, type=Finite(0, 100),
               help="Hours of keyword-free speech spoken offline by espeak-ng (cached in OUT/negatives) to add.")
 @data_flags
 def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresholds, hop, smooth, refractory, gap,
@@ -713,15 +734,15 @@ def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresho
 @cfg_option(COMPRESS_CFG, "distill.stage2.epochs", "--stage2-epochs", type=POSITIVE)
 @cfg_option(COMPRESS_CFG, "analysis_clips", "--analysis-clips", type=click.IntRange(min=4))
 @cfg_option(COMPRESS_CFG, "calib", "--calib", help="Calibration manifest for the analysis and BI scoring (see spc calib).")
-@cfg_option(COMPRESS_CFG, "latency_runs", "--latency-runs", type=POSITIVE)
-@cfg_option(COMPRESS_CFG, "seed", "--seed", type=int)
+@cfg_option(COMPRESS_CFG, "latency_runs", "--latency-runs", type=RUNS)
+@cfg_option(COMPRESS_CFG, "seed", "--seed", type=SEED)
 @cfg_option(COMPRESS_CFG, "stream", "--stream/--no-stream",
             help="Also judge the original and the chosen artifact as streaming detectors (misses, false accepts/h).")
 @cfg_option(COMPRESS_CFG, "keywords", "--keywords", type=CSV,
             help="Classes that are keywords in the streaming evaluation (default: all but _silence_/_unknown_).")
-@cfg_option(COMPRESS_CFG, "max_fa_per_hour", "--max-fa-per-hour", type=click.FloatRange(0, 1000),
+@cfg_option(COMPRESS_CFG, "max_fa_per_hour", "--max-fa-per-hour", type=Finite(0, 1000),
             help="False-accept budget: each detector's threshold is the one with the fewest misses at or under it.")
-@cfg_option(COMPRESS_CFG, "negatives_hours", "--negatives-hours", type=click.FloatRange(0, 100),
+@cfg_option(COMPRESS_CFG, "negatives_hours", "--negatives-hours", type=Finite(0, 100),
             help="Hours of keyword-free speech (espeak-ng, made offline, cached) added to each split's streams.")
 @cfg_option(COMPRESS_CFG, "negatives", "--negatives", type=click.Path(),
             help="A folder of your own long non-keyword recordings for the test streams.")
@@ -756,7 +777,7 @@ def compress(ctx, model, data_dir, target_name, out_dir, config_file, overwrite,
 
 
 def print_compress_summary(report: dict, out_dir) -> None:
-    from .console import compress_table, compress_verdict_line, label_mapping_note
+    from .console import compress_deferred_line, compress_table, compress_verdict_line, label_mapping_note
 
     label_mapping_note(report.get("label_mapping"))
     stdout().print(compress_table(report))
@@ -765,8 +786,7 @@ def print_compress_summary(report: dict, out_dir) -> None:
         stdout().print(f"[bold yellow]warning:[/] {escape(str(warning))}")
     for line in report.get("next_steps", []):
         if line == report["next_steps"][0]:
-            stdout().print(f"\nthis machine cannot build for {report['target']['name']} "
-                           f"({report['build'].get('deferred')}); on the device run:")
+            stdout().print(compress_deferred_line(report["target"]["name"], str(report["build"].get("deferred"))))
         stdout().print(f"  {escape(line)}", soft_wrap=True)
 
 
@@ -777,9 +797,9 @@ def print_compress_summary(report: dict, out_dir) -> None:
 @click.option("--data", "data_dir", type=click.Path(), help="Also measure accuracy on this data set.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["validation", "test"]))
 @click.option("--report", "report_dir", type=click.Path(), help="Add the figures to this compress report.")
-@click.option("--runs", default=30, show_default=True, type=POSITIVE, help="Timed runs per shape (after warm-up).")
-@click.option("--warmup", default=5, show_default=True, type=NON_NEGATIVE)
-@click.option("--threads", default=0, show_default=True, type=NON_NEGATIVE, help="ONNX Runtime threads (0: default).")
+@click.option("--runs", default=30, show_default=True, type=RUNS, help="Timed runs per shape (after warm-up).")
+@click.option("--warmup", default=5, show_default=True, type=WARMUP)
+@click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
 @click.option("--json", "json_path", type=click.Path(), help="Write the results to this JSON file.")
 @data_flags
 def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup, threads, json_path, layout, split_by,
@@ -850,7 +870,7 @@ def calib():
 @click.option("--split", default="validation", show_default=True, type=click.Choice(["validation", "train", "test"]),
               help="Where clips are drawn from (test is refused).")
 @click.option("--rule", default="class-balanced", show_default=True, type=click.Choice(["class-balanced", "random"]))
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--from", "rule_file", type=click.Path(exists=True, dir_okay=False), help="Build from a rule file.")
 @data_flags
 def calib_make(data_dir, n_clips, out, split, rule, seed, rule_file, layout, split_by, test_speaker, task):
@@ -901,7 +921,7 @@ def calib_check(name, data_dir):
 @click.option("--calib", required=True, help="Calibration manifest (name or path); see spc calib make.")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Folder for the ONNX variants and precision.json.")
 @click.option("--int8-method", default="minmax", show_default=True, type=click.Choice(["minmax", "entropy"]))
-@click.option("--latency-runs", default=20, show_default=True, type=NON_NEGATIVE)
+@click.option("--latency-runs", default=20, show_default=True, type=WARMUP)
 @data_flags
 def precision(model, data_dir, calib, out_dir, int8_method, latency_runs, layout, split_by, test_speaker, task):
     """FP16 check layer by layer, a mixed-precision ONNX, and INT8 (QDQ) on the CPU, from a calibration set.

@@ -30,6 +30,13 @@ def atomic_torch_save(obj, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
+def file_mode() -> int:
+    """The mode a new file gets under this process's umask (0644 under umask 022): for files a library wrote 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def sha256_file(path: str | Path) -> str:
     """The sha256 of a file's bytes, read in chunks."""
     h = hashlib.sha256()

@@ -57,6 +57,36 @@ class StreamEvalConfig:
     seed: int = 0
     chunk_seconds: float = 0.1
     threads: int = 0
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        import math
+        import os
+
+        def finite(*xs) -> bool:
+            return all(isinstance(x, (int, float)) and math.isfinite(x) for x in xs)
+
+        problems = []
+        if not (finite(self.hop_seconds) and 0 < self.hop_seconds <= 10):
+            problems.append(f"the hop must be in (0, 10] seconds, got {self.hop_seconds}")
+        if self.smooth < 1 or self.repeats < 1:
+            problems.append("smoothing and repeats must be at least 1")
+        if not (finite(self.refractory_seconds, self.noise_rms) and self.refractory_seconds >= 0 and self.noise_rms >= 0):
+            problems.append("the refractory time and the noise level must be finite numbers >= 0")
+        if not self.thresholds or not all(finite(t) and 0 <= t <= 1 for t in self.thresholds):
+            problems.append("thresholds must be numbers in [0, 1]")
+        if not (finite(self.max_fa_per_hour) and self.max_fa_per_hour >= 0):
+            problems.append(f"the false-accept budget must be a finite number >= 0 per hour, got {self.max_fa_per_hour}")
+        lo, hi = self.gap_seconds
+        if not (finite(lo, hi) and 0 <= lo <= hi <= 60):
+            problems.append("gaps must be 0 <= min <= max <= 60 seconds")
+        if not (finite(self.recording_seconds, self.chunk_seconds) and 0 < self.chunk_seconds <= 10
+                and 1 <= self.recording_seconds <= 86400):
+            problems.append("recordings must be 1 s to 24 h long and chunks (0, 10] s")
+        if not 0 <= self.threads <= (os.cpu_count() or 1):
+            problems.append(f"threads must be 0 (default) to {os.cpu_count() or 1} (the cores here), got {self.threads}")
+        if problems:
+            raise SpcError("streaming settings: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,10 @@ class TrainConfig:
             raise SpcError(f"training needs at least 1 epoch, got {self.epochs}")
         if self.batch_size < 1:
             raise SpcError(f"batch size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise SpcError(f"learning rate must be positive, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise SpcError(f"learning rate must be a finite number > 0, got {self.lr}")
+        if not all(math.isfinite(x) for x in (self.weight_decay, self.warmup_ratio, self.max_grad_norm)):
+            raise SpcError("weight decay, warm-up and gradient clipping must be finite numbers")
         if self.weight_decay < 0 or not 0 <= self.warmup_ratio < 1 or self.max_grad_norm < 0 or self.patience < 0:
             raise SpcError("weight decay, gradient clipping and patience must be >= 0 and warm-up in [0, 1)")
         if self.schedule not in SCHEDULES:
@@ -173,6 +175,22 @@ def _data_parallel(task: Task, size: int):
                                    find_unused_parameters=True)
 
 
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint this loop wrote: tensors and plain values only (``weights_only=True``), so that a ``last.pt``
+    planted in an output or work folder cannot run code when the same command runs again."""
+    import pickle
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpcError(f"{path} is not a checkpoint spc wrote (it holds more than tensors and plain values, or is "
+                       f"damaged: {first[:120]}); delete it to start the run afresh") from None
+    if not isinstance(state, dict) or "run_id" not in state:
+        raise SpcError(f"{path} is not a checkpoint spc wrote; delete it to start the run afresh")
+    return state
+
+
 def fit(task: Task, config: TrainConfig, checkpoint: Path, *, run_id: str = "", what: str = "training",
         show_progress: bool = True) -> FitResult:
     """Train ``task`` as configured; resume from ``checkpoint`` when it belongs to the same ``run_id``.
@@ -190,7 +208,7 @@ def fit(task: Task, config: TrainConfig, checkpoint: Path, *, run_id: str = "", 
     result = FitResult()
     best_state, best_score, start, stale = None, None, 0, 0
     if checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = load_checkpoint(checkpoint)
         if state.get("run_id") != run_id:
             raise SpcError(f"{checkpoint.parent} holds another run's checkpoint; use a new output folder or overwrite it")
         result.history, result.best = state["history"], state["best"]

@@ -20,7 +20,7 @@ from .metrics import block_influence
 METRICS = ("cosine", "cosine_frames", "cka", "cka_batch_biased", "mutual_knn")
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnalysisConfig:
     """Settings of an analysis run (recorded in its JSON)."""
 
@@ -31,6 +31,13 @@ class AnalysisConfig:
     split: str = "validation"
     block_metric: str = "cka"
     device: str = "auto"
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n_clips < 4 or self.batch_size < 1 or self.k < 1:
+            raise SpcError("analysis needs at least 4 clips, a batch size of 1 or more and k >= 1")
+        if self.split not in ("train", "validation"):
+            raise SpcError(f"analysis reads the train or validation split, not '{self.split}'")
 
 
 @dataclass

@@ -39,7 +39,12 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
     src = Path(onnx_path)
     if not src.is_file():
         raise SpcError(f"{src} does not exist")
-    read_manifest(src)  # an ONNX file spc did not export has no labels or shapes: refuse it early
+    manifest = read_manifest(src)  # an ONNX file spc did not export has no labels or shapes: refuse it early
+    made = manifest.get("provenance") or {}
+    if made.get("recipe") == "build" or manifest.get("kind") in ("tensorrt", "onnxruntime"):
+        origin = Path(str(manifest.get("source_onnx") or "the ONNX export")).name
+        raise SpcError(f"{src.name} is already built for {made.get('target', 'a target')}; build {origin} "
+                       "(the ONNX export it came from) instead")
     out_path = Path(out) if out else default_output(src, target)
     if out is not None and (out_path.is_dir() or str(out).endswith(("/", "\\"))):
         out_path = out_path / artifact_name(src, target)

@@ -27,8 +27,10 @@ from .parity import ParityError, check_parity
 INPUT, OUTPUT, HIDDEN = "audio", "logits", "last_hidden_state"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExportConfig:
+    """Settings of an export (recorded in the manifest): the graph, and the parity gate against PyTorch."""
+
     opset: int = 17
     with_hidden: bool = False  # also output the last hidden state
     simplify: bool = True
@@ -38,6 +40,18 @@ class ExportConfig:
     batch_sizes: tuple[int, ...] = (1, 3)
     seconds: tuple[float, ...] = (1.0, 0.75, 1.5)
     seed: int = 0
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        import math
+
+        if not 17 <= self.opset <= 21:
+            raise SpcError(f"opset must be 17-21, got {self.opset}")
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) and x >= 0 for x in (self.atol, self.rtol)):
+            raise SpcError(f"parity tolerances must be finite numbers >= 0, got atol {self.atol}, rtol {self.rtol}")
+        if not self.batch_sizes or min(self.batch_sizes) < 1 or not self.seconds \
+                or not all(math.isfinite(x) and 0.1 <= x <= 30 for x in self.seconds):
+            raise SpcError("parity needs batch sizes >= 1 and clip lengths of 0.1-30 s")
 
 
 @dataclass

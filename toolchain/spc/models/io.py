@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from ..console import warn
 from ..errors import SpcError
 from ..families import get_adapter, supported_model_types
-from ..fileio import first_line, read_json
+from ..fileio import file_mode, first_line, read_json
 from ..net import reachable
 from ..presets import PRESETS, preset_config
 from .classifier import SCHEMA_VERSION, ModelMeta, SpeechClassifier
@@ -200,7 +200,9 @@ def save_model(model: SpeechClassifier, out_dir: str | Path, provenance: dict | 
         if provenance is not None:
             meta["provenance"] = provenance
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2))
+        mode = file_mode()  # safetensors writes 0600 whatever the umask: the weights get what every other file gets
         for f in tmp.iterdir():
+            f.chmod(mode)
             os.replace(f, out / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
