@@ -153,3 +153,53 @@ def test_building_a_built_artifact_is_refused(tmp_path):
     before = {p.name for p in tmp_path.iterdir()}
     one_line(invoke("build", built, "--target", "cpu"), r"m.cpu.ort.onnx is already built for cpu; build m.onnx")
     assert {p.name for p in tmp_path.iterdir()} == before  # no m.cpu.ort.cpu.ort.onnx
+
+
+# ---------------------------------------------------------------- model folders whose config disagrees with the weights
+
+
+def _edited_model(tmp_path, name, change) -> Path:
+    import json
+
+    from spc.models import build_model, save_model
+
+    src = tmp_path / "m"
+    if not src.exists():
+        save_model(build_model(tiny_configs()["wav2vec2"], ["high", "low", "mid"], seed=0), src)
+    import shutil
+
+    dst = tmp_path / name
+    shutil.copytree(src, dst)
+    cfg = json.loads((dst / "config.json").read_text())
+    cfg.update(change)
+    if change.get("id2label") is None and "id2label" in change:
+        cfg.pop("id2label")
+    (dst / "config.json").write_text(json.dumps(cfg))
+    return dst
+
+
+@pytest.mark.parametrize("name, change, message", [
+    ("wide", {"hidden_size": 64}, r"is \(\d+(, \d+)*\) in the weights but .* by the config \(check hidden_size"),
+    ("labels", {"num_labels": 5, "id2label": {str(i): f"c{i}" for i in range(5)},
+                "label2id": {f"c{i}": i for i in range(5)}}, r"check num_labels / id2label"),
+    ("deeper", {"num_hidden_layers": 6}, r"the config asks for layers 4, 5 that the weights do not have"),
+    ("shallower", {"num_hidden_layers": 2}, r"the weights hold layers 2, 3 that the config does not have"),
+    ("gaps", {"id2label": {"0": "a", "1": "b", "5": "c"}, "label2id": {"a": 0, "b": 1, "c": 5}},
+     r"id2label must number the classes 0-2"),
+])
+def test_a_config_that_disagrees_with_its_weights_is_one_line(tmp_path, tone_dataset, name, change, message):
+    model = _edited_model(tmp_path, name, change)
+    r = invoke("eval", model, "--data", tone_dataset)
+    line = one_line(r, message)
+    assert "damaged or truncated" not in line and "LOAD REPORT" not in r.output
+
+
+def test_a_backbone_without_a_head_is_the_allowed_case(tmp_path, capsys):
+    import transformers
+
+    from spc.models import load_model
+
+    backbone = transformers.Wav2Vec2Model(tiny_configs()["wav2vec2"])
+    backbone.save_pretrained(tmp_path / "backbone")
+    m = load_model(tmp_path / "backbone", labels=["a", "b"])
+    assert m.labels == ["a", "b"]

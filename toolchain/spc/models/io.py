@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -134,6 +135,10 @@ def load_model(
     adapter = get_adapter(config.model_type)
     meta = _read_meta(folder, config.model_type, clip_seconds)
     meta.source = meta.source or source
+    ids = sorted(int(i) for i in config.id2label)
+    if ids != list(range(len(ids))):
+        raise SpcError(f"'{source}': config.json's id2label must number the classes 0-{len(ids) - 1}, got "
+                       f"{', '.join(map(str, ids))}")
     new_labels = labels is not None and [str(x) for x in labels] != [
         str(config.id2label[i]) for i in range(len(config.id2label))
     ]
@@ -148,14 +153,70 @@ def load_model(
             warn(f"{folder} has a config.json but no weights: the model starts from random weights")
         hf = cls(config)
     else:
-        try:
-            hf = cls.from_pretrained(weights, config=config, ignore_mismatched_sizes=new_labels)
-        except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
-            raise SpcError(f"cannot load weights of '{source}' ({first_line(exc)}); "
-                           "the weight file is damaged or truncated: save or download it again") from None
+        hf = _from_pretrained(cls, weights, config, source, new_labels)
     hf.eval()
     adapter.prepare_loaded(hf, meta.clip_seconds)
     return SpeechClassifier(hf, adapter, meta)
+
+
+#: the classification head's modules in transformers' audio classifiers (absent from a backbone checkpoint)
+HEAD_PREFIXES = ("classifier.", "projector.", "layer_weights")
+
+
+def _from_pretrained(cls, weights: str, config, source: str, new_labels: bool):
+    """transformers' loader with its own load report kept out of the terminal; weights that disagree with the
+    config (missing, unexpected or mis-shaped tensors) are one user error naming what disagrees. A head absent
+    from the checkpoint (a backbone) or re-shaped for new labels is the one allowed case, said in one line."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        hf, info = cls.from_pretrained(weights, config=config, ignore_mismatched_sizes=True, output_loading_info=True)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise SpcError(f"cannot load weights of '{source}' ({first_line(exc)}); "
+                       "the weight file is damaged or truncated: save or download it again") from None
+    finally:
+        hf_logging.set_verbosity(level)
+    check_loading(info, source, new_labels, set(hf.state_dict()))
+    return hf
+
+
+def check_loading(info: dict, source: str, new_labels: bool, model_keys: set[str]) -> None:
+    """Refuse weights that do not fit the config (``info``: transformers' missing / unexpected / mismatched keys).
+
+    Unexpected tensors count only where they are more layers of the model's own stack (``model_keys``: the
+    loaded model's state-dict names): a pre-training checkpoint's quantiser or a Whisper decoder is not used
+    by a classifier and is left out as transformers does."""
+    def head(key: str) -> bool:
+        return key.startswith(HEAD_PREFIXES)
+
+    def layers(keys) -> list[int]:
+        return sorted({int(m.group(1)) for k in keys for m in [re.search(r"\.layers\.(\d+)\.", k)] if m})
+
+    missing = sorted(k for k in info.get("missing_keys", []) if not k.endswith("masked_spec_embed"))
+    unexpected = sorted(k for k in info.get("unexpected_keys", [])
+                        if re.sub(r"\.layers\.\d+\.", ".layers.0.", k, count=1) in model_keys)
+    mismatched = [m for m in info.get("mismatched_keys", []) if not (new_labels and head(m[0]))]
+    body_missing = [k for k in missing if not head(k)]
+    where = f"'{source}': config.json disagrees with the weights"
+    if mismatched:
+        key, ckpt, model = mismatched[0]
+        field = "num_labels / id2label" if head(key) else "hidden_size or another size"
+        raise SpcError(f"{where}: {key} is {tuple(ckpt)} in the weights but {tuple(model)} by the config "
+                       f"(check {field}; {len(mismatched)} tensors differ)")
+    if body_missing:
+        extra = layers(body_missing)
+        what = (f"layers {', '.join(map(str, extra))} that the weights do not have (check num_hidden_layers / "
+                "encoder_layers)" if extra else f"{body_missing[0]} and {len(body_missing) - 1} more tensors")
+        raise SpcError(f"{where}: the config asks for {what}")
+    if unexpected:
+        extra = layers(unexpected)
+        what = (f"layers {', '.join(map(str, extra))} that the config does not have (check num_hidden_layers / "
+                "encoder_layers)" if extra else f"{unexpected[0]} and {len(unexpected) - 1} more tensors")
+        raise SpcError(f"{where}: the weights hold {what}")
+    if missing and not new_labels:
+        warn(f"'{source}' has no classification head (a backbone checkpoint): the head starts from random weights")
 
 
 def _load_student(hf, adapter, meta: ModelMeta, folder: Path | None) -> SpeechClassifier:
