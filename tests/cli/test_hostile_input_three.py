@@ -179,7 +179,7 @@ def _edited_model(tmp_path, name, change) -> Path:
 
 
 @pytest.mark.parametrize("name, change, message", [
-    ("wide", {"hidden_size": 64}, r"is \(\d+(, \d+)*\) in the weights but .* by the config \(check hidden_size"),
+    ("wide", {"hidden_size": 64}, r"is \([\d, ]+\) in the weights but \([\d, ]+\) by the config \(check hidden_size"),
     ("labels", {"num_labels": 5, "id2label": {str(i): f"c{i}" for i in range(5)},
                 "label2id": {f"c{i}": i for i in range(5)}}, r"check num_labels / id2label"),
     ("deeper", {"num_hidden_layers": 6}, r"the config asks for layers 4, 5 that the weights do not have"),
@@ -203,3 +203,113 @@ def test_a_backbone_without_a_head_is_the_allowed_case(tmp_path, capsys):
     backbone.save_pretrained(tmp_path / "backbone")
     m = load_model(tmp_path / "backbone", labels=["a", "b"])
     assert m.labels == ["a", "b"]
+
+
+# ---------------------------------------------------------------- full disks and output paths
+
+
+def _full_disk(monkeypatch, after: int = 10):
+    """Writes fail with ENOSPC after ``after`` bytes (the file keeps what was written): a full disk."""
+    import errno
+
+    real = Path.write_bytes
+
+    def write_bytes(self, data):
+        real(self, data[:after])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from spc.fileio import atomic_write_text
+
+    target = tmp_path / "out.json"
+    _full_disk(monkeypatch)
+    with pytest.raises(SpcError, match=r"no space left on .* to write out.json \(needs about 1 MB\)"):
+        atomic_write_text(target, "x" * 100)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_during_training_leaves_no_checkpoint_tmp(tmp_path, monkeypatch):
+    import errno
+
+    import torch
+
+    from spc.fileio import atomic_torch_save
+
+    def failing_save(obj, f):
+        Path(f).write_text("partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed: No space left on device")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(SpcError, match="no space left on .* to write last.pt"):
+        atomic_torch_save({"a": 1}, tmp_path / "last.pt")
+    assert list(tmp_path.iterdir()) == []
+    assert errno.ENOSPC
+
+
+def test_bench_json_onto_a_full_disk_and_into_a_missing_folder(tmp_path, monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engines"))
+    import trt_fakes
+
+    onnx = trt_fakes.tiny_onnx(tmp_path / "m.onnx")
+    r = invoke("bench", onnx, "--runs", 1, "--warmup", 0, "--json", tmp_path / "nd" / "b.json")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "nd" / "b.json").is_file()
+    _full_disk(monkeypatch)
+    r = invoke("bench", onnx, "--runs", 1, "--warmup", 0, "--json", tmp_path / "full.json")
+    one_line(r, "no space left on .* to write full.json")
+    assert not (tmp_path / "full.json").exists() and not (tmp_path / "full.json.tmp").exists()
+
+
+def test_an_oserror_that_is_not_the_disk_is_still_a_bug():
+    from spc.fileio import disk_error
+
+    assert disk_error(FileNotFoundError(2, "No such file"), "x") is None
+    assert "read-only" in str(disk_error(OSError(30, "Read-only file system"), "x"))
+
+
+def test_a_deleted_working_folder_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (f"import os, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); "
+            f"sys.argv = ['spc', 'targets']; from spc.cli import main; main()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "the current folder no longer exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- two runs on one output folder
+
+
+def test_a_second_run_on_a_folder_in_use_is_one_line_and_a_stale_lock_is_taken_over(tmp_path, tone_dataset):
+    import subprocess
+    import sys
+
+    from spc.locking import folder_lock, lock_path
+
+    out = tmp_path / "kc"
+    holder = subprocess.Popen([sys.executable, "-c", f"import time; from spc.locking import folder_lock\n"
+                               f"with folder_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = invoke("compress", tmp_path / "no-model", "--data", tone_dataset, "--out", out)
+        one_line(r, rf"kc is in use by process {holder.pid} \(another spc run writing it\)")
+        with pytest.raises(SpcError, match="in use by process"):
+            with folder_lock(out):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    lock_path(out).write_text("999999")  # the lock file of a killed run: no process holds its flock
+    with folder_lock(out):
+        assert lock_path(out).read_text() == str(os.getpid())
+    assert not lock_path(out).exists()

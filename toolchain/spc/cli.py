@@ -58,6 +58,14 @@ class SpcGroup(click.Group):
                 raise
             usage_line(exc)
             ctx.exit(1)
+        except (OSError, RuntimeError) as exc:  # a full or read-only disk, wherever the write happened
+            from .fileio import disk_error
+
+            problem = disk_error(exc, getattr(exc, "filename", None))
+            if problem is None:
+                raise
+            error_line(str(problem))
+            ctx.exit(1)
         except ModuleNotFoundError as exc:
             missing = training_module(exc)
             if missing is None:
@@ -825,7 +833,10 @@ def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup,
         label_mapping_note(mapping)
     stdout().print(bench_table(result))
     if json_path:
-        Path(json_path).write_text(json.dumps(result, indent=2))
+        from .fileio import atomic_write_text
+
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(json_path, json.dumps(result, indent=2))
 
 
 @cli.command()
@@ -969,6 +980,12 @@ def download(name, dest):
 
 def main() -> None:
     """Console-script entry point."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # every relative path, and some libraries' absolute ones, would fail later
+        error_line("the current folder no longer exists (deleted while this shell was in it): cd to a folder "
+                   "that exists and run the command again")
+        sys.exit(1)
     sys.exit(cli.main(standalone_mode=True))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -11,23 +12,52 @@ from pathlib import Path
 from .errors import SpcError
 
 
+#: errors that mean the disk, not spc: full, over quota, read-only
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def disk_error(exc: BaseException, path: str | Path | None, nbytes: int | None = None) -> SpcError | None:
+    """A one-line user error for a write that failed because the disk is full, over quota or read-only (an
+    ``OSError``, or a library's wrapped message such as torch's or safetensors'); None for anything else."""
+    text = str(exc)
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or any(
+        s in text for s in ("No space left on device", "StorageFull", "os error 28", "Disk quota exceeded"))
+    if full:
+        need = f" (needs about {max(1, nbytes >> 20)} MB)" if nbytes else ""
+        where = f" on {Path(path).absolute().parent} to write {Path(path).name}" if path else " on the disk"
+        return SpcError(f"no space left{where}{need}: free some space or choose another output folder")
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return SpcError(f"cannot write {path or 'the output'}: the file system is read-only")
+    return None
+
+
+def _replace_from(tmp: Path, path: Path, write, nbytes: int | None = None) -> None:
+    """``write(tmp)``, then rename ``tmp`` to ``path``; on failure ``tmp`` is removed and a full disk is one line."""
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        problem = disk_error(exc, path, nbytes) if isinstance(exc, (OSError, RuntimeError, ValueError)) else None
+        if problem is not None:
+            raise problem from None
+        raise
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place (nothing half-written)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    data = text.encode("utf-8")
+    _replace_from(path.with_name(path.name + ".tmp"), path, lambda tmp: tmp.write_bytes(data), len(data))
     return path
 
 
 def atomic_torch_save(obj, path: str | Path) -> None:
-    """``torch.save`` to a temporary file, then rename it into place."""
+    """``torch.save`` to a temporary file, then rename it into place (nothing half-written)."""
     import torch
 
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    _replace_from(path.with_name(path.name + ".tmp"), path, lambda tmp: torch.save(obj, tmp))
 
 
 def file_mode() -> int:

@@ -44,6 +44,7 @@ from ..streaming_eval import StreamEvalConfig, build_recordings, split_classes, 
 from ..targets import get_target
 from ..train import fingerprint
 from ..workdir import done, finish, stage_dir
+from ..locking import locks_output
 
 METHODS = ("auto", "prune", "mimic")
 REPORT = "report.json"
@@ -140,6 +141,7 @@ def check_and_load(model_src, data: DataConfig, out: Path, target_name: str, con
     return Inputs(target, model, ds, clips, calib_clips, calib_info, key, run_id, job)
 
 
+@locks_output("out_dir")
 def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, target_name: str = "cpu", *,
                  config: CompressConfig = CompressConfig(), overwrite: bool = False, show_progress: bool = True) -> dict:
     """Run every stage; returns the report (also in ``out/report.json`` and ``out/report.md``)."""

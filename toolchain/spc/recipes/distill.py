@@ -22,12 +22,14 @@ from ..fileio import check_output_dir
 from ..models import load_model, save_model
 from ..params import count_parameters
 from ..train import fingerprint, is_main_process, train_device
+from ..locking import locks_output
 from .finetune import prepare_out_dir
 
 RESULT = "distill.json"
 WORK = ".spc-distill"
 
 
+@locks_output("out_dir")
 def run_distill(teacher_src: str | Path, data: DataConfig, out_dir: str | Path, *, mimic: MimicConfig = MimicConfig(),
                 config: DistillConfig = DistillConfig(), overwrite: bool = False, latency_runs: int = 20,
                 show_progress: bool = True, negatives=None) -> dict:

@@ -21,6 +21,7 @@ from ..finetune import FinetuneConfig, finetune
 from ..models import load_model, save_model
 from ..params import count_parameters
 from ..train import fingerprint, is_main_process, train_device
+from ..locking import locks_output
 
 SUMMARY = "finetune.json"
 WORK = ".spc-train"
@@ -40,6 +41,7 @@ def prepare_out_dir(out: Path, marker: str, overwrite: bool) -> None:
     check_output_dir(out)
 
 
+@locks_output("out_dir")
 def run_finetune(backbone: str, data: DataConfig, out_dir: str | Path, *, config: FinetuneConfig = FinetuneConfig(),
                  clip_seconds: float = 1.0, overwrite: bool = False, show_progress: bool = True) -> dict:
     """Run the recipe; returns (and writes to ``out_dir/finetune.json``) the summary."""

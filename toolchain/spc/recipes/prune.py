@@ -22,6 +22,7 @@ from ..models import load_model, save_model
 from ..params import count_parameters
 from ..prune import PruneConfig, prune, prune_model
 from ..prune.plots import curves_figure
+from ..locking import locks_output
 from .finetune import prepare_out_dir
 
 RESULT = "prune.json"
@@ -43,6 +44,7 @@ def calibration_clips(model, dataset, data: DataConfig, config: PruneConfig, cal
     return load_clips_from_manifest(manifest, data.root, rate=rate, clip_seconds=seconds, labels=order), info
 
 
+@locks_output("out_dir")
 def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, config: PruneConfig = PruneConfig(),
               overwrite: bool = False, latency_runs: int = 20, show_progress: bool = True,
               calib: str | Path | None = None) -> dict:
