@@ -106,11 +106,14 @@ def test_bad_files_are_skipped_and_listed(tmp_path):
     nan = tone(300, 0.5).astype(np.float64)
     nan[100] = np.nan
     sf.write(str(root / "train" / "a" / "nan.wav"), nan, 16000, subtype="DOUBLE")
+    cut = write_wav(root / "train" / "a" / "cut.wav", tone(300, 0.5))
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 3])  # a copy cut short: reads without an error
     clips = load_clips(open_dataset(root), "train", show_progress=False)
-    assert len(clips) == 3
+    assert len(clips) == 4  # digital silence is audio: it is what a _silence_ class holds
+    assert any(p.endswith("zeros.wav") for p in clips.paths)
     reasons = {p.split("/")[-1]: r for p, r in clips.skipped}
-    assert set(reasons) == {"zeros.wav", "garbage.wav", "empty.wav", "nan.wav"}
-    assert reasons["zeros.wav"] == "all samples are zero" and reasons["empty.wav"] == "empty"
+    assert set(reasons) == {"garbage.wav", "empty.wav", "nan.wav", "cut.wav"}
+    assert reasons["empty.wav"] == "empty" and reasons["cut.wav"].startswith("truncated: holds 3")
     assert "NaN" in reasons["nan.wav"] and reasons["garbage.wav"].startswith("unreadable")
     with pytest.raises(BadAudio):
         read_audio(root / "train" / "a" / "garbage.wav", 16000)
