@@ -313,3 +313,21 @@ def test_a_second_run_on_a_folder_in_use_is_one_line_and_a_stale_lock_is_taken_o
     with folder_lock(out):
         assert lock_path(out).read_text() == str(os.getpid())
     assert not lock_path(out).exists()
+
+
+def test_export_keeps_library_warnings_out_of_the_terminal(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from spc.models import build_model, save_model
+
+    save_model(build_model(tiny_configs()["whisper"], ["a", "b"], seed=0), tmp_path / "m")
+    r = subprocess.run([sys.executable, "-m", "spc.cli", "export", str(tmp_path / "m"), "--out", str(tmp_path / "m.onnx")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "Warning" not in r.stderr and "warn" not in r.stderr.lower(), r.stderr
+    notes = json.loads((tmp_path / "m.onnx.json").read_text())["export"]["notes"]
+    assert any(n.startswith("exporter ") for n in notes), notes
+    made_by = json.loads((tmp_path / "m.onnx.json").read_text())["provenance"]
+    assert "config" not in made_by  # the export config is stored once, as the manifest's own "config"

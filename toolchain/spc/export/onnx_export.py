@@ -124,19 +124,30 @@ def graph_stats(path: Path) -> GraphStats:
     return GraphStats(path.stat().st_size, sum(ops.values()), dict(sorted(ops.items())))
 
 
-def _torch_export(wrapper: nn.Module, dummy: torch.Tensor, path: Path, config: ExportConfig) -> str:
+def _torch_export(wrapper: nn.Module, dummy: torch.Tensor, path: Path, config: ExportConfig,
+                  notes: list[str]) -> str:
+    """The TorchScript exporter (the one that passes the parity gate on every family); its warnings go into
+    ``notes`` (the manifest), not the user's terminal: parity on several shapes is the real check."""
     outputs = [OUTPUT, HIDDEN] if config.with_hidden else [OUTPUT]
     axes = {INPUT: {0: "batch", 1: "samples"}, OUTPUT: {0: "batch"}}
     if config.with_hidden:
         axes[HIDDEN] = {0: "batch", 1: "frames"}
     import warnings
 
-    with warnings.catch_warnings():
-        # transformers' attention code warns about traced Python booleans that are constant here
-        # (no attention mask, fixed causal=False); parity on several shapes is the real check
+    with warnings.catch_warnings(record=True) as caught:
+        # transformers' attention code warns about traced Python booleans that are constant here (no attention
+        # mask, fixed causal=False); torch warns about constant folding of Slice and about this exporter's age
         warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+        warnings.simplefilter("always", category=UserWarning)
+        warnings.simplefilter("always", category=DeprecationWarning)
+        warnings.simplefilter("always", category=FutureWarning)
         torch.onnx.export(wrapper, (dummy,), str(path), input_names=[INPUT], output_names=outputs,
                           dynamic_axes=axes, opset_version=config.opset, dynamo=False, do_constant_folding=True)
+    counts: dict[str, int] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {first_line(w.message)[:200]}"
+        counts[text] = counts.get(text, 0) + 1
+    notes.extend(f"exporter {text}" + (f" (x{n})" if n > 1 else "") for text, n in counts.items())
     return "torchscript"
 
 
@@ -154,10 +165,14 @@ def simplify(src: Path, dst: Path, notes: list[str] | None = None) -> str:
         onnx.save(simplified, str(dst))
         return "onnxsim"
     except Exception as exc:  # onnxsim has many failure modes; onnxslim is the documented fallback, cause kept
+        try:
+            import onnxslim
+        except ImportError:
+            raise SpcError(f"cannot simplify the graph: onnxsim failed ({first_line(exc)[:200]}) and onnxslim is not "
+                           "installed; install spc's training side (pip install 'spc[train]') or export with "
+                           "--no-simplify") from None
         if notes is not None:
             notes.append(f"onnxsim failed ({type(exc).__name__}: {first_line(exc)[:200]}); used onnxslim")
-        import onnxslim
-
         onnx.save(onnxslim.slim(model), str(dst))
         return "onnxslim"
 
@@ -232,8 +247,8 @@ def export_onnx(model, out_path: str | Path, config: ExportConfig = ExportConfig
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=_tmp_prefix(out)) as tmpdir:
         raw = Path(tmpdir) / "raw.onnx"
         dummy = torch.from_numpy(audio[:2, : meta.clip_samples if meta.clip_samples <= max_len else max_len].copy())
-        exporter = _torch_export(wrapper, dummy, raw, config)
-        notes = []
+        notes: list[str] = []
+        exporter = _torch_export(wrapper, dummy, raw, config, notes)
         parity = check_parity(model, raw, audio, config.batch_sizes, tuple(lengths), config.atol, config.rtol)
         if config.parity and not parity:
             raise ParityError(f"the exported graph disagrees with PyTorch (max |diff| {parity.max_abs_diff:.3g}, "
@@ -255,7 +270,7 @@ def export_onnx(model, out_path: str | Path, config: ExportConfig = ExportConfig
         from ..models import weights_hash
 
         made_by = {"recipe": "export", "model": meta.source, "model_provenance": meta.provenance,
-                   "weights_sha256": weights_hash(model), "stack": meta.stack, "config": asdict(config)}
+                   "weights_sha256": weights_hash(model), "stack": meta.stack}  # the config is the manifest's own
         write_manifest(out, derive_manifest(
             out, None, made_by=made_by, kind="onnx", input=INPUT,
             outputs=[OUTPUT, HIDDEN] if config.with_hidden else [OUTPUT], labels=model.labels,
