@@ -66,10 +66,10 @@ def test_disagreeing_export_is_refused_and_leaves_nothing(tmp_path, monkeypatch)
     model = build_model(tiny_configs()["hubert"], LABELS, seed=0)
     real = onnx_export._torch_export
 
-    def corrupt(wrapper, dummy, path, config):
+    def corrupt(wrapper, dummy, path, config, notes):
         with torch.no_grad():
             wrapper.model.hf.classifier.bias.add_(5.0 * torch.arange(3.0))
-        return real(wrapper, dummy, path, config)
+        return real(wrapper, dummy, path, config, notes)
 
     monkeypatch.setattr(onnx_export, "_torch_export", corrupt)
     with pytest.raises(ParityError, match="disagrees with PyTorch"):
