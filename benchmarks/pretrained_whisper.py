@@ -187,7 +187,9 @@ def latency(work: Path) -> dict:
     from spc.export import ExportConfig, export_onnx
     from spc.models import load_model
     from spc.params import count_parameters
-    from spc.runtime import load_backend
+    from contextlib import ExitStack
+
+    from spc.engines import open_runner
 
     prune_res, mimic_res = _load("prune") or {}, _load("mimic") or {}
     models = {"teacher": work / "teacher-head"}
@@ -198,13 +200,14 @@ def latency(work: Path) -> dict:
     if "head/paper-shortened" in mimic_res:
         models["mimic (paper)"] = Path(mimic_res["head/paper-shortened"]["model"])
     fns, params = {}, {}
-    for name, path in models.items():
-        m = load_model(path)
-        params[name] = count_parameters(m).total
-        onnx = work / "onnx" / f"{name.split()[0]}-{abs(hash(name)) % 10**6}.onnx"
-        export_onnx(m, onnx, ExportConfig())
-        fns[name], _ = load_backend(onnx)
-    rows = bench_callables(fns, [(1, 16000), (8, 16000)], warmup=5, runs=30)
+    with ExitStack() as stack:
+        for name, path in models.items():
+            m = load_model(path)
+            params[name] = count_parameters(m).total
+            onnx = work / "onnx" / f"{name.split()[0]}-{abs(hash(name)) % 10**6}.onnx"
+            export_onnx(m, onnx, ExportConfig())
+            fns[name] = stack.enter_context(open_runner(onnx))
+        rows = bench_callables(fns, [(1, 16000), (8, 16000)], warmup=5, runs=30)
     base = {r["batch"]: r["p50_ms"] for r in rows if r["artifact"] == "teacher"}
     out = {"rows": [{**r, "ratio_to_teacher": r["p50_ms"] / base[r["batch"]], "params": params[r["artifact"]]}
                     for r in rows],

@@ -18,7 +18,7 @@ from conftest import tiny_configs, write_wav  # noqa: E402
 from spc.cli import cli  # noqa: E402
 from spc.data import load_clips, open_dataset  # noqa: E402
 from spc.data.hf_datasets import is_hf_dataset, read_hf_dataset, split_name  # noqa: E402
-from spc.data.layouts import detect_layout  # noqa: E402
+from spc.data.reader import detect_layout  # noqa: E402
 from spc.errors import SpcError  # noqa: E402
 
 NAMES = ["yes", "no", "_silence_"]  # not sorted: the ClassLabel order is the class order

@@ -33,11 +33,12 @@ def test_ort_and_torch_runners_share_the_interface(tmp_path):
 
 
 @pytest.mark.device
-def test_load_backend_still_returns_a_callable_and_the_manifest(tmp_path):
-    from spc.runtime import load_backend
+def test_the_runner_is_callable_and_carries_its_manifest(tmp_path):
+    with open_runner(trt_fakes.tiny_onnx(tmp_path / "m.onnx")) as fn:
+        assert callable(fn) and fn.manifest["input"] == "audio" and fn(np.zeros((2, 16000), np.float32)).shape == (2, 3)
+    import spc.runtime
 
-    fn, manifest = load_backend(trt_fakes.tiny_onnx(tmp_path / "m.onnx"))
-    assert callable(fn) and manifest["input"] == "audio" and fn(np.zeros((2, 16000), np.float32)).shape == (2, 3)
+    assert not hasattr(spc.runtime, "load_backend")  # one runner layer: no shim
 
 
 @pytest.mark.device

@@ -195,16 +195,13 @@ def test_engine_runner_splits_by_profile_and_frees_everything(monkeypatch, onnx_
     assert cudart.device == {} and cudart.host == {} and cudart.streams == set() and cudart.events == set()
     runner.close()  # twice is fine
 
-    from spc.evaluate import evaluate
-    from spc.runtime import load_backend
-
-    fn, manifest = load_backend(engine)  # what compress's final evaluation calls, with batch 32
     from spc.data.clips import ClipSet
+    from spc.evaluate import evaluate
 
-    clips = ClipSet(audio=audio(40), targets=np.zeros(40, np.int64), labels=manifest["labels"], paths=[""] * 40)
-    evaluate(fn, clips, 32)
+    with open_runner(engine) as fn:  # what compress's final evaluation runs, with batch 32
+        clips = ClipSet(audio=audio(40), targets=np.zeros(40, np.int64), labels=fn.manifest["labels"], paths=[""] * 40)
+        evaluate(fn, clips, 32)
     assert max(b for b, _ in trt.executions) <= 8
-    fn.close()
 
 
 def test_refused_shape_is_an_error_naming_shape_and_profile(monkeypatch, onnx_model):

@@ -65,11 +65,11 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
     # the report's accuracy is the artifact's own: a separate evaluation of the same file agrees
     from spc.data import load_clips, open_dataset
     from spc.evaluate import evaluate
-    from spc.runtime import load_backend
+    from spc.engines import open_runner
 
-    fn, manifest = load_backend(artifact)
-    clips = load_clips(open_dataset(data.root), "test", labels=manifest["labels"], show_progress=False)
-    assert evaluate(fn, clips).accuracy == pytest.approx(saved["final"]["test_accuracy"])
+    with open_runner(artifact) as fn:
+        clips = load_clips(open_dataset(data.root), "test", labels=fn.manifest["labels"], show_progress=False)
+        assert evaluate(fn, clips).accuracy == pytest.approx(saved["final"]["test_accuracy"])
     assert report["final"]["retention"] == pytest.approx(saved["final"]["test_accuracy"] / saved["final"]["original_test_accuracy"])
     assert saved["warnings"] == []  # the teacher is far above chance
     # the app's terms: both models as streaming detectors on the same recordings, in the JSON and the markdown

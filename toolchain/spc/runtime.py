@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import fix_length
-from .engines.runner import Runner, open_runner
+from .engines.loader import open_runner
 from .errors import SpcError
 
 NON_KEYWORDS = ("_silence_", "_unknown_")
@@ -46,13 +46,6 @@ NON_KEYWORDS = ("_silence_", "_unknown_")
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-def load_backend(path: str | Path, threads: int = 0) -> tuple[Runner, dict]:
-    """(runner, manifest) for any spc artifact; the runner is callable (audio -> logits) and splits batches
-    by the artifact's profile. Kept for existing callers: new code uses ``open_runner`` as a context manager."""
-    runner = open_runner(path, threads)
-    return runner, runner.manifest
 
 
 @dataclass(frozen=True)

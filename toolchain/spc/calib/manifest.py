@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data.clips import ClipSet, _balanced_head, load_clips
-from ..data.layouts import ClipItem, KwsDataset, open_dataset
+from ..data.layouts import ClipItem, KwsDataset
+from ..data.reader import open_dataset
 from ..errors import SpcError
 from ..fileio import atomic_write_text, read_json, sha256_file
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .layouts import LAYOUTS, KwsDataset, open_dataset
+from .layouts import KwsDataset
+from .reader import LAYOUTS, open_dataset
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,7 @@ def label_order(name: str) -> tuple:
     return (not name.isdigit(), int(name) if name.isdigit() else 0, name)
 
 
-def _audio_files(folder: Path) -> list[Path]:
+def audio_files(folder: Path) -> list[Path]:
     """The audio files directly in ``folder`` (no sub-folders), sorted."""
     return _scan(folder, recursive=False)[0]
 
@@ -454,55 +454,3 @@ def read_fsdd(root: Path, split_by: str = "take", test_speaker: str | None = Non
         raise SpcError(f"unknown split rule '{split_by}'; choose 'take' or 'speaker'")
     labels = sorted({r[1] for r in rows}, key=label_order)
     return KwsDataset(str(root), "fsdd", labels, splits, options, skipped=skipped)
-
-
-LAYOUTS = ("auto", "speech-commands", "speech-commands-v2-12", "folders", "fsdd", "hf-datasets")
-
-
-def detect_layout(root: Path) -> str:
-    """Guess the layout of a folder from its files."""
-    from .hf_datasets import is_hf_dataset
-
-    if any((root / f).is_file() for f in LIST_FILES.values()):
-        return "speech-commands"
-    if is_speech_commands_test_set(root):
-        return "speech-commands"
-    if is_hf_dataset(root):
-        return "hf-datasets"
-    folder = root / "recordings" if (root / "recordings").is_dir() else root
-    files = _audio_files(folder)
-    if files and sum(bool(FSDD_NAME.match(f.stem)) for f in files) >= 0.9 * len(files):
-        return "fsdd"
-    return "folders"
-
-
-def open_dataset(root: str | Path, layout: str = "auto", **options) -> KwsDataset:
-    """Read a data folder in any supported layout (``auto`` detects it)."""
-    path = Path(root)
-    if path.exists() and not path.is_dir():
-        raise SpcError(f"data {path} is a file, not a folder: give the folder that holds the clips")
-    if not path.is_dir():
-        raise SpcError(f"data folder {path} does not exist")
-    if layout not in LAYOUTS:
-        raise SpcError(f"unknown data layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
-    if layout == "auto":
-        layout = detect_layout(path)
-    if layout == "speech-commands":
-        # task None: "35" for the full archive, "v2-12" for the test set and the preprocessed 12-class folder
-        ds = read_speech_commands(path, task=options.get("task"))
-    elif layout == "speech-commands-v2-12":
-        ds = read_speech_commands(path, task="v2-12")
-    elif layout == "fsdd":
-        ds = read_fsdd(path, options.get("split_by", "take"), options.get("test_speaker"))
-    elif layout == "hf-datasets":
-        from .hf_datasets import read_hf_dataset
-
-        ds = read_hf_dataset(path)
-    else:
-        ds = read_folders(path)
-    if not any(ds.splits.values()):
-        raise SpcError(f"{path} holds no audio clips ({ds.layout} layout)")
-    if len(ds.labels) < 2:
-        raise SpcError(f"{path} has {len(ds.labels)} class ({', '.join(ds.labels) or 'none'}; {ds.layout} layout): "
-                       "keyword spotting needs at least two classes")
-    return ds

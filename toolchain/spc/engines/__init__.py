@@ -6,7 +6,8 @@ absent and ``spc.runtime`` stays torch-free.
 
 from .build import BuildReport, artifact_name, build_artifact
 from .device import BuildCheck, BuildDeferred, build_check
-from .runner import Runner, open_runner
+from .loader import open_runner
+from .runner import Runner
 from .target_latency import TargetLatency, measure_on_target
 
 __all__ = ["BuildCheck", "BuildDeferred", "BuildReport", "Runner", "TargetLatency", "artifact_name", "build_artifact",

@@ -1,13 +1,12 @@
 """One interface for every backend: a runner is a context manager with ``infer(audio) -> logits``.
 
 ``OrtRunner`` (ONNX Runtime), ``TensorRTRunner`` (engines) and ``TorchRunner`` (PyTorch model
-folders) share it; ``open_runner`` picks one for a path. A runner is also a predictor
+folders) share it; ``spc.engines.loader.open_runner`` picks one for a path (this module imports none of them). A runner is also a predictor
 (``runner(audio)``), so ``spc.evaluate`` and the bench code take it as it is.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -49,22 +48,3 @@ class Runner:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def open_runner(artifact: str | Path, threads: int = 0) -> Runner:
-    """The runner for an artifact file (manifest and sha256 checked) or a PyTorch model folder."""
-    path = Path(artifact)
-    if path.is_dir():
-        from .torch_run import TorchRunner
-
-        return TorchRunner(path)
-    from .manifest import load_artifact_manifest
-
-    manifest = load_artifact_manifest(path)
-    if manifest.get("kind") == "tensorrt":
-        from .tensorrt_run import TensorRTRunner
-
-        return TensorRTRunner(path, manifest=manifest)
-    from .ort_run import OrtRunner
-
-    return OrtRunner(path, threads, manifest=manifest)

@@ -62,7 +62,7 @@ def measure_on_target(candidates: dict[str, str | Path], target, out_dir: str | 
     from .build import artifact_name, build_artifact
     from .device import require_build
     from .manifest import manifest_path, read_manifest
-    from .runner import open_runner
+    from .loader import open_runner
 
     check = require_build(target)
     out = Path(out_dir)

@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from ..bench import bench_callables, bench_shapes, machine_info
-from ..engines.runner import open_runner
+from ..engines.loader import open_runner
 from ..data.config import DataConfig, as_data_config
 from ..errors import SpcError
 from ..fileio import read_json

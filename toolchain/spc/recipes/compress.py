@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import numpy as np
 from ..data import DataConfig, clips_for
 from ..distill import DistillConfig, MimicConfig, build_student, distill
 from ..engines.manifest import manifest_path
+from ..engines.loader import open_runner
 from ..errors import SpcError
 from ..evaluate import evaluate
 from ..export import ExportConfig, export_onnx
@@ -242,79 +244,80 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     # 6. choose on validation, measured on the target's backend
     from ..bench import bench_callables, shapes_for
     from ..engines import BuildDeferred, build_check, measure_on_target
-    from ..runtime import load_backend
 
-    fns, val_res = {}, {}
-    for name, entry in entries.items():
-        fns[name], _ = load_backend(entry["onnx"], target.threads)
-        val_res[name] = evaluate(fns[name], val, 32)
-        entry["val_accuracy"] = val_res[name].accuracy
-    val_ci = {}
-    for name, entry in entries.items():
-        entry["val_retention"] = retention_point(val_res["original"].correct, val_res[name].correct)
-        val_ci[name] = retention_interval(val_res["original"].correct, val_res[name].correct, seed=config.seed)
-        entry["val_retention_ci"] = _finite(val_ci[name])
-        entry["val_margin_clips"] = margin_clips(val_res["original"].correct, val_res[name].correct, config.retention)
-    detect = judge_on_validation(entries, val, inp, config, work, show_progress)
-    passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - EPS]
-    check = build_check(target)
-    on_target = None
-    if target.is_gpu and check:
-        try:
-            on_target = measure_on_target({n: entries[n]["onnx"] for n in passing + ["original"]}, target,
-                                          work / "engines", runs=config.latency_runs, seed=config.seed)
-        except BuildDeferred:
-            on_target = None
-    opt = shapes_for(target, model.meta.sampling_rate, model.meta.clip_samples)[:1]  # opt batch, opt length
-    lat = {r["artifact"]: r for r in bench_callables(fns, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
-    for name, entry in entries.items():
-        entry["latency_onnx_ms"] = lat[name]
-        entry["latency_ratio"] = lat[name]["p50_ms"] / lat["original"]["p50_ms"]
-        if on_target and name in on_target:
-            entry["latency_target_ms"] = asdict(on_target[name])
-
-    def speed(n: str) -> float:
-        return on_target[n].p50_ms if on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
-
-    choice = choose_candidate({n: CandidateScore(entries[n]["val_retention"], val_ci[n], speed(n),
-                                                 *_detector_score(entries[n].get("detector_val")))
-                               for n in candidates}, config.retention, len(val))
-    chosen = choice.name or (max(candidates, key=lambda n: entries[n]["val_retention"]) if candidates else "original")
-
-    mark("choose")
-
-    # 7. build
-    build = {"target": target.as_dict(), "built_here": bool(check)}
-    final_artifact, original_artifact = entries[chosen]["onnx"], entries["original"]["onnx"]
-    if check:
-        from ..engines import build_artifact
-
-        built = {}
-        for name in dict.fromkeys([chosen, "original"]):
+    with ExitStack() as runners:  # every runner this run opens is closed when the block ends, whatever happens
+        fns, val_res = {}, {}
+        for name, entry in entries.items():
+            fns[name] = runners.enter_context(open_runner(entry["onnx"], target.threads))
+            val_res[name] = evaluate(fns[name], val, 32)
+            entry["val_accuracy"] = val_res[name].accuracy
+        val_ci = {}
+        for name, entry in entries.items():
+            entry["val_retention"] = retention_point(val_res["original"].correct, val_res[name].correct)
+            val_ci[name] = retention_interval(val_res["original"].correct, val_res[name].correct, seed=config.seed)
+            entry["val_retention_ci"] = _finite(val_ci[name])
+            entry["val_margin_clips"] = margin_clips(val_res["original"].correct, val_res[name].correct, config.retention)
+        detect = judge_on_validation(entries, val, inp, config, work, show_progress)
+        passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - EPS]
+        check = build_check(target)
+        on_target = None
+        if target.is_gpu and check:
+            try:
+                on_target = measure_on_target({n: entries[n]["onnx"] for n in passing + ["original"]}, target,
+                                              work / "engines", runs=config.latency_runs, seed=config.seed)
+            except BuildDeferred:
+                on_target = None
+        opt = shapes_for(target, model.meta.sampling_rate, model.meta.clip_samples)[:1]  # opt batch, opt length
+        lat = {r["artifact"]: r for r in bench_callables(fns, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
+        for name, entry in entries.items():
+            entry["latency_onnx_ms"] = lat[name]
+            entry["latency_ratio"] = lat[name]["p50_ms"] / lat["original"]["p50_ms"]
             if on_target and name in on_target:
-                built[name] = on_target[name].artifact
-                continue
-            # keyed by the calibrated temperature too: the built artifact's manifest inherits it
-            path, res = stage("build", entries[name]["weights_sha256"], name, target.name,
-                              (entries[name].get("detector_val") or {}).get("temperature"), check.identity())
-            if res is None:
-                path.mkdir(parents=True, exist_ok=True)
-                rep = build_artifact(entries[name]["onnx"], target, path)
-                res = finish(path, {"artifact": Path(rep.artifact).name})
-            built[name] = str(path / res["artifact"])
-        final_artifact, original_artifact = built[chosen], built["original"]
-        build["artifact"] = final_artifact
-    else:
-        build["deferred"] = check.why
+                entry["latency_target_ms"] = asdict(on_target[name])
 
-    mark("build")
+        def speed(n: str) -> float:
+            return on_target[n].p50_ms if on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
 
-    # 8. final: the artifact itself against the original built the same way
-    final_fn, final_manifest = load_backend(final_artifact, target.threads)
-    orig_fn, _ = load_backend(original_artifact, target.threads)
-    final_test, orig_test = evaluate(final_fn, test, 32), evaluate(orig_fn, test, 32)
-    final_lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, opt,
-                                                           warmup=3, runs=config.latency_runs, seed=config.seed)}
+        choice = choose_candidate({n: CandidateScore(entries[n]["val_retention"], val_ci[n], speed(n),
+                                                     *_detector_score(entries[n].get("detector_val")))
+                                   for n in candidates}, config.retention, len(val))
+        chosen = choice.name or (max(candidates, key=lambda n: entries[n]["val_retention"]) if candidates else "original")
+
+        mark("choose")
+
+        # 7. build
+        build = {"target": target.as_dict(), "built_here": bool(check)}
+        final_artifact, original_artifact = entries[chosen]["onnx"], entries["original"]["onnx"]
+        if check:
+            from ..engines import build_artifact
+
+            built = {}
+            for name in dict.fromkeys([chosen, "original"]):
+                if on_target and name in on_target:
+                    built[name] = on_target[name].artifact
+                    continue
+                # keyed by the calibrated temperature too: the built artifact's manifest inherits it
+                path, res = stage("build", entries[name]["weights_sha256"], name, target.name,
+                                  (entries[name].get("detector_val") or {}).get("temperature"), check.identity())
+                if res is None:
+                    path.mkdir(parents=True, exist_ok=True)
+                    rep = build_artifact(entries[name]["onnx"], target, path)
+                    res = finish(path, {"artifact": Path(rep.artifact).name})
+                built[name] = str(path / res["artifact"])
+            final_artifact, original_artifact = built[chosen], built["original"]
+            build["artifact"] = final_artifact
+        else:
+            build["deferred"] = check.why
+
+        mark("build")
+
+        # 8. final: the artifact itself against the original built the same way
+        final_fn = runners.enter_context(open_runner(final_artifact, target.threads))
+        orig_fn = runners.enter_context(open_runner(original_artifact, target.threads))
+        final_manifest = final_fn.manifest
+        final_test, orig_test = evaluate(final_fn, test, 32), evaluate(orig_fn, test, 32)
+        final_lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, opt,
+                                                               warmup=3, runs=config.latency_runs, seed=config.seed)}
     retention = retention_point(orig_test.correct, final_test.correct)
     test_ci = retention_interval(orig_test.correct, final_test.correct, seed=config.seed)
     chance = 1.0 / len(model.labels)

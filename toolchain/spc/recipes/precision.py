@@ -22,9 +22,11 @@ from ..precision.int8 import quantize_int8
 
 def run_precision(model_src, data: DataConfig | str | Path, calib, out_dir, *,
                   latency_runs: int = 20, int8_method: str = "minmax") -> dict:
+    from contextlib import ExitStack
+
     from ..bench import bench_callables
     from ..engines.manifest import derive_manifest, read_manifest, write_manifest
-    from ..runtime import load_backend
+    from ..engines.loader import open_runner
 
     out = check_output_dir(out_dir)  # before any work; created once the inputs are read
     model = load_model(model_src)
@@ -53,9 +55,11 @@ def run_precision(model_src, data: DataConfig | str | Path, calib, out_dir, *,
     quantize_int8(fp32, int8, cal.audio, info, method=int8_method)
     test = load_clips(ds, "test", rate=model.meta.sampling_rate, clip_seconds=model.meta.clip_seconds, labels=order,
                       show_progress=False)
-    fns = {name: load_backend(p)[0] for name, p in (("fp32", fp32), ("fp16", fp16), ("mixed", mixed), ("int8", int8))}
-    acc = {name: evaluate(fn, test, 32).accuracy for name, fn in fns.items()}
-    lat = bench_callables(fns, [(1, model.meta.clip_samples)], warmup=3, runs=latency_runs)
+    with ExitStack() as stack:
+        fns = {name: stack.enter_context(open_runner(p))
+               for name, p in (("fp32", fp32), ("fp16", fp16), ("mixed", mixed), ("int8", int8))}
+        acc = {name: evaluate(fn, test, 32).accuracy for name, fn in fns.items()}
+        lat = bench_callables(fns, [(1, model.meta.clip_samples)], warmup=3, runs=latency_runs)
     summary = {"model": str(model_src), "calibration": info, "fp16_check": check.as_dict(), "test_accuracy": acc,
                "retention": {k: v / acc["fp32"] if acc["fp32"] else None for k, v in acc.items()},
                "latency_cpu": lat, "artifacts": {k: str(out / f"{k}.onnx") for k in fns}}
