@@ -52,9 +52,9 @@ def task(work: Path) -> Path:
 
 def teacher(work: Path) -> dict:
     from spc.data import DataConfig
-    from spc.finetune import FinetuneConfig
+    from spc.training.finetuning import FinetuneConfig
     from spc.recipes.finetune import run_finetune
-    from spc.train import TrainConfig
+    from spc.training.loop import TrainConfig
 
     cfg = FinetuneConfig(train=TrainConfig(epochs=20, batch_size=64, lr=1e-3, patience=5, max_grad_norm=1.0),
                          train_layers=0)
@@ -73,7 +73,7 @@ TRAIN_NEG_HOURS = 1.0  # keyword-free speech (its own seed) that stream-x4-neg's
 def _recipe(name: str):
     """(mimic design, distillation settings, hours of training negatives) of a recipe."""
     from spc.distill import DistillConfig, MimicConfig
-    from spc.train import TrainConfig
+    from spc.training.loop import TrainConfig
 
     adam = dict(batch_size=128, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant")
     if name == "paper-shortened":
@@ -122,7 +122,7 @@ def students(work: Path) -> dict:
     from spc.fileio import sha256_file
     from spc.models import load_model
     from spc.streaming.negatives import negative_audio
-    from spc.streaming_eval import StreamEvalConfig, det_plot, stream_figures
+    from spc.streaming.evaluation import StreamEvalConfig, det_plot, stream_figures
 
     data = DataConfig(str(task(work)))
     out = {"recipes": {}}

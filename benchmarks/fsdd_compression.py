@@ -35,9 +35,9 @@ def prune(teacher: Path, work: Path) -> dict:
 def teacher(teacher: Path, work: Path) -> dict:
     """The from-scratch FSDD teacher (the command in the docstring), its summary recorded."""
     from spc.data import DataConfig
-    from spc.finetune import FinetuneConfig
+    from spc.training.finetuning import FinetuneConfig
     from spc.recipes.finetune import run_finetune
-    from spc.train import TrainConfig
+    from spc.training.loop import TrainConfig
 
     cfg = FinetuneConfig(train=TrainConfig(epochs=15, batch_size=32, lr=1e-3), freeze_feature_encoder=False)
     s = run_finetune("preset:wav2vec2-small", DataConfig(str(FSDD)), teacher, config=cfg)

@@ -425,7 +425,7 @@ def cpu_reference() -> dict:
 def teacher_config(ref: dict, device: str, dry: bool):
     """The CPU run's FinetuneConfig (from its JSON) with the device set (and tiny epochs in a dry run)."""
     from spc.configs import from_dict, with_changes
-    from spc.finetune import FinetuneConfig
+    from spc.training.finetuning import FinetuneConfig
 
     changes = {"train.device": device, **(DRY_TEACHER if dry else {})}
     return with_changes(from_dict(FinetuneConfig, ref["teacher"]["config"], "CPU reference teacher config"), changes)

@@ -40,7 +40,7 @@ def models() -> dict[str, object]:
 
 def measure_model(model, work: Path, batches: tuple[int, ...], warmup: int, runs: int) -> dict:
     """Export, build for the CPU, and time PyTorch / unfused ORT / fused ORT side by side at each batch."""
-    from spc.bench import measure_side_by_side
+    from spc.timing import measure_side_by_side
     from spc.engines import build_artifact
     from spc.engines.ort_run import OrtRunner, ort_session
     from spc.export import ExportConfig, export_onnx

@@ -41,9 +41,9 @@ def _load(name: str):
 
 def teachers(work: Path, which: tuple[str, ...] = ("head", "full")) -> dict:
     from spc.data import DataConfig
-    from spc.finetune import FinetuneConfig
+    from spc.training.finetuning import FinetuneConfig
     from spc.recipes.finetune import run_finetune
-    from spc.train import TrainConfig
+    from spc.training.loop import TrainConfig
 
     runs = {
         "head": FinetuneConfig(train=TrainConfig(epochs=20, batch_size=64, lr=1e-3, patience=5, max_grad_norm=1.0),
@@ -114,7 +114,7 @@ def _mimic(work: Path, which: tuple[str, ...]) -> dict:
     from spc.data import DataConfig
     from spc.distill import DistillConfig, MimicConfig
     from spc.recipes.distill import run_distill
-    from spc.train import TrainConfig
+    from spc.training.loop import TrainConfig
 
     paper = DistillConfig.paper(stage1=TrainConfig(epochs=20, batch_size=128, lr=1e-3, weight_decay=0.0,
                                                    warmup_ratio=0.0, schedule="constant"),
@@ -183,7 +183,7 @@ def compress(work: Path) -> dict:
 
 def latency(work: Path) -> dict:
     """Teacher, pruned (head heal) and default mimic of the head-only teacher, exported and timed side by side."""
-    from spc.bench import bench_callables
+    from spc.timing import bench_callables
     from spc.export import ExportConfig, export_onnx
     from spc.models import load_model
     from spc.params import count_parameters

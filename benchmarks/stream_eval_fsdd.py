@@ -6,7 +6,7 @@
     python benchmarks/stream_eval_fsdd.py --artifact WORK/teacher.onnx
 
 Digits 0 and 1 are the keywords, 2-9 the non-keywords; every test clip is used ``--repeats`` times in
-seeded recordings (see spc.streaming_eval for the scoring rules). Writes stream_eval.json, det.png and
+seeded recordings (see spc.streaming.evaluation for the scoring rules). Writes stream_eval.json, det.png and
 recordings.json to ``--out`` (default benchmarks/results/stream_eval/), plus machine.json.
 """
 
@@ -18,7 +18,7 @@ import os
 import platform
 from pathlib import Path
 
-from spc.streaming_eval import StreamEvalConfig, stream_eval_lines, stream_figures
+from spc.streaming.evaluation import StreamEvalConfig, stream_eval_lines, stream_figures
 
 HERE = Path(__file__).resolve().parent
 

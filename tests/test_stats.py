@@ -123,7 +123,7 @@ def test_choice_among_safe_candidates_takes_the_fastest():
 
 
 def test_eval_results_carry_per_clip_correctness_for_paired_statistics():
-    from spc.evaluate import score
+    from spc.accuracy import score
 
     logits = np.array([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 2.0]])
     result = score(logits, np.array([0, 0, 0, 1]), ["a", "b"])

@@ -47,7 +47,7 @@ def make_beeper(path: str | Path) -> Path:
     """Write the beeper ONNX and its manifest (labels, rate, clip length, sha256) to ``path``."""
     import onnx
 
-    from spc.engines.manifest import write_manifest
+    from spc.engines.artifact_manifest import write_manifest
     from spc.fileio import sha256_file
 
     path = Path(path)

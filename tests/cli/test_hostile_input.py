@@ -63,7 +63,7 @@ def graph_onnx(path: Path, labels=LABELS) -> Path:
     import onnx
     from onnx import TensorProto, helper
 
-    from spc.engines.manifest import write_manifest
+    from spc.engines.artifact_manifest import write_manifest
     from spc.fileio import sha256_file
 
     n = len(labels)
@@ -232,7 +232,7 @@ def test_run_top_shows_the_classes_asked_for(inputs):
 # ----------------------------------------------------------------------------- 7: devices
 @pytest.mark.parametrize("name", ["bogus", "cuda:x", "gpu", ""])
 def test_resolve_device_refuses_unknown_names(name):
-    from spc.device import resolve_device
+    from spc.torch_device import resolve_device
 
     with pytest.raises(SpcError, match="unknown device"):
         resolve_device(name)
@@ -241,7 +241,7 @@ def test_resolve_device_refuses_unknown_names(name):
 def test_resolve_device_accepts_the_known_names():
     import torch
 
-    from spc.device import resolve_device
+    from spc.torch_device import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("AUTO").type in ("cpu", "cuda")
@@ -464,7 +464,7 @@ def test_onnxsim_failure_is_recorded_in_the_notes(tmp_path, monkeypatch):
 
 def test_machine_info_says_why_there_is_no_gpu(monkeypatch):
     import spc.engines.cuda_env as cuda_env
-    from spc.bench import machine_info
+    from spc.timing import machine_info
 
     def no_gpu():
         raise SpcError("no CUDA GPU is visible on this machine")
@@ -505,7 +505,7 @@ def test_damaged_files_spc_reads_are_one_line(inputs, tmp_path):
 
 
 def test_a_manifest_without_labels_is_one_line(inputs, tmp_path):
-    from spc.engines.manifest import read_manifest, write_manifest
+    from spc.engines.artifact_manifest import read_manifest, write_manifest
 
     art = graph_onnx(tmp_path / "m.onnx")
     manifest = read_manifest(art)

@@ -58,8 +58,8 @@ def test_numbers_out_of_range_are_one_line_naming_the_option(files, args, option
 
 def test_configs_refuse_non_finite_numbers():
     from spc.export import ExportConfig
-    from spc.streaming_eval import StreamEvalConfig
-    from spc.train import TrainConfig
+    from spc.streaming.evaluation import StreamEvalConfig
+    from spc.training.loop import TrainConfig
 
     for make in (lambda: TrainConfig(lr=float("inf")), lambda: ExportConfig(atol=float("nan")),
                  lambda: StreamEvalConfig(max_fa_per_hour=float("nan")), lambda: StreamEvalConfig(hop_seconds=float("inf")),
@@ -81,7 +81,7 @@ class Planted:
 def test_a_checkpoint_holding_a_pickled_object_is_refused(tmp_path):
     import torch
 
-    from spc.train import Task, TrainConfig, fit
+    from spc.training.loop import Task, TrainConfig, fit
 
     ckpt = tmp_path / "last.pt"
     torch.save({"run_id": "r", "evil": Planted()}, ckpt)

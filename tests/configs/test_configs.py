@@ -13,10 +13,10 @@ from spc.configs import default_of, from_dict, load_config, with_changes
 from spc.data import DataConfig
 from spc.distill import DistillConfig, MimicConfig
 from spc.errors import SpcError
-from spc.finetune import FinetuneConfig
+from spc.training.finetuning import FinetuneConfig
 from spc.prune import HealConfig, PruneConfig
 from spc.recipes.compress import CompressConfig
-from spc.train import TrainConfig
+from spc.training.loop import TrainConfig
 
 CONFIGS = [TrainConfig, FinetuneConfig, PruneConfig, HealConfig, MimicConfig, DistillConfig, CompressConfig]
 

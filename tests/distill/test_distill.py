@@ -14,7 +14,7 @@ from spc.distill import DistillConfig, MimicConfig, build_student, distill
 from spc.errors import SpcError
 from spc.models import build_model, load_model, save_model
 from spc.params import count_parameters
-from spc.train import TrainConfig
+from spc.training.loop import TrainConfig
 
 LABELS = ["a", "b", "c"]
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import trt_fakes
 from spc.engines import build_artifact, build_check, measure_on_target, open_runner
-from spc.engines.manifest import read_manifest
+from spc.engines.artifact_manifest import read_manifest
 from spc.errors import SpcError
 from spc.targets import get_target, load_targets
 
@@ -143,7 +143,7 @@ def test_a_plan_that_does_not_deserialise_is_one_line(monkeypatch, onnx_model):
     trt_fakes.install(monkeypatch)
     engine = Path(build_artifact(onnx_model, get_target("jetson-orin-nano")).artifact)
     engine.write_bytes(engine.read_bytes().replace(b'"10.3.0"', b'"10.3.1"'))  # a plan another build wrote
-    from spc.engines.manifest import write_manifest
+    from spc.engines.artifact_manifest import write_manifest
     from spc.fileio import sha256_file
 
     write_manifest(engine, {**read_manifest(engine), "sha256": sha256_file(engine)})

@@ -47,7 +47,7 @@ def test_runtime_needs_no_torch_and_ort_sessions_come_from_one_function():
     import subprocess
     import sys
 
-    code = ("import sys, spc.runtime, spc.engines, spc.bench, spc.targets; "
+    code = ("import sys, spc.runtime, spc.engines, spc.timing, spc.targets; "
             "assert 'torch' not in sys.modules and 'tensorrt' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     root = pathlib.Path(__file__).resolve().parents[2] / "toolchain" / "spc"
@@ -68,7 +68,7 @@ def test_ort_sessions_do_not_spin_idle_threads(tmp_path):
 @pytest.mark.device
 def test_truncated_onnx_is_one_line(tmp_path):
     from spc.cli import cli
-    from spc.engines.manifest import read_manifest, write_manifest
+    from spc.engines.artifact_manifest import read_manifest, write_manifest
 
     from conftest import tone, write_wav
 

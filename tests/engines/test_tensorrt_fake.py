@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import trt_fakes
 from spc.engines import BuildDeferred, build_artifact, build_check, measure_on_target, open_runner
-from spc.engines.manifest import read_manifest
+from spc.engines.artifact_manifest import read_manifest
 from spc.errors import SpcError
 from spc.targets import get_target
 
@@ -196,7 +196,7 @@ def test_engine_runner_splits_by_profile_and_frees_everything(monkeypatch, onnx_
     runner.close()  # twice is fine
 
     from spc.data.clips import ClipSet
-    from spc.evaluate import evaluate
+    from spc.accuracy import evaluate
 
     with open_runner(engine) as fn:  # what compress's final evaluation runs, with batch 32
         clips = ClipSet(audio=audio(40), targets=np.zeros(40, np.int64), labels=fn.manifest["labels"], paths=[""] * 40)
@@ -218,7 +218,7 @@ def test_refused_shape_is_an_error_naming_shape_and_profile(monkeypatch, onnx_mo
 
 def test_bench_shapes_come_from_the_engine_manifest(monkeypatch, onnx_model):
     trt_fakes.install(monkeypatch)
-    from spc.bench import bench_shapes
+    from spc.timing import bench_shapes
     from spc.recipes.bench import run_bench
 
     engine = build_artifact(onnx_model, get_target("jetson-orin-nano")).artifact

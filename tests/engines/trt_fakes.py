@@ -537,7 +537,7 @@ def tiny_onnx(path, *, max_samples: int = 32000, manifest_extra: dict | None = N
     import onnx
     from onnx import TensorProto, helper
 
-    from spc.engines.manifest import write_manifest
+    from spc.engines.artifact_manifest import write_manifest
     from spc.fileio import sha256_file
 
     inits = []

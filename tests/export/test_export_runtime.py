@@ -12,7 +12,7 @@ import torch
 from conftest import tiny_configs
 from spc.distill import MimicConfig, build_student
 from spc.engines import build_artifact
-from spc.engines.manifest import read_manifest, write_manifest
+from spc.engines.artifact_manifest import read_manifest, write_manifest
 from spc.errors import SpcError
 from spc.export import ExportConfig, export_onnx
 from spc.export import onnx_export

@@ -13,7 +13,7 @@ from conftest import tiny_configs, tone
 from spc.data.clips import ClipSet
 from spc.errors import SpcError
 from spc.models import build_model, load_model, save_model
-from spc.evaluate import evaluate, torch_predictor
+from spc.accuracy import evaluate, torch_predictor
 from spc.prune import HealConfig, PruneConfig, prune, prune_model
 from spc.prune.orders import order_backward, order_bi, order_forward, order_random
 from spc.prune.search import StackEvaluator
@@ -152,10 +152,10 @@ def test_bad_settings_are_user_errors():
 
 def test_run_prune_end_to_end(tmp_path, tone_dataset):
     from spc.data import DataConfig
-    from spc.finetune import FinetuneConfig
+    from spc.training.finetuning import FinetuneConfig
     from spc.recipes.finetune import run_finetune
     from spc.recipes.prune import run_prune
-    from spc.train import TrainConfig
+    from spc.training.loop import TrainConfig
 
     cfg = tmp_path / "tiny.json"
     tiny_configs()["wav2vec2"].to_json_file(cfg)
@@ -188,9 +188,9 @@ def test_run_prune_end_to_end(tmp_path, tone_dataset):
 def test_healing_recovers_what_cutting_a_layer_broke(tmp_path, tone_dataset, method):
     """A layer whose removal wrecks the head's input: healed, the pruned model is back above the target."""
     from spc.data import load_clips, open_dataset
-    from spc.finetune import FinetuneConfig, finetune
+    from spc.training.finetuning import FinetuneConfig, finetune
     from spc.prune.heal import HealConfig, heal
-    from spc.train import TrainConfig
+    from spc.training.loop import TrainConfig
 
     ds = open_dataset(tone_dataset)
     train, val = (load_clips(ds, s, show_progress=False) for s in ("train", "validation"))
@@ -222,8 +222,8 @@ def test_healing_recovers_what_cutting_a_layer_broke(tmp_path, tone_dataset, met
 
 def test_search_with_healing_uses_the_healed_curve_and_saves_the_healed_model(tmp_path, tone_dataset):
     from spc.data import load_clips, open_dataset
-    from spc.finetune import FinetuneConfig, finetune
-    from spc.train import TrainConfig
+    from spc.training.finetuning import FinetuneConfig, finetune
+    from spc.training.loop import TrainConfig
 
     ds = open_dataset(tone_dataset)
     train, val, test = (load_clips(ds, s, show_progress=False) for s in ("train", "validation", "test"))

@@ -14,7 +14,7 @@ from spc.cli import cli
 from spc.data import DataConfig
 from spc.distill import DistillConfig, MimicConfig
 from spc.prune import HealConfig
-from spc.train import TrainConfig
+from spc.training.loop import TrainConfig
 from spc.errors import SpcError
 from spc.prune import PruneConfig
 from spc.recipes.compress import CompressConfig, run_compress
@@ -23,7 +23,7 @@ from spc.recipes.compress import CompressConfig, run_compress
 @pytest.fixture(scope="module")
 def teacher_and_data(tmp_path_factory):
     """A tiny teacher trained on a 3-tone data set large enough for a 95% retention target."""
-    from spc.finetune import FinetuneConfig
+    from spc.training.finetuning import FinetuneConfig
     from spc.recipes.finetune import run_finetune
 
     root = tmp_path_factory.mktemp("compress")
@@ -64,7 +64,7 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
     assert artifact.endswith(".ort.onnx") and (out / "artifacts").is_dir()
     # the report's accuracy is the artifact's own: a separate evaluation of the same file agrees
     from spc.data import load_clips, open_dataset
-    from spc.evaluate import evaluate
+    from spc.accuracy import evaluate
     from spc.engines import open_runner
 
     with open_runner(artifact) as fn:
@@ -231,7 +231,7 @@ def test_a_teacher_retrained_in_place_is_compressed_anew(teacher_and_data, tmp_p
 
 
 def test_every_artifact_matches_its_manifest(teacher_and_data, tmp_path):
-    from spc.engines.manifest import manifest_path
+    from spc.engines.artifact_manifest import manifest_path
     from spc.fileio import sha256_file
 
     teacher, data = teacher_and_data

@@ -14,10 +14,10 @@ import pytest
 
 from conftest import require_fsdd
 from spc.data import DataConfig
-from spc.finetune import FinetuneConfig
+from spc.training.finetuning import FinetuneConfig
 from spc.recipes.evaluate import run_eval
 from spc.recipes.finetune import run_finetune
-from spc.train import TrainConfig
+from spc.training.loop import TrainConfig
 
 WHISPER = Path(__file__).resolve().parents[3] / "shared" / "models" / "whisper-tiny.en-encoder"
 

@@ -17,7 +17,7 @@ from spc.runtime import KeywordSpotter  # noqa: E402
 from spc.stats import retention_interval  # noqa: E402
 from spc.streaming.detector import (DetectorScore, detector_retention, fit_temperature, judge_detectors,  # noqa: E402
                                     rescale)
-from spc.streaming_eval import StreamEvalConfig, build_recordings  # noqa: E402
+from spc.streaming.evaluation import StreamEvalConfig, build_recordings  # noqa: E402
 
 
 def _beeper(path: Path, gain: float = 2000.0, level: float = 0.025, temperature: float | None = None) -> str:

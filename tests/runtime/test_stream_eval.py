@@ -16,7 +16,7 @@ from beeper import RATE, TONE_AMPLITUDE, TONE_SECONDS, make_beeper  # noqa: E402
 
 from spc.errors import SpcError  # noqa: E402
 from spc.runtime import Detection, KeywordSpotter, StreamingSpotter  # noqa: E402
-from spc.streaming_eval import (PlacedClip, StreamEvalConfig, Tally, build_recordings, choose_threshold,  # noqa: E402
+from spc.streaming.evaluation import (PlacedClip, StreamEvalConfig, Tally, build_recordings, choose_threshold,  # noqa: E402
                                 decide, negative_seconds, split_classes, stream_figures, stream_posteriors,
                                 tally_recording, threshold_row)
 

@@ -17,12 +17,12 @@ from conftest import tiny_configs
 from spc.data import DataConfig, load_clips, open_dataset
 from spc.data.clips import ClipSet
 from spc.errors import SpcError
-from spc.evaluate import evaluate, score, torch_predictor
-from spc.finetune import FinetuneConfig, finetune
+from spc.accuracy import evaluate, score, torch_predictor
+from spc.training.finetuning import FinetuneConfig, finetune
 from spc.models import build_model, load_model
 from spc.recipes.evaluate import run_eval
 from spc.recipes.finetune import run_finetune
-from spc.train import TrainConfig
+from spc.training.loop import TrainConfig
 
 FAST = FinetuneConfig(train=TrainConfig(epochs=10, batch_size=12, lr=3e-3, warmup_ratio=0.1),
                       freeze_feature_encoder=False, augment=False)
@@ -168,9 +168,9 @@ import sys, torch
 sys.path.insert(0, {tests!r})
 from conftest import tiny_configs
 from spc.data import open_dataset, load_clips
-from spc.finetune import FinetuneConfig, finetune
+from spc.training.finetuning import FinetuneConfig, finetune
 from spc.models import build_model
-from spc.train import TrainConfig, is_main_process
+from spc.training.loop import TrainConfig, is_main_process
 torch.set_num_threads(1)
 ds = open_dataset({data!r})
 train, val = (load_clips(ds, s, show_progress=False) for s in ("train", "validation"))
@@ -219,7 +219,7 @@ def test_evaluate_batches_give_the_same_result():
     rng = np.random.default_rng(0)
     clips = ClipSet((0.1 * rng.standard_normal((7, 16000))).astype(np.float32), np.array([0, 1, 0, 1, 1, 0, 1]),
                     ["a", "b"], [f"{i}" for i in range(7)])
-    from spc.evaluate import torch_predictor
+    from spc.accuracy import torch_predictor
 
     a = evaluate(torch_predictor(model), clips, batch_size=2)
     b = evaluate(torch_predictor(model), clips, batch_size=7)

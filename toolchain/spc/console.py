@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.text import Text
 from rich.table import Table
 
 
@@ -256,9 +257,7 @@ def label_mapping_note(mapping: dict | None) -> None:
         stderr().print(f"[bold]note:[/] {escape(mapping['note'])}", soft_wrap=True)
 
 
-def compress_deferred_line(target_name: str, why: str) -> "Text":
+def compress_deferred_line(target_name: str, why: str) -> Text:
     """The line before the device commands: why this machine cannot build the target, as plain text (an install
     hint such as ``pip install 'spc[tensorrt]'`` keeps its brackets; Rich would read them as markup)."""
-    from rich.text import Text
-
     return Text(f"\nthis machine cannot build for {target_name}: {why.rstrip('.')}. On the device run:")

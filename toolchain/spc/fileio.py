@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -130,3 +131,17 @@ def check_output_file(path: str | Path) -> Path:
         raise SpcError(f"output {out} is a folder, not a file")
     check_output_dir(out.parent)
     return out
+
+
+def prepare_out_dir(out: Path, marker: str, overwrite: bool) -> None:
+    """Refuse an output folder that holds something else, before any long work starts."""
+    if overwrite and out.exists():
+        if out.is_file():
+            raise SpcError(f"output {out} is a file, not a folder")
+        shutil.rmtree(out)
+    if out.is_file():
+        raise SpcError(f"output {out} is a file, not a folder")
+    ours = (out / marker).exists() or any(p.name.startswith(".spc-") for p in out.iterdir()) if out.is_dir() else True
+    if out.is_dir() and any(out.iterdir()) and not ours:
+        raise SpcError(f"output folder {out} is not empty and holds no spc run; choose another output folder")
+    check_output_dir(out)

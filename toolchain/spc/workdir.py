@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .fileio import atomic_write_text, read_json
-from .train import fingerprint
+from .training.loop import fingerprint
 
 DONE = "stage.json"
 

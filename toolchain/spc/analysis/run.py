@@ -110,7 +110,7 @@ def check_enough_clips(n_clips: int, config: AnalysisConfig) -> None:
 def analyze_model(model, clips: ClipSet, config: AnalysisConfig = AnalysisConfig(), show_progress: bool = True,
                   model_name: str = "") -> AnalysisResult:
     """Stream ``clips`` through ``model`` (a ``SpeechClassifier``) and reduce every batch of hidden states."""
-    from ..device import resolve_device
+    from ..torch_device import resolve_device
 
     check_enough_clips(len(clips), config)
     device = resolve_device(config.device)

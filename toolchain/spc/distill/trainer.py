@@ -22,9 +22,9 @@ from torch import nn
 
 from ..data.clips import ClipSet
 from ..errors import SpcError, SpcInternalError
-from ..evaluate import score
+from ..accuracy import score
 from ..features import cache_outputs
-from ..train import FitResult, Task, TrainConfig, fit, train_device
+from ..training.loop import FitResult, Task, TrainConfig, fit, train_device
 
 STAGE1 = TrainConfig(epochs=20, batch_size=64, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant",
                      patience=4)

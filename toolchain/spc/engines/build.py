@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import SpcError
 from ..fileio import check_output_file
-from .manifest import read_manifest
+from .artifact_manifest import read_manifest
 
 
 @dataclass

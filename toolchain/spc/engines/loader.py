@@ -18,7 +18,7 @@ def open_runner(artifact: str | Path, threads: int = 0) -> Runner:
         from .torch_run import TorchRunner
 
         return TorchRunner(path)
-    from .manifest import load_artifact_manifest
+    from .artifact_manifest import load_artifact_manifest
 
     manifest = load_artifact_manifest(path)
     if manifest.get("kind") == "tensorrt":

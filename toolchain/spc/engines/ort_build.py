@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import first_line
-from .manifest import derive_manifest, load_artifact_manifest, write_manifest
+from .artifact_manifest import derive_manifest, load_artifact_manifest, write_manifest
 from .ort_run import ort_errors, ort_session
 
 SAVE_LEVEL = "extended"  # portable across CPUs; see the module docstring

@@ -51,7 +51,7 @@ class OrtRunner(Runner):
     """An exported .onnx or a built .ort.onnx on the CPU; any batch size in one call."""
 
     def __init__(self, path: str | Path, threads: int = 0, manifest: dict | None = None):
-        from .manifest import load_artifact_manifest
+        from .artifact_manifest import load_artifact_manifest
 
         self.path = Path(path)
         self.manifest = manifest if manifest is not None else load_artifact_manifest(path)

@@ -2,7 +2,7 @@
 
 ``OrtRunner`` (ONNX Runtime), ``TensorRTRunner`` (engines) and ``TorchRunner`` (PyTorch model
 folders) share it; ``spc.engines.loader.open_runner`` picks one for a path (this module imports none of them). A runner is also a predictor
-(``runner(audio)``), so ``spc.evaluate`` and the bench code take it as it is.
+(``runner(audio)``), so ``spc.accuracy`` and the bench code take it as it is.
 """
 
 from __future__ import annotations

@@ -58,10 +58,10 @@ def measure_on_target(candidates: dict[str, str | Path], target, out_dir: str | 
     """
     from contextlib import ExitStack
 
-    from ..bench import bench_callables
+    from ..timing import bench_callables
     from .build import artifact_name, build_artifact
     from .device import require_build
-    from .manifest import manifest_path, read_manifest
+    from .artifact_manifest import manifest_path, read_manifest
     from .loader import open_runner
 
     check = require_build(target)

@@ -21,7 +21,7 @@ from ..errors import SpcError
 from .cuda_env import import_tensorrt
 from .device import require_build
 from .fp32_layers import pin_fp32
-from .manifest import derive_manifest, read_manifest, write_manifest
+from .artifact_manifest import derive_manifest, read_manifest, write_manifest
 from .timing_cache import attach_timing_cache, save_timing_cache, timing_cache_path
 
 

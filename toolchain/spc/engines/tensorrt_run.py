@@ -93,7 +93,7 @@ class TensorRTRunner(Runner):
     """Deserialises an engine and runs batches on one CUDA stream; ``close()`` (or ``with``) frees everything."""
 
     def __init__(self, engine_path: str | Path, manifest: dict | None = None):
-        from .manifest import load_artifact_manifest
+        from .artifact_manifest import load_artifact_manifest
 
         trt = import_tensorrt()
         self._cu = import_cudart()

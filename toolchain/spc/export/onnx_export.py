@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engines.manifest import derive_manifest, write_manifest
+from ..engines.artifact_manifest import derive_manifest, write_manifest
 from ..errors import SpcError
 from ..fileio import check_output_file, first_line, sha256_file
 from .parity import ParityError, check_parity

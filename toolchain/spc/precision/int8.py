@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines.manifest import derive_manifest, read_manifest, write_manifest
+from ..engines.artifact_manifest import derive_manifest, read_manifest, write_manifest
 
 
 def quantize_int8(onnx_path: str | Path, out_path: str | Path, calib_audio: np.ndarray, calib_info: dict,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..data.clips import ClipSet
 from ..errors import SpcError
-from ..train import TrainConfig
+from ..training.loop import TrainConfig
 
 HEALS = ("none", "head", "distill")
 
@@ -60,7 +60,7 @@ def heal(pruned, teacher, train: ClipSet, val: ClipSet, config: HealConfig, work
     """Repair ``pruned`` (a pruned copy of ``teacher``, changed in place) as ``config`` says."""
     t0 = time.perf_counter()
     if config.method == "head":
-        from ..finetune import FinetuneConfig, finetune
+        from ..training.finetuning import FinetuneConfig, finetune
 
         result = finetune(pruned, train, val, FinetuneConfig(train=config.head, train_layers=0), work / "head.pt",
                           run_id=run_id, show_progress=show_progress, what="healing the head")

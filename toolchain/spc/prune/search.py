@@ -19,7 +19,7 @@ import torch
 from ..analysis.metrics import cosine_flat, cosine_frames
 from ..data.clips import ClipSet
 from ..errors import SpcError
-from ..evaluate import predict_logits, score, torch_predictor
+from ..accuracy import predict_logits, score, torch_predictor
 from ..progress import track
 from ..stats import EPS, lower_bound, margin_clips, retention_interval, retention_point
 from .heal import HealConfig, Healed, heal
@@ -289,7 +289,7 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
     that passes is kept as a candidate (``result.depths``, models in ``result.models``). Random
     orders are baselines, never healed nor chosen.
     """
-    from ..train import train_device
+    from ..training.loop import train_device
     from .surgery import prune_model
 
     n = model.num_layers

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
-from ..bench import bench_callables, bench_shapes, machine_info
+from ..timing import bench_callables, bench_shapes, machine_info
 from ..engines.loader import open_runner
 from ..data.config import DataConfig, as_data_config
 from ..errors import SpcError
@@ -61,7 +61,7 @@ def _accuracy(runners: dict, data: DataConfig, split: str) -> tuple[dict, dict]:
     The runner splits the 32-clip batches by its own profile.
     """
     from ..data import load_clips, map_labels
-    from ..evaluate import evaluate
+    from ..accuracy import evaluate
 
     ds = data.open()
     accuracy, mapping = {}, {}

@@ -1,15 +1,17 @@
 """The main job: a fine-tuned checkpoint -> a deployable artifact that keeps the accuracy, with a report.
 
-Reads top to bottom; the model and the clips are loaded once and handed to each transform:
-  1. check    target, model, data and output folder, before any long work
-  2. analyse  layer similarity on a calibration sample of the validation split
-  3. prune    whole layers by every order under the retention target, healed   (method prune/auto)
-  4. mimic    distil the stack into a mimic student                           (method mimic/auto)
-  5. export   the original and every candidate to ONNX, parity-checked
-  6. choose   among candidates meeting the target on validation, the fastest on the target's backend
-  7. build    for the target (ONNX Runtime graph on the CPU; TensorRT engine where this machine can)
-  8. final    test accuracy of the built artifact itself against the original exported the same way
-  9. report   report.json, report.md and the figures; the artifacts with their manifests
+Reads top to bottom, one function per stage (``run_compress`` calls them in order); the model and the clips are
+loaded once and handed to each:
+  1. check_and_load    target, model, data and output folder, before any long work
+  2. analyse           layer similarity on a calibration sample of the validation split
+  3. prune_candidates  whole layers by every order under the retention target, healed (method prune/auto)
+  4. mimic_candidate   distil the stack into a mimic student, on clips and stream-like windows (mimic/auto)
+  5. export_all        the original and every candidate to ONNX, parity-checked
+  6. choose            on validation, as classifiers and as detectors; the fastest on the target's backend
+  7. build_and_test    for the target (ONNX Runtime graph on the CPU; TensorRT engine where this machine can),
+  8.                   then the built artifact's test accuracy against the original built the same way
+  9. stream_test       the original and the chosen artifact as detectors on the test split's streams
+ 10. make_report       report.json, report.md and the figures; the artifacts with their manifests
 Each stage is kept in ``OUT/work`` under a key made of what it depends on by content (the model's
 weights, the data's files, the settings), so a re-run skips what is done and a model retrained in
 place is compressed anew. Where the target is a GPU this machine cannot build for, stage 7 is left
@@ -26,25 +28,38 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime
+import torch
+import transformers
 
+from .. import __version__
+from ..analysis.plots import write_figures
+from ..analysis.run import AnalysisConfig, analyze_model
+from ..timing import bench_callables, machine_info, shapes_for
+from ..calib import load_manifest, manifest_hash
+from ..calib.select import calibration_clips
 from ..data import DataConfig, clips_for
 from ..distill import DistillConfig, MimicConfig, build_student, distill
-from ..engines.manifest import manifest_path
+from ..engines import BuildCheck, BuildDeferred, artifact_name, build_artifact, build_check, measure_on_target
 from ..engines.loader import open_runner
+from ..engines.artifact_manifest import manifest_path
 from ..errors import SpcError
-from ..evaluate import evaluate
+from ..accuracy import evaluate
 from ..export import ExportConfig, export_onnx
-from ..fileio import check_output_dir, read_json
+from ..fileio import atomic_write_text, check_output_dir, read_json
 from ..models import load_model, save_model, weights_hash
 from ..params import count_parameters
 from ..prune import PruneConfig, prune
+from ..prune.plots import curves_figure
+from ..report import write_report
 from ..stats import (EPS, CandidateScore, choose_candidate, combined_verdict, margin_clips, mcnemar_exact,
                      retention_interval, retention_point, verdict)
 from ..streaming.detector import judge_detectors
 from ..streaming.negatives import negative_audio
-from ..streaming_eval import StreamEvalConfig, build_recordings, split_classes, stream_figures
+from ..streaming.evaluation import StreamEvalConfig, build_recordings, split_classes, stream_figures
 from ..targets import get_target
-from ..train import fingerprint
+from ..training.loop import fingerprint
 from ..workdir import done, finish, stage_dir
 from ..locking import locks_output
 
@@ -106,8 +121,6 @@ class Inputs:
 def check_and_load(model_src, data: DataConfig, out: Path, target_name: str, config: CompressConfig,
                    overwrite: bool, show_progress: bool) -> Inputs:
     """Stage 1: every user error before long work; then the model and the clips, once."""
-    from .prune import calibration_clips
-
     target = get_target(target_name)
     check_output_dir(out)
     model = load_model(model_src)
@@ -124,8 +137,6 @@ def check_and_load(model_src, data: DataConfig, out: Path, target_name: str, con
         config.mimic.check_teacher(model.width, model.num_layers)
     calib_hash = None
     if config.calib is not None:
-        from ..calib import load_manifest, manifest_hash
-
         calib_hash = manifest_hash(load_manifest(config.calib))  # a missing or test-split manifest fails here
     key = (weights_hash(model), ds.content_hash(), calib_hash)
     run_id = fingerprint(key, target.name, config.as_dict())
@@ -138,9 +149,62 @@ def check_and_load(model_src, data: DataConfig, out: Path, target_name: str, con
     elif out.is_dir() and any(out.iterdir()) and not (out / "work").is_dir():
         raise SpcError(f"output folder {out} is not empty and holds no spc report; choose another output folder")
     clips = clips_for(model, ds, splits, subset=data.subset, show_progress=show_progress)
-    calib_clips, calib_info = calibration_clips(model, ds, data, replace(config.prune, calib_clips=config.analysis_clips),
-                                                config.calib)
+    calib_clips, calib_info = calibration_clips(model, ds, data, config.analysis_clips, config.seed, config.calib)
     return Inputs(target, model, ds, clips, calib_clips, calib_info, key, run_id, job)
+
+
+@dataclass
+class Run:
+    """What every stage shares: the checked inputs, the settings, the folders and the timeline."""
+
+    inp: Inputs
+    config: CompressConfig
+    model_src: str
+    data: DataConfig
+    out: Path
+    show_progress: bool
+    t0: float = field(default_factory=time.perf_counter)
+    timeline: list[str] = field(default_factory=list)
+    clock: float = 0.0
+
+    @property
+    def work(self) -> Path:
+        return self.out / "work"
+
+    def stage(self, name: str, *key) -> tuple[Path, dict | None]:
+        """(the stage's folder keyed by its inputs' content, its recorded result or None where not done)."""
+        path = stage_dir(self.work, name, *self.inp.key, *key)
+        return path, done(path)
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timeline.append(f"{name} {now - (self.clock or self.t0):.1f} s")
+        self.clock = now
+
+
+@dataclass
+class Choice:
+    """Stage 6's result: the chosen candidate and what it was chosen by."""
+
+    name: str
+    choice: object
+    detect: dict
+    check: BuildCheck
+    on_target: dict | None
+    opt: list
+
+
+@dataclass
+class Final:
+    """Stages 7-8: the built artifacts and the chosen one's test figures against the original's."""
+
+    build: dict
+    artifact: str
+    original_artifact: str
+    kind: str | None
+    test: object
+    original_test: object
+    latency: dict
 
 
 @locks_output("out_dir")
@@ -150,233 +214,255 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     out = Path(out_dir)
     t0 = time.perf_counter()
     inp = check_and_load(model_src, data, out, target_name, config, overwrite, show_progress)
-    model, clips, target = inp.model, inp.clips, inp.target
-    work = out / "work"
-    work.mkdir(parents=True, exist_ok=True)
+    run = Run(inp, config, str(model_src), data, out, show_progress, t0)
+    run.work.mkdir(parents=True, exist_ok=True)
+    run.mark("check and load")
+    analysis = analyse(run)
+    candidates = {**prune_candidates(run), **mimic_candidate(run)}
+    entries = export_all(run, candidates)
+    with ExitStack() as runners:  # every runner this run opens is closed when the block ends, whatever happens
+        choice = choose(run, entries, candidates, runners)
+        final = build_and_test(run, entries, choice, runners)
+    stream, warnings = stream_test(run, choice, final)
+    report = make_report(run, entries, analysis, choice, final, stream, warnings)
+    write_report(report, out)
+    return report
 
-    timeline: list[str] = []
-    clock = [t0]
 
-    def stage(name: str, *k) -> tuple[Path, dict | None]:
-        path = stage_dir(work, name, *inp.key, *k)
-        return path, done(path)
-
-    def mark(name: str) -> None:
-        now = time.perf_counter()
-        timeline.append(f"{name} {now - clock[0]:.1f} s")
-        clock[0] = now
-
-    mark("check and load")
-
-    # 2. analyse
-    from ..analysis.plots import write_figures
-    from ..analysis.run import AnalysisConfig, analyze_model
-
-    analysis_cfg = AnalysisConfig(n_clips=len(inp.calib_clips), seed=config.seed)
-    analysis_dir, res = stage("analyze", asdict(analysis_cfg))
+def analyse(run: Run) -> Path:
+    """Stage 2: layer similarity on the calibration clips (figures and analysis.json); returns the JSON's path."""
+    inp = run.inp
+    cfg = AnalysisConfig(n_clips=len(inp.calib_clips), seed=run.config.seed)
+    path, res = run.stage("analyze", asdict(cfg))
     if res is None:
-        result = analyze_model(model, inp.calib_clips, analysis_cfg, show_progress, model_name=str(model_src))
+        result = analyze_model(inp.model, inp.calib_clips, cfg, run.show_progress, model_name=run.model_src)
         result.data = {**inp.dataset.describe(), "clips_used": len(inp.calib_clips), "calibration": inp.calib_info}
-        analysis_dir.mkdir(parents=True, exist_ok=True)
-        result.to_json(analysis_dir / "analysis.json")
-        write_figures(result, analysis_dir)
-        finish(analysis_dir, {"analysis": "analysis.json"})
-    mark("analyse")
+        path.mkdir(parents=True, exist_ok=True)
+        result.to_json(path / "analysis.json")
+        write_figures(result, path)
+        finish(path, {"analysis": "analysis.json"})
+    run.mark("analyse")
+    return path / "analysis.json"
 
-    candidates: dict[str, dict] = {}
-    # 3. prune (healed)
-    if config.method in ("auto", "prune"):
-        path, res = stage("prune", config.prune.as_dict())
-        if res is None:
-            _, result = prune(model, config.prune, clips["validation"], inp.calib_clips, test=clips["test"],
-                              train=clips.get("train"), work=path / "heal", show_progress=show_progress)
-            depths = {}
-            for cut in result.depths:  # every healed depth that passes is a candidate of its own
-                name = f"pruned-{cut.removed}"
-                m = result.model_of(cut)
-                save_model(m, path / name, {**m.meta.provenance, "recipe": "prune", "order": cut.order,
-                                            "heal": result.heal, "teacher": str(model_src), "standing": cut.standing})
-                depths[name] = name
-            (path / "prune.json").write_text(json.dumps(result.as_dict(), indent=2))
-            from ..prune.plots import curves_figure
 
-            curves_figure(result, path / "curves.png")
-            shutil.rmtree(path / "heal", ignore_errors=True)
-            res = finish(path, {"models": depths, "summary": "prune.json", "heal_seconds": result.heal_seconds()})
-        for name, folder in res["models"].items():
-            candidates[name] = {"method": "prune", "model": str(path / folder), "summary": str(path / res["summary"]),
-                                "heal_seconds": res["heal_seconds"]}
-        mark("prune")
-    # 4. mimic
-    if config.method in ("auto", "mimic"):
-        path, res = stage("mimic", asdict(config.mimic), config.distill.as_dict(), config.negatives_hours)
-        if res is None:
-            t1 = time.perf_counter()
-            student = build_student(model, config.mimic, seed=config.seed)
-            keywords, _ = stream_keywords(clips["validation"], config)
-            negatives = (split_negatives(config, keywords, work, model.meta.sampling_rate, "train", show_progress)[0]
-                         if keywords and config.distill.stream_windows else None)
-            result = distill(student, model, clips["train"], clips["validation"], config.distill.with_seed(config.seed),
-                             path / "train", run_id=inp.run_id, show_progress=show_progress, negatives=negatives or None)
-            save_model(student, path / "student", {**student.meta.provenance, "teacher": str(model_src),
-                                                   "distill": config.distill.as_dict()})
-            (path / "distill.json").write_text(json.dumps({"history": result.history, "best": result.best}, indent=2))
-            shutil.rmtree(path / "train", ignore_errors=True)
-            res = finish(path, {"model": "student", "summary": "distill.json",
-                                "seconds": round(time.perf_counter() - t1, 1)})
-        candidates["mimic"] = {"method": "mimic", "model": str(path / res["model"]), "summary": str(path / res["summary"]),
-                               "distill_seconds": res["seconds"]}
-        mark("mimic")
+def prune_candidates(run: Run) -> dict[str, dict]:
+    """Stage 3 (methods auto and prune): every healed pruning depth that passes, a candidate of its own."""
+    config, inp = run.config, run.inp
+    if config.method not in ("auto", "prune"):
+        return {}
+    clips = inp.clips
+    path, res = run.stage("prune", config.prune.as_dict())
+    if res is None:
+        _, result = prune(inp.model, config.prune, clips["validation"], inp.calib_clips, test=clips["test"],
+                          train=clips.get("train"), work=path / "heal", show_progress=run.show_progress)
+        depths = {}
+        for cut in result.depths:
+            name = f"pruned-{cut.removed}"
+            m = result.model_of(cut)
+            save_model(m, path / name, {**m.meta.provenance, "recipe": "prune", "order": cut.order,
+                                        "heal": result.heal, "teacher": run.model_src, "standing": cut.standing})
+            depths[name] = name
+        (path / "prune.json").write_text(json.dumps(result.as_dict(), indent=2))
+        curves_figure(result, path / "curves.png")
+        shutil.rmtree(path / "heal", ignore_errors=True)
+        res = finish(path, {"models": depths, "summary": "prune.json", "heal_seconds": result.heal_seconds()})
+    run.mark("prune")
+    return {name: {"method": "prune", "model": str(path / folder), "summary": str(path / res["summary"]),
+                   "heal_seconds": res["heal_seconds"]} for name, folder in res["models"].items()}
 
-    # 5. export, each model keyed by its own weights
-    entries = {"original": {"method": "none", "model": str(model_src)}, **candidates}
-    val, test = clips["validation"], clips["test"]
+
+def mimic_candidate(run: Run) -> dict[str, dict]:
+    """Stage 4 (methods auto and mimic): a mimic student, trained on the clips and stream-like windows."""
+    config, inp = run.config, run.inp
+    if config.method not in ("auto", "mimic"):
+        return {}
+    path, res = run.stage("mimic", asdict(config.mimic), config.distill.as_dict(), config.negatives_hours)
+    if res is None:
+        t1 = time.perf_counter()
+        model, clips = inp.model, inp.clips
+        student = build_student(model, config.mimic, seed=config.seed)
+        keywords, _ = stream_keywords(clips["validation"], config)
+        negatives = (split_negatives(config, keywords, run.work, model.meta.sampling_rate, "train", run.show_progress)[0]
+                     if keywords and config.distill.stream_windows else None)
+        result = distill(student, model, clips["train"], clips["validation"], config.distill.with_seed(config.seed),
+                         path / "train", run_id=inp.run_id, show_progress=run.show_progress, negatives=negatives or None)
+        save_model(student, path / "student", {**student.meta.provenance, "teacher": run.model_src,
+                                               "distill": config.distill.as_dict()})
+        (path / "distill.json").write_text(json.dumps({"history": result.history, "best": result.best}, indent=2))
+        shutil.rmtree(path / "train", ignore_errors=True)
+        res = finish(path, {"model": "student", "summary": "distill.json", "seconds": round(time.perf_counter() - t1, 1)})
+    run.mark("mimic")
+    return {"mimic": {"method": "mimic", "model": str(path / res["model"]), "summary": str(path / res["summary"]),
+                      "distill_seconds": res["seconds"]}}
+
+
+def export_all(run: Run, candidates: dict[str, dict]) -> dict[str, dict]:
+    """Stage 5: the original and every candidate to ONNX (parity-checked), each keyed by its own weights."""
+    entries = {"original": {"method": "none", "model": run.model_src}, **candidates}
+    val = run.inp.clips["validation"]
     for name, entry in entries.items():
-        m = model if name == "original" else load_model(entry["model"])
+        m = run.inp.model if name == "original" else load_model(entry["model"])
         entry["weights_sha256"] = weights_hash(m)
-        path, res = stage("export", entry["weights_sha256"], name)
+        path, res = run.stage("export", entry["weights_sha256"], name)
         if res is None:
-            rep = export_onnx(m, path / f"{name}.onnx", ExportConfig(seed=config.seed), audio=val.audio[:8])
+            rep = export_onnx(m, path / f"{name}.onnx", ExportConfig(seed=run.config.seed), audio=val.audio[:8])
             res = finish(path, {"onnx": f"{name}.onnx", "parity": rep.parity, "params": count_parameters(m).as_dict()})
         entry.update(onnx=str(path / res["onnx"]), parity=res["parity"], params=res["params"])
-    mark("export")
+    run.mark("export")
+    return entries
 
-    # 6. choose on validation, measured on the target's backend
-    from ..bench import bench_callables, shapes_for
-    from ..engines import BuildDeferred, build_check, measure_on_target
 
-    with ExitStack() as runners:  # every runner this run opens is closed when the block ends, whatever happens
-        fns, val_res = {}, {}
-        for name, entry in entries.items():
-            fns[name] = runners.enter_context(open_runner(entry["onnx"], target.threads))
-            val_res[name] = evaluate(fns[name], val, 32)
-            entry["val_accuracy"] = val_res[name].accuracy
-        val_ci = {}
-        for name, entry in entries.items():
-            entry["val_retention"] = retention_point(val_res["original"].correct, val_res[name].correct)
-            val_ci[name] = retention_interval(val_res["original"].correct, val_res[name].correct, seed=config.seed)
-            entry["val_retention_ci"] = _finite(val_ci[name])
-            entry["val_margin_clips"] = margin_clips(val_res["original"].correct, val_res[name].correct, config.retention)
-        detect = judge_on_validation(entries, val, inp, config, work, show_progress)
-        passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - EPS]
-        check = build_check(target)
-        on_target = None
-        if target.is_gpu and check:
-            try:
-                on_target = measure_on_target({n: entries[n]["onnx"] for n in passing + ["original"]}, target,
-                                              work / "engines", runs=config.latency_runs, seed=config.seed)
-            except BuildDeferred:
-                on_target = None
-        opt = shapes_for(target, model.meta.sampling_rate, model.meta.clip_samples)[:1]  # opt batch, opt length
-        lat = {r["artifact"]: r for r in bench_callables(fns, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
-        for name, entry in entries.items():
-            entry["latency_onnx_ms"] = lat[name]
-            entry["latency_ratio"] = lat[name]["p50_ms"] / lat["original"]["p50_ms"]
-            if on_target and name in on_target:
-                entry["latency_target_ms"] = asdict(on_target[name])
+def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitStack) -> Choice:
+    """Stage 6: every candidate on validation, as a classifier and as a detector, timed on the target's backend;
+    the fastest that meets the target in both terms (else the best, reported as failing)."""
+    config, target, val = run.config, run.inp.target, run.inp.clips["validation"]
+    fns, res = {}, {}
+    for name, entry in entries.items():
+        fns[name] = runners.enter_context(open_runner(entry["onnx"], target.threads))
+        res[name] = evaluate(fns[name], val, 32)
+        entry["val_accuracy"] = res[name].accuracy
+    val_ci = {}
+    for name, entry in entries.items():
+        orig, mine = res["original"].correct, res[name].correct
+        entry["val_retention"] = retention_point(orig, mine)
+        val_ci[name] = retention_interval(orig, mine, seed=config.seed)
+        entry["val_retention_ci"] = _finite(val_ci[name])
+        entry["val_margin_clips"] = margin_clips(orig, mine, config.retention)
+    detect = judge_on_validation(entries, val, run.inp, config, run.work, run.show_progress)
+    check = build_check(target)
+    on_target = target_latency(run, entries, candidates, check)
+    opt = shapes_for(target, run.inp.model.meta.sampling_rate, run.inp.model.meta.clip_samples)[:1]  # batch, length
+    lat = {r["artifact"]: r for r in bench_callables(fns, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
+    for name, entry in entries.items():
+        entry["latency_onnx_ms"] = lat[name]
+        entry["latency_ratio"] = lat[name]["p50_ms"] / lat["original"]["p50_ms"]
+        if on_target and name in on_target:
+            entry["latency_target_ms"] = asdict(on_target[name])
 
-        def speed(n: str) -> float:
-            return on_target[n].p50_ms if on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
+    def speed(n: str) -> float:
+        return on_target[n].p50_ms if on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
 
-        choice = choose_candidate({n: CandidateScore(entries[n]["val_retention"], val_ci[n], speed(n),
-                                                     *_detector_score(entries[n].get("detector_val")))
-                                   for n in candidates}, config.retention, len(val))
-        chosen = choice.name or (max(candidates, key=lambda n: entries[n]["val_retention"]) if candidates else "original")
+    scores = {n: CandidateScore(entries[n]["val_retention"], val_ci[n], speed(n),
+                                *_detector_score(entries[n].get("detector_val"))) for n in candidates}
+    picked = choose_candidate(scores, config.retention, len(val))
+    name = picked.name or (max(candidates, key=lambda n: entries[n]["val_retention"]) if candidates else "original")
+    run.mark("choose")
+    return Choice(name, picked, detect, check, on_target, opt)
 
-        mark("choose")
 
-        # 7. build
-        build = {"target": target.as_dict(), "built_here": bool(check)}
-        final_artifact, original_artifact = entries[chosen]["onnx"], entries["original"]["onnx"]
-        if check:
-            from ..engines import build_artifact
+def target_latency(run: Run, entries: dict, candidates: dict, check: BuildCheck) -> dict | None:
+    """On a GPU target this machine can build for: the passing candidates and the original timed as engines."""
+    target, config = run.inp.target, run.config
+    if not (target.is_gpu and check):
+        return None
+    passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - EPS]
+    try:
+        return measure_on_target({n: entries[n]["onnx"] for n in passing + ["original"]}, target, run.work / "engines",
+                                 runs=config.latency_runs, seed=config.seed)
+    except BuildDeferred:
+        return None
 
-            built = {}
-            for name in dict.fromkeys([chosen, "original"]):
-                if on_target and name in on_target:
-                    built[name] = on_target[name].artifact
-                    continue
-                # keyed by the calibrated temperature too: the built artifact's manifest inherits it
-                path, res = stage("build", entries[name]["weights_sha256"], name, target.name,
-                                  (entries[name].get("detector_val") or {}).get("temperature"), check.identity())
-                if res is None:
-                    path.mkdir(parents=True, exist_ok=True)
-                    rep = build_artifact(entries[name]["onnx"], target, path)
-                    res = finish(path, {"artifact": Path(rep.artifact).name})
-                built[name] = str(path / res["artifact"])
-            final_artifact, original_artifact = built[chosen], built["original"]
-            build["artifact"] = final_artifact
-        else:
-            build["deferred"] = check.why
 
-        mark("build")
+def build_and_test(run: Run, entries: dict, choice: Choice, runners: ExitStack) -> Final:
+    """Stages 7-8: build the chosen candidate and the original for the target (where this machine can), then the
+    test accuracy and latency of the built artifact itself against the original built the same way."""
+    target, config, test = run.inp.target, run.config, run.inp.clips["test"]
+    build = {"target": target.as_dict(), "built_here": bool(choice.check)}
+    artifact, original = entries[choice.name]["onnx"], entries["original"]["onnx"]
+    if choice.check:
+        built = {}
+        for name in dict.fromkeys([choice.name, "original"]):
+            if choice.on_target and name in choice.on_target:
+                built[name] = choice.on_target[name].artifact
+                continue
+            # keyed by the calibrated temperature too: the built artifact's manifest inherits it
+            path, res = run.stage("build", entries[name]["weights_sha256"], name, target.name,
+                                  (entries[name].get("detector_val") or {}).get("temperature"), choice.check.identity())
+            if res is None:
+                path.mkdir(parents=True, exist_ok=True)
+                res = finish(path, {"artifact": Path(build_artifact(entries[name]["onnx"], target, path).artifact).name})
+            built[name] = str(path / res["artifact"])
+        artifact, original = built[choice.name], built["original"]
+        build["artifact"] = artifact
+    else:
+        build["deferred"] = choice.check.why
+    run.mark("build")
+    final_fn = runners.enter_context(open_runner(artifact, target.threads))
+    orig_fn = runners.enter_context(open_runner(original, target.threads))
+    final_test, orig_test = evaluate(final_fn, test, 32), evaluate(orig_fn, test, 32)
+    lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, choice.opt,
+                                                     warmup=3, runs=config.latency_runs, seed=config.seed)}
+    run.mark("final")
+    return Final(build, artifact, original, final_fn.manifest.get("kind"), final_test, orig_test, lat)
 
-        # 8. final: the artifact itself against the original built the same way
-        final_fn = runners.enter_context(open_runner(final_artifact, target.threads))
-        orig_fn = runners.enter_context(open_runner(original_artifact, target.threads))
-        final_manifest = final_fn.manifest
-        final_test, orig_test = evaluate(final_fn, test, 32), evaluate(orig_fn, test, 32)
-        final_lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, opt,
-                                                               warmup=3, runs=config.latency_runs, seed=config.seed)}
-    retention = retention_point(orig_test.correct, final_test.correct)
-    test_ci = retention_interval(orig_test.correct, final_test.correct, seed=config.seed)
-    chance = 1.0 / len(model.labels)
+
+def stream_test(run: Run, choice: Choice, final: Final) -> tuple[dict | None, list[str]]:
+    """Stage 9, the app's terms: the original and the chosen artifact as detectors on the test split's streams;
+    (their figures or None, warnings that say why the detector was not judged or the original is near chance)."""
+    config, model = run.config, run.inp.model
     warnings = []
-    if orig_test.accuracy < 2 * chance:
-        warnings.append(f"the original model is near chance on the test split ({orig_test.accuracy:.1%}, chance "
-                        f"{chance:.1%}): retention against it means little; check the model and the data first")
-
-    mark("final")
-
-    # 9. the app's terms: the original and the chosen artifact as streaming detectors on the test split's streams
+    chance = 1.0 / len(model.labels)
+    if final.original_test.accuracy < 2 * chance:
+        warnings.append(f"the original model is near chance on the test split ({final.original_test.accuracy:.1%}, "
+                        f"chance {chance:.1%}): retention against it means little; check the model and the data first")
     stream = None
-    if config.stream and detect.get("keywords"):
-        negatives, source = split_negatives(config, detect["keywords"], work, model.meta.sampling_rate, "test",
-                                             show_progress)
+    if config.stream and choice.detect.get("keywords"):
+        keywords = choice.detect["keywords"]
+        negatives, source = split_negatives(config, keywords, run.work, model.meta.sampling_rate, "test",
+                                             run.show_progress)
         try:
-            stream = stream_figures({"original": original_artifact, "compressed": final_artifact}, data,
-                                    out / "stream", config=stream_config(config, detect["keywords"]),
-                                    negatives=negatives, negatives_source=source)
+            stream = stream_figures({"original": final.original_artifact, "compressed": final.artifact}, run.data,
+                                    run.out / "stream", config=stream_config(config, keywords), negatives=negatives,
+                                    negatives_source=source)
         except SpcError as exc:  # e.g. the test split holds no non-keyword clip: said in the report
             warnings.append(f"the detector was not judged on the test split: {exc}")
     elif config.stream:
-        warnings.append(f"the detector was not judged: {detect['why']}")
-    mark("stream")
+        warnings.append(f"the detector was not judged: {choice.detect['why']}")
+    run.mark("stream")
+    return stream, warnings
 
-    # 10. report
-    artifacts = out / "artifacts"
-    artifacts.mkdir(exist_ok=True)
-    copied = {name: _copy_artifact(entry["onnx"], artifacts) for name, entry in entries.items()}
-    final_copy = _copy_artifact(final_artifact, artifacts)
-    from ..bench import machine_info
 
+def make_report(run: Run, entries: dict, analysis: Path, choice: Choice, final: Final, stream: dict | None,
+                warnings: list[str]) -> dict:
+    """Stage 10: the report (JSON-able); the artifacts and their manifests copied into ``out/artifacts``."""
+    inp, config, out = run.inp, run.config, run.out
+    clips, val, test = inp.clips, inp.clips["validation"], inp.clips["test"]
+    (out / "artifacts").mkdir(exist_ok=True)
+    copied = {name: _copy_artifact(entry["onnx"], out / "artifacts") for name, entry in entries.items()}
     report = {
-        "schema_version": 2, "run_id": inp.run_id, "job": inp.job, "model": str(model_src),
+        "schema_version": 2, "run_id": inp.run_id, "job": inp.job, "model": run.model_src,
         "keys": {"weights_sha256": inp.key[0], "data_sha256": inp.key[1], "calibration_sha256": inp.key[2]},
         "data": {**inp.dataset.describe(), "val_clips": len(val), "test_clips": len(test),
                  "skipped": [x for c in clips.values() for x in c.skipped]},
-        "target": target.as_dict(), "method": config.method, "config": config.as_dict(),
-        "retention_target": config.retention, "chosen": chosen, "choice": choice.as_dict(), "candidates": entries,
-        "label_mapping": val.label_mapping,
-        "analysis": str(analysis_dir / "analysis.json"),
+        "target": inp.target.as_dict(), "method": config.method, "config": config.as_dict(),
+        "retention_target": config.retention, "chosen": choice.name, "choice": choice.choice.as_dict(),
+        "candidates": entries, "label_mapping": val.label_mapping, "analysis": str(analysis),
         "calibration": {"manifest": config.calib, "hash": inp.key[2]} if config.calib else None,
-        "final": {"artifact": final_copy, "kind": final_manifest.get("kind"), "test_accuracy": final_test.accuracy,
-                  "original_test_accuracy": orig_test.accuracy, "retention": retention,
-                  "retention_ci": _finite(test_ci), "mcnemar_p": mcnemar_exact(orig_test.correct, final_test.correct),
-                  "clip_verdict": verdict(retention, test_ci, config.retention, final_test.n_clips),
-                  "passed": retention >= config.retention - EPS, "test": final_test.as_dict(),
-                  "latency_ms": final_lat["compressed"], "original_latency_ms": final_lat["original"],
-                  "speedup_p50": final_lat["original"]["p50_ms"] / final_lat["compressed"]["p50_ms"]},
-        "build": build, "artifacts": copied, "stream": _stream_summary(stream), "machine": machine_info(), "versions": _versions(),
-        "stages": timeline, "seconds": round(time.perf_counter() - t0, 1), "device_results": [], "warnings": warnings,
+        "final": final_figures(final, config, _copy_artifact(final.artifact, out / "artifacts")),
+        "build": final.build, "artifacts": copied, "stream": _stream_summary(stream), "machine": machine_info(),
+        "versions": _versions(), "stages": run.timeline, "seconds": round(time.perf_counter() - run.t0, 1),
+        "device_results": [], "warnings": warnings,
     }
     report["final"].update(final_detector(stream, report["final"], config))
-    if not check:
-        report["next_steps"] = device_commands(report, data.root, out)
-    from ..report import write_report
-
-    write_report(report, out)
+    if not choice.check:
+        report["next_steps"] = device_commands(report, run.data.root, out)
     return report
+
+
+def final_figures(final: Final, config: CompressConfig, artifact_copy: str) -> dict:
+    """The chosen artifact's test figures against the original's: retention with its interval, the clip verdict,
+    McNemar's p and the latency ratio."""
+    t, o = final.test, final.original_test
+    retention = retention_point(o.correct, t.correct)
+    ci = retention_interval(o.correct, t.correct, seed=config.seed)
+    lat = final.latency
+    return {"artifact": artifact_copy, "kind": final.kind, "test_accuracy": t.accuracy,
+            "original_test_accuracy": o.accuracy, "retention": retention, "retention_ci": _finite(ci),
+            "mcnemar_p": mcnemar_exact(o.correct, t.correct),
+            "clip_verdict": verdict(retention, ci, config.retention, t.n_clips),
+            "passed": retention >= config.retention - EPS, "test": t.as_dict(),
+            "latency_ms": lat["compressed"], "original_latency_ms": lat["original"],
+            "speedup_p50": lat["original"]["p50_ms"] / lat["compressed"]["p50_ms"]}
 
 
 def stream_config(config: CompressConfig, keywords) -> "StreamEvalConfig":
@@ -437,8 +523,6 @@ def judge_on_validation(entries: dict, val, inp: Inputs, config: CompressConfig,
 
 def _record_temperature(artifact: str, temperature: float) -> None:
     """Write the calibrated temperature into an ONNX artifact's manifest (what the runtime and builds read)."""
-    from ..fileio import atomic_write_text
-
     m = manifest_path(artifact)
     manifest = read_json(m, "artifact manifest")
     if manifest.get("temperature") != temperature:
@@ -502,8 +586,6 @@ def _copy_artifact(artifact: str, dest: Path) -> str:
 
 def device_commands(report: dict, data_dir, out: Path) -> list[str]:
     """The exact commands to run on the device when this machine cannot build the target's engine."""
-    from ..engines import artifact_name
-
     target = get_target(report["target"]["name"], quiet=True)
     onnx = Path(report["artifacts"][report["chosen"]])
     orig = Path(report["artifacts"]["original"])
@@ -517,12 +599,5 @@ def device_commands(report: dict, data_dir, out: Path) -> list[str]:
 
 
 def _versions() -> dict:
-    import onnx
-    import onnxruntime
-    import torch
-    import transformers
-
-    from .. import __version__
-
     return {"spc": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
             "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ..data import DataConfig
 from ..fileio import atomic_write_text
-from ..finetune import FinetuneConfig
+from ..training.finetuning import FinetuneConfig
 from ..synth import SynthConfig, make_keyword_dataset
-from ..train import TrainConfig
+from ..training.loop import TrainConfig
 from .finetune import run_finetune
 
 DEMO_PRESET = "preset:whisper-small"

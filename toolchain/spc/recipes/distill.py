@@ -14,16 +14,15 @@ import shutil
 import time
 from pathlib import Path
 
-from ..bench import torch_cpu_latency
+from ..timing import torch_cpu_latency
 from ..data import DataConfig, clips_for
 from ..distill import DistillConfig, MimicConfig, build_student, distill
-from ..evaluate import evaluate, torch_predictor
-from ..fileio import check_output_dir
+from ..accuracy import evaluate, torch_predictor
+from ..fileio import check_output_dir, prepare_out_dir
 from ..models import load_model, save_model
 from ..params import count_parameters
-from ..train import fingerprint, is_main_process, train_device
+from ..training.loop import fingerprint, is_main_process, train_device
 from ..locking import locks_output
-from .finetune import prepare_out_dir
 
 RESULT = "distill.json"
 WORK = ".spc-distill"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data import DataConfig, as_data_config, load_clips, map_labels
-from ..evaluate import EvalResult, evaluate, torch_predictor
+from ..accuracy import EvalResult, evaluate, torch_predictor
 from ..models import load_model
-from ..device import resolve_device
+from ..torch_device import resolve_device
 from ..errors import SpcError
 
 

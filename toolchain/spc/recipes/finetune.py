@@ -15,30 +15,16 @@ from pathlib import Path
 
 from ..data import DataConfig, clips_for
 from ..errors import SpcError
-from ..fileio import check_output_dir, read_json
-from ..evaluate import evaluate, torch_predictor
-from ..finetune import FinetuneConfig, finetune
+from ..fileio import prepare_out_dir, read_json
+from ..accuracy import evaluate, torch_predictor
+from ..training.finetuning import FinetuneConfig, finetune
 from ..models import load_model, save_model
 from ..params import count_parameters
-from ..train import fingerprint, is_main_process, train_device
+from ..training.loop import fingerprint, is_main_process, train_device
 from ..locking import locks_output
 
 SUMMARY = "finetune.json"
 WORK = ".spc-train"
-
-
-def prepare_out_dir(out: Path, marker: str, overwrite: bool) -> None:
-    """Refuse an output folder that holds something else, before any long work starts."""
-    if overwrite and out.exists():
-        if out.is_file():
-            raise SpcError(f"output {out} is a file, not a folder")
-        shutil.rmtree(out)
-    if out.is_file():
-        raise SpcError(f"output {out} is a file, not a folder")
-    ours = (out / marker).exists() or any(p.name.startswith(".spc-") for p in out.iterdir()) if out.is_dir() else True
-    if out.is_dir() and any(out.iterdir()) and not ours:
-        raise SpcError(f"output folder {out} is not empty and holds no spc run; choose another output folder")
-    check_output_dir(out)
 
 
 @locks_output("out_dir")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
 from ..data import DataConfig, as_data_config, load_clips, map_labels
-from ..evaluate import evaluate
+from ..accuracy import evaluate
 from ..export import ExportConfig, export_onnx
 from ..fileio import check_output_dir
 from ..models import load_model
@@ -24,8 +24,8 @@ def run_precision(model_src, data: DataConfig | str | Path, calib, out_dir, *,
                   latency_runs: int = 20, int8_method: str = "minmax") -> dict:
     from contextlib import ExitStack
 
-    from ..bench import bench_callables
-    from ..engines.manifest import derive_manifest, read_manifest, write_manifest
+    from ..timing import bench_callables
+    from ..engines.artifact_manifest import derive_manifest, read_manifest, write_manifest
     from ..engines.loader import open_runner
 
     out = check_output_dir(out_dir)  # before any work; created once the inputs are read

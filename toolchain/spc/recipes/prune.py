@@ -14,34 +14,18 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from ..bench import torch_cpu_latency
-from ..data import DataConfig, clips_for, load_clips
-from ..evaluate import evaluate, torch_predictor
-from ..fileio import check_output_dir
+from ..timing import torch_cpu_latency
+from ..data import DataConfig, clips_for
+from ..accuracy import evaluate, torch_predictor
+from ..calib.select import calibration_clips
+from ..fileio import check_output_dir, prepare_out_dir
 from ..models import load_model, save_model
 from ..params import count_parameters
 from ..prune import PruneConfig, prune, prune_model
 from ..prune.plots import curves_figure
 from ..locking import locks_output
-from .finetune import prepare_out_dir
 
 RESULT = "prune.json"
-
-
-def calibration_clips(model, dataset, data: DataConfig, config: PruneConfig, calib: str | Path | None):
-    """(clips BI is scored on, what they are): a calibration manifest's clips, or a seeded class-balanced sample."""
-    from ..data.clips import map_labels
-
-    order = map_labels(model.labels, dataset.labels, by_name=data.subset)
-    rate, seconds = model.meta.sampling_rate, model.meta.clip_seconds
-    if calib is None:
-        return load_clips(dataset, "validation", rate=rate, clip_seconds=seconds, labels=order, limit=config.calib_clips,
-                          seed=config.seed, show_progress=False), None
-    from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
-
-    manifest = load_manifest(calib)
-    info = {"manifest": str(calib), "hash": manifest_hash(manifest), "split": manifest["split"]}
-    return load_clips_from_manifest(manifest, data.root, rate=rate, clip_seconds=seconds, labels=order), info
 
 
 @locks_output("out_dir")
@@ -60,7 +44,7 @@ def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, c
     config.check_clips(len(ds.split("validation")), f"the validation split of {ds.root}")
     prepare_out_dir(out, RESULT, overwrite)
     clips = clips_for(model, ds, splits, subset=data.subset, show_progress=show_progress)
-    calib_clips, calib_info = calibration_clips(model, ds, data, config, calib)
+    calib_clips, calib_info = calibration_clips(model, ds, data, config.calib_clips, config.seed, calib)
     t0 = time.perf_counter()
     pruned, result = prune(model, config, clips["validation"], calib_clips, test=clips["test"], train=clips.get("train"),
                            work=out / ".spc-heal", show_progress=show_progress)

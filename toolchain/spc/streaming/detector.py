@@ -22,7 +22,7 @@ import numpy as np
 
 from ..runtime import KeywordSpotter
 from ..stats import retention_interval, retention_point
-from ..streaming_eval import Recordings, StreamEvalConfig, decide_all, stream_scores
+from .evaluation import Recordings, StreamEvalConfig, decide_all, stream_scores
 
 
 @dataclass

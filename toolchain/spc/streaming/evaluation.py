@@ -32,10 +32,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .audio import trim_silence, unit_rms
-from .errors import SpcError
-from .fileio import atomic_write_text, check_output_dir
-from .runtime import NON_KEYWORDS, Detection, KeywordSpotter, StreamingSpotter
+from ..audio import trim_silence, unit_rms
+from ..errors import SpcError
+from ..fileio import atomic_write_text, check_output_dir
+from ..runtime import NON_KEYWORDS, Detection, KeywordSpotter, StreamingSpotter
 
 DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 
@@ -363,7 +363,7 @@ def evaluate_artifact(spotter: KeywordSpotter, rec: Recordings, config: StreamEv
 
 def det_plot(results: Mapping[str, dict], path: Path, max_fa_per_hour: float) -> Path:
     """Miss rate against false accepts per hour (log x; zero false accepts drawn at half the resolution)."""
-    from .plotting import pyplot
+    from ..plotting import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -395,7 +395,7 @@ def det_plot(results: Mapping[str, dict], path: Path, max_fa_per_hour: float) ->
 
 def load_test_clips(data, spotter: KeywordSpotter):
     """The test split at the artifact's rate and clip length, in its class order."""
-    from .data import as_data_config, load_clips
+    from ..data import as_data_config, load_clips
 
     ds = as_data_config(data).open()
     return load_clips(ds, "test", rate=spotter.sampling_rate, clip_seconds=spotter.clip_samples / spotter.sampling_rate,

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import SpcError
-from .fileio import atomic_torch_save
-from .progress import make_progress
+from ..errors import SpcError
+from ..fileio import atomic_torch_save
+from ..progress import make_progress
 
 SCHEDULES = ("linear", "constant")
 
@@ -124,7 +124,7 @@ def is_main_process() -> bool:
 
 def train_device(config: TrainConfig) -> torch.device:
     """The device this process trains on: the configured one, or this process's GPU under torchrun."""
-    from .device import resolve_device
+    from ..torch_device import resolve_device
 
     device = resolve_device(config.device)
     if device.type == "cuda" and world()[1] > 1:

@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .data.clips import ClipSet
-from .errors import SpcError
-from .evaluate import score
-from .features import cache_outputs
-from .train import FitResult, Task, TrainConfig, fit, train_device
+from ..data.clips import ClipSet
+from ..errors import SpcError
+from ..accuracy import score
+from ..features import cache_outputs
+from .loop import FitResult, Task, TrainConfig, fit, train_device
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,160 @@
+"""The device commands: targets, build, run and bench on ONNX and engine artifacts (no torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from ..console import shown_path, stdout
+from ..errors import SpcError
+from ..fileio import check_output_file
+from .group import cli
+from .options import (Finite, HOP, POSITIVE, RUNS, THREADS, WARMUP, data_config, data_flags)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print every field of every target as JSON.")
+def targets(as_json):
+    """List the device profiles in targets/ (use a name or a family with --target)."""
+    from rich.table import Table
+
+    from ..targets import load_targets
+
+    found = sorted(load_targets().values(), key=lambda t: (t.family, t.name))
+    if as_json:
+        click.echo(json.dumps([t.as_dict() for t in found], indent=2))
+        return
+    table = Table(title="targets", caption="* the board a family name resolves to; --json for every field")
+    for col in ("name", "family", "backend", "precision", "gpu (sm, SMs)", "batch", "seconds"):
+        table.add_column(col, no_wrap=True)
+    for t in found:
+        p = t.profile
+        gpu = f"{t.gpu} ({t.compute_capability}, {'/'.join(map(str, t.sm_counts)) or 'any'})" if t.is_gpu else "-"
+        table.add_row(t.name + (" *" if t.family_default else ""), t.family, t.backend, t.precision, gpu,
+                      f"{p.min_batch}/{p.opt_batch}/{p.max_batch}", f"{p.min_seconds}/{p.opt_seconds}/{p.max_seconds}")
+    stdout().print(table)
+
+
+@cli.command()
+@click.argument("onnx_path", type=click.Path())
+@click.option("--target", "target_name", required=True, help="A target name or family (see spc targets).")
+@click.option("--out", "out_path", type=click.Path(), help="Output artifact file or folder (default: beside the ONNX file).")
+@click.option("--fp32-layers", "fp32_layers", multiple=True,
+              help="TensorRT: ONNX node names to keep in FP32 (comma-separated or repeated).")
+@click.option("--fp32-from", "fp32_from", type=click.Path(),
+              help="TensorRT: keep in FP32 the layers this precision.json (spc precision) flagged.")
+@click.option("--timing-cache", type=click.Path(),
+              help="TensorRT: folder of timing caches, one per GPU and TensorRT version (default: the artifact's).")
+def build(onnx_path, target_name, out_path, fp32_layers, fp32_from, timing_cache):
+    """Build the artifact TARGET runs from ONNX_PATH: a TensorRT engine, or an optimised ONNX Runtime graph.
+
+    A GPU target is built only on its own GPU (name, compute capability, SM count); elsewhere this
+    says why and stops. An INT8 QDQ model from spc precision (int8.onnx) becomes an INT8 engine.
+
+    \b
+    Examples:
+      spc build model.onnx --target jetson-orin      # on the board: model.jetson-orin-nano.engine
+      spc build model.onnx --target rtx-4090 --fp32-from precision/precision.json
+      spc build model.onnx --target cpu              # model.cpu.ort.onnx
+    """
+    from ..engines import build_artifact
+    from ..targets import get_target
+
+    target = get_target(target_name)
+    names = [n for item in fp32_layers for n in item.split(",") if n.strip()]
+    report = build_artifact(onnx_path, target, out_path, fp32_layers=names, fp32_from=fp32_from,
+                            timing_cache=timing_cache)
+    stdout().print(f"built [bold]{report.artifact}[/] for {target.name} ({target.backend}, "
+                   f"{report.manifest.get('precision', target.precision)}); manifest {report.artifact}.json")
+
+
+@cli.command(name="run")
+@click.argument("artifact", type=click.Path())
+@click.argument("audio_path", type=click.Path())
+@click.option("--top", default=3, show_default=True, type=POSITIVE, help="Classes to show for a clip.")
+@click.option("--stream/--clip", "as_stream", default=None,
+              help="Detect keywords along the recording (default: when it is longer than 1.5 clips).")
+@click.option("--hop", default=0.1, show_default=True, type=HOP,
+              help="Stream: window hop in seconds.")
+@click.option("--smooth", default=3, show_default=True, type=POSITIVE, help="Stream: posteriors averaged over this many windows.")
+@click.option("--threshold", default=0.8, show_default=True, type=Finite(0, 1),
+              help="Stream: detection threshold on the smoothed posterior.")
+@click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
+def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, threads):
+    """Classify AUDIO_PATH with an exported model or engine, or detect keywords along a recording.
+
+    \b
+    Examples:
+      spc run model.onnx yes.wav
+      spc run model.onnx kitchen-recording.wav --stream --threshold 0.9
+    """
+    from rich.table import Table
+
+    from ..audio import BadAudio, read_audio
+    from ..runtime import KeywordSpotter
+
+    spotter = KeywordSpotter(artifact, threads=threads)
+    try:
+        x = read_audio(audio_path, spotter.sampling_rate)
+    except BadAudio as exc:
+        raise SpcError(f"{shown_path(audio_path)}: {exc}") from None
+    if as_stream is None:
+        as_stream = len(x) > 1.5 * spotter.clip_samples
+    if as_stream:
+        table = Table(title=f"keywords in {escape(shown_path(audio_path))}")
+        for col in ("time (s)", "keyword", "score"):
+            table.add_column(col)
+        for d in spotter.stream(x, hop, smooth, threshold):
+            table.add_row(f"{d.time_s:.2f}", d.label, f"{d.score:.3f}")
+        stdout().print(table)
+    else:
+        table = Table(title=escape(shown_path(audio_path)))
+        table.add_column("class")
+        table.add_column("probability", justify="right")
+        for label, p in spotter.classify(x, top):
+            table.add_row(label, f"{p:.4f}")
+        stdout().print(table)
+
+
+@cli.command(name="bench")
+@click.argument("artifacts", nargs=-1, required=True)
+@click.option("--target", "target_name", help="Shapes from this target's profile (default: the target the first "
+              "artifact was built for), kept within each engine's own profile.")
+@click.option("--data", "data_dir", type=click.Path(), help="Also measure accuracy on this data set.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["validation", "test"]))
+@click.option("--report", "report_dir", type=click.Path(), help="Add the figures to this compress report.")
+@click.option("--runs", default=30, show_default=True, type=RUNS, help="Timed runs per shape (after warm-up).")
+@click.option("--warmup", default=5, show_default=True, type=WARMUP)
+@click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
+@click.option("--json", "json_path", type=click.Path(), help="Write the results to this JSON file.")
+@data_flags
+def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup, threads, json_path, layout, split_by,
+              test_speaker, task):
+    """Latency (p50/p90/p99/mean, clips per second) of ARTIFACTS side by side, at the target's shapes.
+
+    ARTIFACTS are .onnx / .ort.onnx / .engine files with manifests, or model folders (PyTorch).
+    Several artifacts are timed in interleaved rounds, so their ratios are measured in one run.
+
+    \b
+    Example (on the board, after spc compress printed it):
+      spc bench report/artifacts/pruned.jetson-orin-nano.engine --target jetson-orin-nano --data data --report report
+    """
+    from ..recipes.bench import run_bench
+
+    if json_path:
+        check_output_file(json_path)  # before the timing, not after
+    result = run_bench(list(artifacts), target_name, data=data_config(click.get_current_context()) if data_dir else None,
+                       split=split, report_dir=report_dir, runs=runs, warmup=warmup, threads=threads)
+    from ..console import bench_table, label_mapping_note
+
+    for mapping in {m["note"]: m for m in result.get("label_mapping", {}).values() if m.get("note")}.values():
+        label_mapping_note(mapping)
+    stdout().print(bench_table(result))
+    if json_path:
+        from ..fileio import atomic_write_text
+
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(json_path, json.dumps(result, indent=2))

@@ -1,0 +1,86 @@
+"""Data and calibration sets: ``spc data download``, ``spc calib make / check``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..console import stdout
+from ..errors import SpcError
+from .group import cli
+from .options import (POSITIVE, SEED, data_config, data_flags)
+
+
+@cli.group()
+def calib():
+    """Calibration sets: make a manifest, check it against a data folder."""
+
+
+@calib.command(name="make")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
+@click.option("--n", "n_clips", default=512, show_default=True, type=POSITIVE, help="Clips in the set.")
+@click.option("--out", "out", help="Manifest name or path (NAME -> NAME.json).")
+@click.option("--split", default="validation", show_default=True, type=click.Choice(["validation", "train", "test"]),
+              help="Where clips are drawn from (test is refused).")
+@click.option("--rule", default="class-balanced", show_default=True, type=click.Choice(["class-balanced", "random"]))
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--from", "rule_file", type=click.Path(exists=True, dir_okay=False), help="Build from a rule file.")
+@data_flags
+def calib_make(data_dir, n_clips, out, split, rule, seed, rule_file, layout, split_by, test_speaker, task):
+    """Draw a reproducible calibration set from DATA and write its manifest.
+
+    \b
+    Example:
+      spc calib make --data ../shared/data/fsdd --n 256 --out fsdd-256
+    """
+    from ..calib.manifest import make_from_rule, make_manifest, manifest_hash, save_manifest
+
+    if rule_file:
+        manifest = make_from_rule(rule_file, data_dir)
+        out = out or Path(rule_file).name.replace(".rule.json", "")
+    else:
+        if not out:
+            raise SpcError("calib make needs --out NAME (or --from RULE)")
+        ds = data_config(click.get_current_context()).open()
+        manifest = make_manifest(ds, n_clips, seed=seed, split=split, rule=rule, name=str(out))
+    path = save_manifest(manifest, out)
+    labels = {}
+    for c in manifest["clips"]:
+        labels[c["label"]] = labels.get(c["label"], 0) + 1
+    stdout().print(f"{path}: {manifest['n']} clips from {manifest['split']} ({manifest['rule']}, seed {manifest['seed']}), "
+                   f"{len(labels)} classes, hash {manifest_hash(manifest)}")
+
+
+@calib.command(name="check")
+@click.argument("name")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
+def calib_check(name, data_dir):
+    """Say which clips of manifest NAME are missing from DATA or changed (exit 1 if any)."""
+    from ..calib.manifest import check_manifest, load_manifest
+
+    status = check_manifest(load_manifest(name), data_dir)
+    for p in status["missing"]:
+        stdout().print(f"missing  {p}")
+    for p in status["changed"]:
+        stdout().print(f"changed  {p}")
+    stdout().print(f"{status['clips']} clips: {len(status['missing'])} missing, {len(status['changed'])} changed")
+    if not status["ok"]:
+        sys.exit(1)
+
+
+@cli.group()
+def data():
+    """Data sets: download."""
+
+
+@data.command()
+@click.argument("name", type=click.Choice(["speech-commands"]))
+@click.argument("dest", type=click.Path())
+def download(name, dest):
+    """Download and unpack a data set (Speech Commands v0.02, 2.3 GB) into DEST."""
+    from ..data.download import download_speech_commands
+
+    path = download_speech_commands(Path(dest))
+    stdout().print(f"Speech Commands v0.02 in {path}")

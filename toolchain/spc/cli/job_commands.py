@@ -1,0 +1,115 @@
+"""The main job and the built-in default: ``spc compress`` and ``spc demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from ..console import pct, stdout
+from ..fileio import check_output_dir, read_json
+from .group import cli
+from .options import (CSV, COMPRESS_CFG, DEMO_CFG, Finite, POSITIVE, RETENTION, RUNS, SEED, cfg_option,
+                      config_file_option, data_config, data_flags, make_config)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder (train/validation/test).")
+@click.option("--target", "target_name", default="cpu", show_default=True, help="Target name or family (spc targets).")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Report folder (report.md, report.json, artifacts).")
+@cfg_option(COMPRESS_CFG, "method", "--method",
+            help="auto: try both and keep the fastest candidate that meets the target.")
+@cfg_option(COMPRESS_CFG, "retention", "--retention", type=RETENTION, help="Keep at least this fraction of the accuracy.")
+@cfg_option(COMPRESS_CFG, "prune.heal.method", "--heal", help="How pruned candidates are repaired.")
+@cfg_option(COMPRESS_CFG, "mimic.kind", "--mimic-kind", help="layer, transformer or linear.")
+@cfg_option(COMPRESS_CFG, "mimic.n_layers", "--mimic-layers", type=click.IntRange(1, 2))
+@cfg_option(COMPRESS_CFG, "distill.stage1.epochs", "--stage1-epochs", type=POSITIVE)
+@cfg_option(COMPRESS_CFG, "distill.stage2.epochs", "--stage2-epochs", type=POSITIVE)
+@cfg_option(COMPRESS_CFG, "analysis_clips", "--analysis-clips", type=click.IntRange(min=4))
+@cfg_option(COMPRESS_CFG, "calib", "--calib", help="Calibration manifest for the analysis and BI scoring (see spc calib).")
+@cfg_option(COMPRESS_CFG, "latency_runs", "--latency-runs", type=RUNS)
+@cfg_option(COMPRESS_CFG, "seed", "--seed", type=SEED)
+@cfg_option(COMPRESS_CFG, "stream", "--stream/--no-stream",
+            help="Also judge the original and the chosen artifact as streaming detectors (misses, false accepts/h).")
+@cfg_option(COMPRESS_CFG, "keywords", "--keywords", type=CSV,
+            help="Classes that are keywords in the streaming evaluation (default: all but _silence_/_unknown_).")
+@cfg_option(COMPRESS_CFG, "max_fa_per_hour", "--max-fa-per-hour", type=Finite(0, 1000),
+            help="False-accept budget: each detector's threshold is the one with the fewest misses at or under it.")
+@cfg_option(COMPRESS_CFG, "negatives_hours", "--negatives-hours", type=Finite(0, 100),
+            help="Hours of keyword-free speech (espeak-ng, made offline, cached) added to each split's streams.")
+@cfg_option(COMPRESS_CFG, "negatives", "--negatives", type=click.Path(),
+            help="A folder of your own long non-keyword recordings for the test streams.")
+@config_file_option
+@click.option("--map-labels", is_flag=True, help="The data holds only some of the model's classes: match them by name.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+@data_flags
+@click.pass_context
+def compress(ctx, model, data_dir, target_name, out_dir, config_file, overwrite, **_):
+    """The main job: MODEL -> an artifact for --target that keeps --retention of the accuracy, with a report.
+
+    Analyses, prunes (healing the candidates) and/or distils, exports to ONNX (parity-checked), judges
+    every candidate on validation as a classifier (clip retention) and as a streaming detector (hit rate
+    at --max-fa-per-hour on streams with --negatives-hours of negative audio; scores calibrated to the
+    original's), picks the fastest that meets --retention in both, builds it for the target and
+    evaluates the built artifact itself on the test split, as clips and as a detector.
+    Re-running reuses finished stages (keyed by the model's weights, the data and the settings).
+    Where this machine cannot build the target's engine, it stops at ONNX and prints the commands to
+    run on the device.
+
+    \b
+    Examples:
+      spc compress fsdd-teacher --data ../shared/data/fsdd --target cpu --out fsdd-report
+      spc compress kws-teacher --data speech_commands_v0.02 --target jetson-orin --out kws-report
+      spc compress kws-teacher --data sc --out again --config kws-report/report.json
+    """
+    from ..recipes.compress import run_compress
+
+    config = make_config(ctx, COMPRESS_CFG, config_file)
+    report = run_compress(model, data_config(ctx), out_dir, target_name, config=config, overwrite=overwrite)
+    print_compress_summary(report, out_dir)
+
+
+def print_compress_summary(report: dict, out_dir) -> None:
+    from ..console import compress_deferred_line, compress_table, compress_verdict_line, label_mapping_note
+
+    label_mapping_note(report.get("label_mapping"))
+    stdout().print(compress_table(report))
+    stdout().print(compress_verdict_line(report, Path(out_dir) / "report.md"))
+    for warning in report.get("warnings", []):
+        stdout().print(f"[bold yellow]warning:[/] {escape(str(warning))}")
+    for line in report.get("next_steps", []):
+        if line == report["next_steps"][0]:
+            stdout().print(compress_deferred_line(report["target"]["name"], str(report["build"].get("deferred"))))
+        stdout().print(f"  {escape(line)}", soft_wrap=True)
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="spc-demo", show_default=True, type=click.Path(), help="Work folder.")
+@cfg_option(DEMO_CFG, "train.epochs", "--epochs", type=POSITIVE, help="Teacher training epochs.")
+def demo(out_dir, epochs):
+    """The built-in default: offline keyword data (espeak-ng), a small teacher, then spc compress on it.
+
+    \b
+    1. 3,000 one-second clips of ten spoken words (ten voices, rates, pitches, noise), made offline;
+    2. a Whisper-architecture teacher (0.87 M parameters, log-mel front) trained from scratch on them;
+    3. spc compress --target cpu --method auto on that teacher, with its report.
+    Needs no network and no GPU; under 5 minutes on 2 CPU cores. Writes OUT/data, OUT/teacher,
+    OUT/report (report.md, report.json, the CPU artifact) and OUT/demo.json. Re-running reuses what is done.
+    """
+    from dataclasses import replace
+
+    from ..recipes.demo import DEMO_TRAIN, run_demo
+
+    train = replace(DEMO_TRAIN, train=replace(DEMO_TRAIN.train, epochs=epochs))
+    check_output_dir(out_dir)
+    result = run_demo(out_dir, train=train)
+    stdout().print(
+        f"demo teacher: test accuracy {pct(result['test_accuracy'])} (chance {pct(result['chance'])}), "
+        f"{result['params']['total'] / 1e6:.2f} M parameters"
+    )
+    print_compress_summary(read_json(Path(out_dir) / "report" / "report.json", "compress report"), Path(out_dir) / "report")
+    took = result["seconds"]
+    stdout().print(f"demo took {took['total']:.0f} s (data {took['data']:.0f} s, teacher {took['teacher']:.0f} s, "
+                   f"compress {took['compress']:.0f} s); summary in {Path(out_dir) / 'demo.json'}")

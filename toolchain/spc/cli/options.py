@@ -1,0 +1,135 @@
+"""The option machinery every command shares: checked numbers, data flags, options derived from the config
+dataclasses (each default stated once, where the config is defined), ``--config FILE``."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import click
+
+
+LAYOUT_HELP = "Data layout: auto, speech-commands, speech-commands-v2-12, folders, fsdd, hf-datasets."
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps."
+
+
+class Finite(click.FloatRange):
+    """A float range that also refuses nan and inf (``click.FloatRange`` lets nan through: it compares False)."""
+
+    def convert(self, value, param, ctx):
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return v
+
+
+POSITIVE = click.IntRange(min=1, max=10**9)
+NON_NEGATIVE = click.IntRange(min=0, max=10**9)
+NON_NEGATIVE_FLOAT = Finite(min=0)
+SEED = click.IntRange(0, 2**32 - 1)  # what numpy's and torch's generators take
+RUNS = click.IntRange(1, 100_000)
+WARMUP = click.IntRange(0, 10_000)
+THREADS = click.IntRange(0, os.cpu_count() or 1)  # 0: the library's default; more than the cores only slows it
+HOP = Finite(min=0.001, max=10.0)
+def data_flags(f):
+    f = click.option("--layout", default="auto", show_default=True, help=LAYOUT_HELP)(f)
+    f = click.option("--split-by", type=click.Choice(["take", "speaker"]), help="fsdd layout: split rule.")(f)
+    f = click.option("--test-speaker", help="fsdd layout with --split-by speaker: the held-out speaker.")(f)
+    f = click.option("--task", type=click.Choice(["35", "v2-12"]), help="speech-commands layout: the task.")(f)
+    return f
+
+
+# ---------------------------------------------------------------- options derived from the config dataclasses
+FINETUNE_CFG = "spc.training.finetuning:FinetuneConfig"
+PRUNE_CFG = "spc.prune:PruneConfig"
+MIMIC_CFG = "spc.models:MimicConfig"
+DISTILL_CFG = "spc.distill:DistillConfig"
+COMPRESS_CFG = "spc.recipes.compress:CompressConfig"
+DEMO_CFG = "spc.recipes.demo:DEMO_TRAIN"  # the demo's own training settings (an instance)
+
+
+def _config_class(ref: str):
+    import importlib
+
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class ConfigOption(click.Option):
+    """An option standing for one (dotted) field of a config dataclass: its default is the dataclass's,
+    read when needed (so the CLI imports no torch up front), and the config validates the value."""
+
+    def __init__(self, param_decls, *, config: str, field: str, **kw):
+        super().__init__(param_decls, show_default=True, **kw)
+        self.config, self.field = config, field
+
+    def get_default(self, ctx, call: bool = True):
+        from ..configs import default_of
+
+        return default_of(_config_class(self.config), self.field)
+
+
+def cfg_option(config: str, field: str, *decls, **kw):
+    return click.option(*decls, cls=ConfigOption, config=config, field=field, **kw)
+
+
+def make_config(ctx, config: str, config_file: str | None = None, base=None, key: str = "config"):
+    """The config: ``config_file`` (a config JSON, or a report holding one under ``key``), else ``base`` or the
+    defaults, changed by the options of this config given on the command line (all of them without a file)."""
+    from click.core import ParameterSource
+
+    from ..configs import load_config, with_changes
+
+    cls = _config_class(config)
+    start = load_config(cls, config_file, key) if config_file else base if base is not None else cls()
+    changes = {p.field: ctx.params[p.name] for p in ctx.command.params
+               if isinstance(p, ConfigOption) and p.config == config
+               and ((config_file is None and base is None)
+                    or ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE)}
+    return with_changes(start, changes)
+
+
+class _Csv(click.ParamType):
+    name = "A,B,..."
+
+    def __init__(self, item=str):
+        self.item = item
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (tuple, list)):
+            return tuple(value)
+        try:
+            return tuple(self.item(x.strip()) for x in str(value).split(",") if x.strip())
+        except ValueError:
+            self.fail(f"'{value}' is not a comma-separated list of {self.item.__name__}", param, ctx)
+
+
+CSV, CSV_INT = _Csv(str), _Csv(int)
+POSITIVE_FLOAT = Finite(min=0, min_open=True)
+CLIP_SECONDS = Finite(min=0.1, max=30.0)
+RETENTION = Finite(0, 1, min_open=True)
+config_file_option = click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False),
+    help="Settings from a JSON file (a config, or a report/summary that holds one); options given override it.")
+
+
+def data_config(ctx):
+    """The ``DataConfig`` of the data options every data-reading command shares."""
+    from ..data import DataConfig
+
+    p = ctx.params
+    return DataConfig(p["data_dir"], p["layout"], p["split_by"], p["test_speaker"], p["task"],
+                      subset=bool(p.get("map_labels")))
+
+
+def run_flags(f):
+    """Options every model-producing command shares (prune, distill)."""
+    f = click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")(f)
+    f = click.option("--map-labels", is_flag=True,
+                     help="The data holds only some of the model's classes: match them by name.")(f)
+    f = click.option("--latency-runs", default=20, show_default=True, type=WARMUP,
+                     help="Timed CPU runs per model (0: skip).")(f)
+    f = config_file_option(f)
+    return f
+
+

@@ -1,0 +1,1 @@
+"""Training: the one loop (``loop.fit``: seeded, resumable, data-parallel under torchrun) and fine-tuning."""
