@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -142,7 +143,10 @@ def students(work: Path) -> dict:
         _save("students", out)
     cache = work / "stream-cache"
     cache.mkdir(parents=True, exist_ok=True)
-    key = {n: cache / f"{n}-{sha256_file(p)[:16]}.json" for n, p in artifacts.items()}
+    from spc.training.loop import fingerprint
+
+    settings = fingerprint(asdict(StreamEvalConfig(seed=0)), NEG_HOURS)  # a change of thresholds streams anew
+    key = {n: cache / f"{n}-{sha256_file(p)[:16]}-{settings[:8]}.json" for n, p in artifacts.items()}
     todo = {n: p for n, p in artifacts.items() if not key[n].is_file()}
     t0 = time.perf_counter()
     if todo:

@@ -21,7 +21,7 @@ from .options import (Finite, HOP, NON_NEGATIVE_FLOAT, POSITIVE, SEED, THREADS, 
               "the other classes are non-keywords.")
 @click.option("--max-fa-per-hour", default=1.0, show_default=True, type=NON_NEGATIVE_FLOAT,
               help="Choose the threshold with the fewest misses at or under this many false accepts per hour.")
-@click.option("--thresholds", help="Comma-separated detection thresholds (default: 0.3 ... 0.999).")
+@click.option("--thresholds", help="Comma-separated detection thresholds (default: 0.3 ... 0.999999, fine near 1).")
 @click.option("--hop", default=0.1, show_default=True, type=HOP, help="Window hop (s).")
 @click.option("--smooth", default=3, show_default=True, type=POSITIVE, help="Posteriors averaged over this many windows.")
 @click.option("--refractory", default=1.0, show_default=True, type=NON_NEGATIVE_FLOAT, help="Seconds between detections.")

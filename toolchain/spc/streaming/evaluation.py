@@ -37,7 +37,11 @@ from ..errors import SpcError
 from ..fileio import atomic_write_text, check_output_dir
 from ..runtime import NON_KEYWORDS, Detection, KeywordSpotter, StreamingSpotter
 
-DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
+#: the detection thresholds every artifact is swept over; fine near 1 because a confident model (a pruned one, a
+#: student before calibration) can fire on keyword-free speech above 0.999, and a grid that stops there would
+#: leave it no threshold at the false-accept budget (scored as detecting nothing) when a higher one would do
+DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
+                      0.9995, 0.9998, 0.9999, 0.99995, 0.99998, 0.99999, 0.999995, 0.999998, 0.999999)
 
 
 @dataclass(frozen=True)
