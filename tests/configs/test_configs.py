@@ -111,3 +111,37 @@ def test_distill_config_file_sets_the_student_seed_and_device(tmp_path, monkeypa
     r = CliRunner().invoke(cli, args + ["--seed", "9", "--layers", "1"])
     assert r.exit_code == 0, r.output
     assert seen["config"].stage1.seed == 9 and seen["config"].stage1.epochs == 3 and seen["mimic"].n_layers == 1
+
+
+def test_the_streaming_defaults_are_stated_once():
+    """hop, smoothing, threshold and refractory time come from spc.runtime.StreamSettings everywhere: the runtime,
+    stream-eval's config and the CLI options; no CLI option writes one of them as a literal."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    from spc.runtime import STREAM, KeywordSpotter, StreamingSpotter
+    from spc.streaming.evaluation import StreamEvalConfig
+
+    sig = inspect.signature(StreamingSpotter.__init__).parameters
+    assert (sig["hop_seconds"].default, sig["smooth"].default, sig["threshold"].default,
+            sig["refractory_seconds"].default) == (STREAM.hop_seconds, STREAM.smooth, STREAM.threshold,
+                                                   STREAM.refractory_seconds)
+    assert inspect.signature(KeywordSpotter.stream).parameters["threshold"].default == STREAM.threshold
+    cfg = StreamEvalConfig()
+    assert (cfg.hop_seconds, cfg.smooth, cfg.refractory_seconds) == (STREAM.hop_seconds, STREAM.smooth,
+                                                                     STREAM.refractory_seconds)
+    cli_dir = Path(__file__).resolve().parents[2] / "toolchain" / "spc" / "cli"
+    literal = []
+    for f in cli_dir.glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                    and node.args[0].value in ("--hop", "--smooth", "--threshold", "--refractory"):
+                default = next((k.value for k in node.keywords if k.arg == "default"), None)
+                if isinstance(default, ast.Constant):
+                    literal.append(f"{f.name}: {node.args[0].value}")
+    assert literal == []
+    for command in ("run", "stream-eval"):
+        text = CliRunner().invoke(cli, [command, "--help"], terminal_width=200).output
+        line = next(x for x in text.splitlines() if x.strip().startswith("--hop"))
+        assert f"default: {STREAM.hop_seconds}" in line

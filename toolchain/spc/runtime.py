@@ -49,6 +49,20 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """How a live spotter decides, stated once: the runtime, ``spc run --stream``, ``spc stream-eval`` and
+    compress's detectors all take their defaults from here."""
+
+    hop_seconds: float = 0.1  # windows start this often
+    smooth: int = 3  # posteriors averaged over this many windows
+    threshold: float = 0.8  # a keyword is detected where its smoothed posterior reaches this
+    refractory_seconds: float = 1.0  # at most one detection per this many seconds
+
+
+STREAM = StreamSettings()
+
+
+@dataclass(frozen=True)
 class Detection:
     """A keyword found in a stream: window centre and end (stream seconds), label, smoothed posterior, wall-clock cost."""
 
@@ -114,8 +128,9 @@ class KeywordSpotter:
         """The top class of each clip."""
         return [self.labels[i] for i in self.probabilities(clips).argmax(axis=1)]
 
-    def stream(self, recording: np.ndarray, hop_seconds: float = 0.1, smooth: int = 3, threshold: float = 0.8,
-               refractory_seconds: float = 1.0, ignore: tuple[str, ...] = NON_KEYWORDS) -> list[Detection]:
+    def stream(self, recording: np.ndarray, hop_seconds: float = STREAM.hop_seconds, smooth: int = STREAM.smooth,
+               threshold: float = STREAM.threshold, refractory_seconds: float = STREAM.refractory_seconds,
+               ignore: tuple[str, ...] = NON_KEYWORDS) -> list[Detection]:
         """Slide a clip-long window by ``hop_seconds``; detect where the posterior, averaged over the last
         ``smooth`` windows, reaches ``threshold`` for a keyword; one detection per ``refractory_seconds``.
 
@@ -187,8 +202,9 @@ class WindowRing:
 class Decider:
     """Smoothing, threshold and refractory period over window posteriors, one window at a time, in order."""
 
-    def __init__(self, labels: list[str], rate: int, clip_samples: int, hop_samples: int, smooth: int = 3,
-                 threshold: float = 0.8, refractory_seconds: float = 1.0, ignore: tuple[str, ...] = NON_KEYWORDS):
+    def __init__(self, labels: list[str], rate: int, clip_samples: int, hop_samples: int, smooth: int = STREAM.smooth,
+                 threshold: float = STREAM.threshold, refractory_seconds: float = STREAM.refractory_seconds,
+                 ignore: tuple[str, ...] = NON_KEYWORDS):
         self.labels, self.rate, self.n, self.hop = labels, rate, clip_samples, hop_samples
         self.smooth, self.threshold, self.refractory = smooth, threshold, refractory_seconds
         self.keep = np.array([label not in ignore for label in labels])
@@ -216,8 +232,9 @@ class StreamingSpotter:
     keeps a GPU engine busy when the hop is small. ``artifact`` is a path or an open ``KeywordSpotter``.
     """
 
-    def __init__(self, artifact: "str | Path | KeywordSpotter", hop_seconds: float = 0.1, smooth: int = 3,
-                 threshold: float = 0.8, refractory_seconds: float = 1.0, *,
+    def __init__(self, artifact: "str | Path | KeywordSpotter", hop_seconds: float = STREAM.hop_seconds,
+                 smooth: int = STREAM.smooth, threshold: float = STREAM.threshold,
+                 refractory_seconds: float = STREAM.refractory_seconds, *,
                  ignore: tuple[str, ...] = NON_KEYWORDS, threads: int = 0, max_batch: int | None = None):
         check_stream_settings(hop_seconds, smooth, threshold, refractory_seconds)
         self._owned = not isinstance(artifact, KeywordSpotter)

@@ -11,6 +11,7 @@ from rich.markup import escape
 from ..console import shown_path, stdout
 from ..errors import SpcError
 from ..fileio import check_output_file
+from ..runtime import STREAM
 from .group import cli
 from .options import (Finite, HOP, POSITIVE, RUNS, THREADS, WARMUP, data_config, data_flags)
 
@@ -77,10 +78,10 @@ def build(onnx_path, target_name, out_path, fp32_layers, fp32_from, timing_cache
 @click.option("--top", default=3, show_default=True, type=POSITIVE, help="Classes to show for a clip.")
 @click.option("--stream/--clip", "as_stream", default=None,
               help="Detect keywords along the recording (default: when it is longer than 1.5 clips).")
-@click.option("--hop", default=0.1, show_default=True, type=HOP,
+@click.option("--hop", default=STREAM.hop_seconds, show_default=True, type=HOP,
               help="Stream: window hop in seconds.")
-@click.option("--smooth", default=3, show_default=True, type=POSITIVE, help="Stream: posteriors averaged over this many windows.")
-@click.option("--threshold", default=0.8, show_default=True, type=Finite(0, 1),
+@click.option("--smooth", default=STREAM.smooth, show_default=True, type=POSITIVE, help="Stream: posteriors averaged over this many windows.")
+@click.option("--threshold", default=STREAM.threshold, show_default=True, type=Finite(0, 1),
               help="Stream: detection threshold on the smoothed posterior.")
 @click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
 def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, threads):

@@ -8,6 +8,7 @@ import click
 
 from ..errors import SpcError
 from ..fileio import check_output_dir, read_json
+from ..runtime import STREAM
 from .group import cli, print_lines
 from .options import (Finite, HOP, NON_NEGATIVE_FLOAT, POSITIVE, SEED, THREADS, data_config, data_flags)
 
@@ -22,9 +23,9 @@ from .options import (Finite, HOP, NON_NEGATIVE_FLOAT, POSITIVE, SEED, THREADS, 
 @click.option("--max-fa-per-hour", default=1.0, show_default=True, type=NON_NEGATIVE_FLOAT,
               help="Choose the threshold with the fewest misses at or under this many false accepts per hour.")
 @click.option("--thresholds", help="Comma-separated detection thresholds (default: 0.3 ... 0.999999, fine near 1).")
-@click.option("--hop", default=0.1, show_default=True, type=HOP, help="Window hop (s).")
-@click.option("--smooth", default=3, show_default=True, type=POSITIVE, help="Posteriors averaged over this many windows.")
-@click.option("--refractory", default=1.0, show_default=True, type=NON_NEGATIVE_FLOAT, help="Seconds between detections.")
+@click.option("--hop", default=STREAM.hop_seconds, show_default=True, type=HOP, help="Window hop (s).")
+@click.option("--smooth", default=STREAM.smooth, show_default=True, type=POSITIVE, help="Posteriors averaged over this many windows.")
+@click.option("--refractory", default=STREAM.refractory_seconds, show_default=True, type=NON_NEGATIVE_FLOAT, help="Seconds between detections.")
 @click.option("--gap", default="0.5,3.0", show_default=True, help="Min,max seconds of background noise between clips.")
 @click.option("--noise-rms", default=0.003, show_default=True, type=NON_NEGATIVE_FLOAT, help="Background (pink) noise level.")
 @click.option("--repeats", default=1, show_default=True, type=POSITIVE, help="Use every test clip this many times "

@@ -35,7 +35,7 @@ import numpy as np
 from ..audio import trim_silence, unit_rms
 from ..errors import SpcError
 from ..fileio import atomic_write_text, check_output_dir
-from ..runtime import NON_KEYWORDS, Detection, KeywordSpotter, StreamingSpotter
+from ..runtime import Detection, KeywordSpotter, NON_KEYWORDS, STREAM, StreamingSpotter
 
 #: the detection thresholds every artifact is swept over; fine near 1 because a confident model (a pruned one, a
 #: student before calibration) can fire on keyword-free speech above 0.999, and a grid that stops there would
@@ -49,9 +49,9 @@ class StreamEvalConfig:
     """How recordings are built and detections decided; every field is recorded in the JSON."""
 
     keywords: tuple[str, ...] | None = None  # None: every class but _silence_/_unknown_
-    hop_seconds: float = 0.1
-    smooth: int = 3
-    refractory_seconds: float = 1.0
+    hop_seconds: float = STREAM.hop_seconds
+    smooth: int = STREAM.smooth
+    refractory_seconds: float = STREAM.refractory_seconds
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
     max_fa_per_hour: float = 1.0
     gap_seconds: tuple[float, float] = (0.5, 3.0)
