@@ -174,3 +174,24 @@ def test_eval_on_a_datasets_folder(tmp_path):
     assert {name: row["n"] for name, row in result["per_class"].items()} == {"yes": 1, "no": 2, "_silence_": 1}
     r = CliRunner().invoke(cli, args + ["validation"])
     assert r.exit_code == 1 and r.output.strip().endswith("this datasets folder holds only the train and test splits")
+
+
+def test_a_calibration_manifest_of_a_datasets_folder_names_rows_and_finds_a_changed_one(tmp_path):
+    from spc.calib import check_manifest, load_clips_from_manifest, make_manifest, save_manifest
+
+    parts = {name: make_split(labels, 100 * i) for i, (name, labels) in enumerate(SPLIT_LABELS.items())}
+    datasets.DatasetDict({name: p[0] for name, p in parts.items()}).save_to_disk(str(tmp_path / "hf"))
+    root = tmp_path / "hf"
+    manifest = make_manifest(open_dataset(root), 3, seed=0)
+    rows = [c["row"] for c in manifest["clips"]]
+    assert sorted(rows) == [0, 1, 2] and {c["source_split"] for c in manifest["clips"]} == {"valid"}
+    assert check_manifest(manifest, root)["ok"]
+    clips = load_clips_from_manifest(manifest, root, rate=16000, clip_seconds=0.1, labels=NAMES)
+    np.testing.assert_array_equal(clips.audio, np.stack([parts["valid"][1][r] for r in rows]))
+    r = CliRunner().invoke(cli, ["calib", "make", "--data", str(root), "--n", "3", "--out", str(tmp_path / "cal")])
+    assert r.exit_code == 0, r.output
+    changed = dict(manifest)
+    changed["clips"] = [dict(manifest["clips"][0], sha256="0" * 64)] + manifest["clips"][1:]
+    status = check_manifest(changed, root)
+    assert not status["ok"] and status["changed"] == [f".#valid/{rows[0]}"]
+    assert save_manifest(manifest, tmp_path / "m").is_file()

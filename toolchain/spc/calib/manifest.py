@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data.clips import ClipSet, _balanced_head, load_clips
+from ..audio import BadAudio
+from ..data.hf_datasets import RowReaders
 from ..data.layouts import ClipItem, KwsDataset
 from ..data.reader import open_dataset
 from ..errors import SpcError
@@ -40,11 +42,15 @@ def make_manifest(ds: KwsDataset, n: int, *, seed: int = 0, split: str = "valida
         order = np.random.default_rng(seed).permutation(len(items))[:n]
         chosen = [items[i] for i in sorted(order)]
     root = Path(ds.root)
+    rows = RowReaders()  # rows of a datasets folder: hashed by their stored audio, each split opened once
     clips = []
     for it in chosen:
-        rel = os.path.relpath(it.path, root)
-        clips.append({"path": rel, "label": it.label, "sha256": sha256_file(it.path),
-                      "start": it.start, "duration": it.duration})
+        entry = {"path": os.path.relpath(it.path, root), "label": it.label, "start": it.start, "duration": it.duration}
+        if it.row is None:
+            entry["sha256"] = sha256_file(it.path)
+        else:
+            entry.update(row=int(it.row), source_split=it.split, sha256=rows.sha256(it))
+        clips.append(entry)
     return {"format": FORMAT, "name": name, "dataset": {"layout": ds.layout, "options": ds.options, "labels": ds.labels},
             "split": split, "rule": rule, "seed": seed, "n": len(clips), "clips": clips}
 
@@ -99,12 +105,22 @@ def check_manifest(manifest: dict, data_dir: str | Path) -> dict:
     """Which clips are missing from ``data_dir`` or changed (sha256 differs)."""
     root = Path(data_dir)
     missing, changed = [], []
+    rows = RowReaders()
     for c in manifest["clips"]:
         f = root / c["path"]
-        if not f.is_file():
-            missing.append(c["path"])
+        where = c["path"] if c.get("row") is None else f"{c['path']}#{c.get('source_split')}/{c['row']}"
+        if c.get("row") is not None:  # a row of a datasets folder
+            try:
+                digest = rows.sha256(_item(root, c))
+            except (BadAudio, SpcError, IndexError, KeyError, OSError):
+                missing.append(where)
+                continue
+            if digest != c["sha256"]:
+                changed.append(where)
+        elif not f.is_file():
+            missing.append(where)
         elif sha256_file(f) != c["sha256"]:
-            changed.append(c["path"])
+            changed.append(where)
     return {"clips": len(manifest["clips"]), "missing": missing, "changed": changed, "ok": not missing and not changed}
 
 
@@ -117,10 +133,15 @@ def load_clips_from_manifest(manifest: dict, data_dir: str | Path, *, rate: int,
             raise SpcError(f"calibration set differs from {data_dir}: {len(status['missing'])} missing, "
                            f"{len(status['changed'])} changed (see spc calib check)")
     root = Path(data_dir)
-    items = [ClipItem(str(root / c["path"]), c["label"], c.get("start") or 0.0, c.get("duration"))
-             for c in manifest["clips"]]
+    items = [_item(root, c) for c in manifest["clips"]]
     ds = KwsDataset(str(root), "manifest", list(labels), {"validation": items})
     return load_clips(ds, "validation", rate=rate, clip_seconds=clip_seconds, labels=labels, show_progress=False)
+
+
+def _item(root: Path, c: dict) -> ClipItem:
+    """The clip a manifest entry names: a file (or a segment of one), or a row of a datasets folder."""
+    return ClipItem(str(root / c["path"]), c["label"], c.get("start") or 0.0, c.get("duration"),
+                    row=c.get("row"), split=c.get("source_split"))
 
 
 def make_from_rule(rule_file: str | Path, data_dir: str | Path) -> dict:
