@@ -12,7 +12,7 @@ from ..console import shown_path, stdout
 from ..errors import SpcError
 from ..fileio import check_output_file
 from ..runtime import STREAM
-from .group import cli
+from .group import cli, print_lines
 from .options import (Finite, HOP, POSITIVE, RUNS, THREADS, WARMUP, data_config, data_flags)
 
 
@@ -37,6 +37,32 @@ def targets(as_json):
         table.add_row(t.name + (" *" if t.family_default else ""), t.family, t.backend, t.precision, gpu,
                       f"{p.min_batch}/{p.opt_batch}/{p.max_batch}", f"{p.min_seconds}/{p.opt_seconds}/{p.max_seconds}")
     stdout().print(table)
+
+
+@cli.command()
+@click.argument("onnx_path", type=click.Path())
+@click.option("--out", "out_path", type=click.Path(), help="Output .onnx file (default: NAME.int8-cpu.onnx beside it).")
+@click.option("--per-channel/--per-tensor", default=True, show_default=True, help="Weight scales per output channel.")
+def quantize(onnx_path, out_path, per_channel):
+    """INT8 for the CPU: ONNX_PATH (an FP32 export) with its MatMul/Gemm weights in INT8, run by ONNX Runtime's
+    integer kernels; the convolutional front end and the normalisations stay FP32. Checked against the FP32
+    graph on speech-like clips (top-1 agreement) before anything is written. For TensorRT use spc precision's
+    QDQ int8.onnx instead.
+
+    \b
+    Example:
+      spc quantize report/artifacts/mimic.onnx && spc build report/artifacts/mimic.int8-cpu.onnx --target cpu
+    """
+    from ..precision.int8_cpu import quantize_for_cpu
+
+    src = Path(onnx_path)
+    if not src.is_file():
+        raise SpcError(f"{src} does not exist")
+    out = Path(out_path) if out_path else src.with_name(f"{src.stem}.int8-cpu.onnx")
+    m = quantize_for_cpu(src, out, per_channel=per_channel)
+    gate = m["int8_gate"]
+    print_lines([f"wrote {out} (INT8 {', '.join(m['quantization']['ops'])} weights; top-1 agreement with FP32 "
+                 f"{gate['top1_agreement']:.0%} on {gate['clips']} speech-like clips)"])
 
 
 @cli.command()
