@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -145,3 +146,31 @@ def test_the_streaming_defaults_are_stated_once():
         text = CliRunner().invoke(cli, [command, "--help"], terminal_width=200).output
         line = next(x for x in text.splitlines() if x.strip().startswith("--hop"))
         assert f"default: {STREAM.hop_seconds}" in line
+
+
+def test_stream_eval_takes_its_options_from_the_config_and_reruns_its_json(tmp_path, monkeypatch):
+    """stream-eval's options come from StreamEvalConfig; --config stream_eval.json gives the same settings back."""
+    from spc.streaming.evaluation import StreamEvalConfig
+
+    seen = []
+
+    def fake_figures(named, data, out, *, config, negatives, negatives_source):
+        seen.append(config)
+        (Path(out)).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "stream_eval.json").write_text(json.dumps({"config": dataclasses.asdict(config)}))
+        return {}
+
+    monkeypatch.setattr("spc.streaming.evaluation.stream_figures", fake_figures)
+    monkeypatch.setattr("spc.streaming.evaluation.stream_eval_lines", lambda s: [])
+    (tmp_path / "d").mkdir()
+    args = ["stream-eval", "m.onnx", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "s")]
+    r = CliRunner().invoke(cli, args + ["--hop", "0.2", "--gap", "1,2", "--keywords", "yes,no", "--seed", "4"])
+    assert r.exit_code == 0, r.output
+    first = seen[-1]
+    assert first == dataclasses.replace(StreamEvalConfig(), hop_seconds=0.2, gap_seconds=(1.0, 2.0),
+                                        keywords=("yes", "no"), seed=4)
+    r = CliRunner().invoke(cli, args + ["--config", str(tmp_path / "s" / "stream_eval.json")])
+    assert r.exit_code == 0, r.output
+    assert seen[-1] == first
+    r = CliRunner().invoke(cli, args + ["--gap", "1,2,3"])
+    assert r.exit_code == 1 and "gaps must be" in r.output

@@ -135,7 +135,7 @@ def test_cli_prints_the_table_and_refuses_bad_input(tones, tmp_path):
     r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "o2"), "--keywords", "yes"])
     assert r.exit_code == 1 and "keywords ['yes'] are not classes" in r.output
     r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "o3"), "--gap", "2"])
-    assert r.exit_code == 1 and "--gap must be MIN,MAX" in r.output
+    assert r.exit_code == 1 and "gaps must be 0 <= min <= max" in r.output
 
 
 def test_cli_adds_a_folder_of_negative_recordings_and_says_so(tones, tmp_path):

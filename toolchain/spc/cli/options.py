@@ -45,6 +45,7 @@ PRUNE_CFG = "spc.prune:PruneConfig"
 MIMIC_CFG = "spc.models:MimicConfig"
 DISTILL_CFG = "spc.distill:DistillConfig"
 COMPRESS_CFG = "spc.recipes.compress:CompressConfig"
+STREAM_CFG = "spc.streaming.evaluation:StreamEvalConfig"
 DEMO_CFG = "spc.recipes.demo:DEMO_TRAIN"  # the demo's own training settings (an instance)
 
 
@@ -104,7 +105,7 @@ class _Csv(click.ParamType):
             self.fail(f"'{value}' is not a comma-separated list of {self.item.__name__}", param, ctx)
 
 
-CSV, CSV_INT = _Csv(str), _Csv(int)
+CSV, CSV_INT, CSV_FLOAT = _Csv(str), _Csv(int), _Csv(float)
 POSITIVE_FLOAT = Finite(min=0, min_open=True)
 CLIP_SECONDS = Finite(min=0.1, max=30.0)
 RETENTION = Finite(0, 1, min_open=True)

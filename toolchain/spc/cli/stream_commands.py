@@ -6,11 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..errors import SpcError
 from ..fileio import check_output_dir, read_json
-from ..runtime import STREAM
 from .group import cli, print_lines
-from .options import (Finite, HOP, NON_NEGATIVE_FLOAT, POSITIVE, SEED, THREADS, data_config, data_flags)
+from .options import (CSV, CSV_FLOAT, HOP, NON_NEGATIVE_FLOAT, POSITIVE, SEED, STREAM_CFG, THREADS, Finite,
+                      cfg_option, config_file_option, data_config, data_flags, make_config)
 
 
 @cli.command(name="stream-eval")
@@ -18,29 +17,31 @@ from .options import (Finite, HOP, NON_NEGATIVE_FLOAT, POSITIVE, SEED, THREADS, 
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder (its test split is used).")
 @click.option("--out", "out_dir", default="stream-eval", show_default=True, type=click.Path(),
               help="Folder for stream_eval.json, det.png and recordings.json.")
-@click.option("--keywords", help="Comma-separated keyword classes (default: all but _silence_/_unknown_); "
-              "the other classes are non-keywords.")
-@click.option("--max-fa-per-hour", default=1.0, show_default=True, type=NON_NEGATIVE_FLOAT,
-              help="Choose the threshold with the fewest misses at or under this many false accepts per hour.")
-@click.option("--thresholds", help="Comma-separated detection thresholds (default: 0.3 ... 0.999999, fine near 1).")
-@click.option("--hop", default=STREAM.hop_seconds, show_default=True, type=HOP, help="Window hop (s).")
-@click.option("--smooth", default=STREAM.smooth, show_default=True, type=POSITIVE, help="Posteriors averaged over this many windows.")
-@click.option("--refractory", default=STREAM.refractory_seconds, show_default=True, type=NON_NEGATIVE_FLOAT, help="Seconds between detections.")
-@click.option("--gap", default="0.5,3.0", show_default=True, help="Min,max seconds of background noise between clips.")
-@click.option("--noise-rms", default=0.003, show_default=True, type=NON_NEGATIVE_FLOAT, help="Background (pink) noise level.")
-@click.option("--repeats", default=1, show_default=True, type=POSITIVE, help="Use every test clip this many times "
-              "(more hours, reshuffled gaps and noise; the same clips).")
-@click.option("--chunk-ms", default=100, show_default=True, type=POSITIVE, help="Audio pushed per call, as an app would.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
+@cfg_option(STREAM_CFG, "keywords", "--keywords", type=CSV,
+            help="Comma-separated keyword classes (default: all but _silence_/_unknown_); the other classes are "
+                 "non-keywords.")
+@cfg_option(STREAM_CFG, "max_fa_per_hour", "--max-fa-per-hour", type=NON_NEGATIVE_FLOAT,
+            help="Choose the threshold with the fewest misses at or under this many false accepts per hour.")
+@cfg_option(STREAM_CFG, "thresholds", "--thresholds", type=CSV_FLOAT,
+            help="Comma-separated detection thresholds (fine near 1).")
+@cfg_option(STREAM_CFG, "hop_seconds", "--hop", type=HOP, help="Window hop (s).")
+@cfg_option(STREAM_CFG, "smooth", "--smooth", type=POSITIVE, help="Posteriors averaged over this many windows.")
+@cfg_option(STREAM_CFG, "refractory_seconds", "--refractory", type=NON_NEGATIVE_FLOAT, help="Seconds between detections.")
+@cfg_option(STREAM_CFG, "gap_seconds", "--gap", type=CSV_FLOAT, help="Min,max seconds of background noise between clips.")
+@cfg_option(STREAM_CFG, "noise_rms", "--noise-rms", type=NON_NEGATIVE_FLOAT, help="Background (pink) noise level.")
+@cfg_option(STREAM_CFG, "repeats", "--repeats", type=POSITIVE,
+            help="Use every test clip this many times (more hours, reshuffled gaps and noise; the same clips).")
+@cfg_option(STREAM_CFG, "chunk_seconds", "--chunk-seconds", type=HOP, help="Audio pushed per call, as an app would.")
+@cfg_option(STREAM_CFG, "seed", "--seed", type=SEED)
+@cfg_option(STREAM_CFG, "threads", "--threads", type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
+@config_file_option
 @click.option("--negatives", "negatives_dir", type=click.Path(),
               help="A folder of your own long non-keyword recordings, added as recordings of their own.")
 @click.option("--negatives-hours", default=0.0, show_default=True, type=Finite(0, 100),
               help="Hours of keyword-free speech spoken offline by espeak-ng (cached in OUT/negatives) to add.")
 @data_flags
-def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresholds, hop, smooth, refractory, gap,
-                noise_rms, repeats, chunk_ms, seed, threads, negatives_dir, negatives_hours, layout, split_by,
-                test_speaker, task):
+@click.pass_context
+def stream_eval(ctx, artifacts, data_dir, out_dir, config_file, negatives_dir, negatives_hours, **_):
     """Misses, false accepts per hour, latency and real-time factor of ARTIFACTS run live on long recordings.
 
     Builds seeded recordings from the test split (keyword and non-keyword clips between gaps of noise;
@@ -53,28 +54,16 @@ def stream_eval(artifacts, data_dir, out_dir, keywords, max_fa_per_hour, thresho
       spc stream-eval model.onnx --data kws-data --negatives-hours 2 --out stream   # 2 h more negative audio
       spc stream-eval model.onnx --data kws-data --negatives my-kitchen-recordings/
       spc stream-eval report/artifacts/pruned.cpu.ort.onnx --data speech_commands_v0.02 --task v2-12
+      spc stream-eval model.onnx --data kws-data --config stream-eval/stream_eval.json   # the same settings again
     """
-    from ..streaming.evaluation import DEFAULT_THRESHOLDS, StreamEvalConfig, stream_eval_lines, stream_figures
+    from ..streaming.evaluation import stream_eval_lines, stream_figures
 
-    def floats(text, what):
-        try:
-            return tuple(float(x) for x in text.split(",") if x.strip())
-        except ValueError:
-            raise SpcError(f"{what} must be comma-separated numbers, got '{text}'") from None
-
-    gaps = floats(gap, "--gap")
-    if len(gaps) != 2:
-        raise SpcError(f"--gap must be MIN,MAX seconds, got '{gap}'")
-    config = StreamEvalConfig(
-        keywords=tuple(k.strip() for k in keywords.split(",") if k.strip()) if keywords else None, hop_seconds=hop,
-        smooth=smooth, refractory_seconds=refractory,
-        thresholds=floats(thresholds, "--thresholds") if thresholds else DEFAULT_THRESHOLDS,
-        max_fa_per_hour=max_fa_per_hour, gap_seconds=gaps, noise_rms=noise_rms, repeats=repeats, seed=seed,
-        chunk_seconds=chunk_ms / 1000, threads=threads)
+    config = make_config(ctx, STREAM_CFG, config_file)
+    seed = config.seed
     named = {}
     for a in artifacts:
         named[Path(a).name if Path(a).name not in named else a] = a
-    data = data_config(click.get_current_context())
+    data = data_config(ctx)
     negatives, source = [], None
     if negatives_dir or negatives_hours:
         from ..engines.artifact_manifest import manifest_path

@@ -81,9 +81,9 @@ class StreamEvalConfig:
             problems.append("thresholds must be numbers in [0, 1]")
         if not (finite(self.max_fa_per_hour) and self.max_fa_per_hour >= 0):
             problems.append(f"the false-accept budget must be a finite number >= 0 per hour, got {self.max_fa_per_hour}")
-        lo, hi = self.gap_seconds
+        lo, hi = (tuple(self.gap_seconds) + (None, None))[:2] if len(self.gap_seconds) == 2 else (-1, -1)
         if not (finite(lo, hi) and 0 <= lo <= hi <= 60):
-            problems.append("gaps must be 0 <= min <= max <= 60 seconds")
+            problems.append("gaps must be 0 <= min <= max <= 60 seconds, given as MIN,MAX")
         if not (finite(self.recording_seconds, self.chunk_seconds) and 0 < self.chunk_seconds <= 10
                 and 1 <= self.recording_seconds <= 86400):
             problems.append("recordings must be 1 s to 24 h long and chunks (0, 10] s")
