@@ -174,3 +174,38 @@ def test_stream_eval_takes_its_options_from_the_config_and_reruns_its_json(tmp_p
     assert seen[-1] == first
     r = CliRunner().invoke(cli, args + ["--gap", "1,2,3"])
     assert r.exit_code == 1 and "gaps must be" in r.output
+
+
+def test_export_and_analyze_take_their_options_from_their_configs_and_rerun_their_files(tmp_path, monkeypatch):
+    """export's options are ExportConfig's, analyze's AnalysisConfig's; each reruns the file it wrote."""
+    from spc.analysis.run import AnalysisConfig
+    from spc.export import ExportConfig
+
+    seen = {}
+    monkeypatch.setattr("spc.models.load_model", lambda m: None)
+
+    def fake_export(model, out, config, audio=None):
+        seen["export"] = config
+        Path(out).write_text(json.dumps({"config": dataclasses.asdict(config)}))
+        raise SystemExit(0)
+
+    monkeypatch.setattr("spc.export.export_onnx", fake_export)
+    r = CliRunner().invoke(cli, ["export", "m", "--out", str(tmp_path / "a.onnx"), "--opset", "18", "--atol", "0.01",
+                                 "--with-hidden"])
+    assert r.exit_code == 0, r.output
+    assert seen["export"] == ExportConfig(opset=18, atol=0.01, with_hidden=True)
+    first = seen["export"]
+    r = CliRunner().invoke(cli, ["export", "m", "--out", str(tmp_path / "b.onnx"), "--config", str(tmp_path / "a.onnx")])
+    assert r.exit_code == 0 and seen["export"] == first, r.output
+
+    def fake_analysis(model, data, out, *, config, calib):
+        seen["analyze"] = config
+        raise SystemExit(0)
+
+    monkeypatch.setattr("spc.recipes.analyze.run_analysis", fake_analysis)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "analysis.json").write_text(json.dumps({"settings": dataclasses.asdict(AnalysisConfig(k=5, n_clips=64))}))
+    r = CliRunner().invoke(cli, ["analyze", "m", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o"),
+                                 "--config", str(tmp_path / "analysis.json"), "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    assert seen["analyze"] == AnalysisConfig(k=5, n_clips=64, seed=3)

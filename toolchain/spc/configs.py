@@ -83,13 +83,16 @@ def check_type(what: str, kind, value) -> None:
 
 
 def load_config(cls, path: str | Path, key: str = "config"):
-    """A config from a JSON file: the config itself, or a report/summary holding it under ``key``
-    (``config``; the distill summary holds the student's settings under ``mimic``)."""
+    """A config from a JSON file: the config itself, or a report/summary holding it under ``key`` (``config``; the
+    distill summary holds the student's settings under ``mimic``, an analysis.json its settings under
+    ``settings``). A file of another kind (none of those keys, not this config's fields) leaves the defaults."""
     data = read_json(path, "config file")
-    if key in data and isinstance(data[key], dict) and not any(f.name == key for f in dataclasses.fields(cls)):
-        data = data[key]
-    elif key != "config":
-        return cls()  # a plain config file of another kind: this one keeps its defaults
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for k in dict.fromkeys((key, "config")):
+        if k in data and isinstance(data[k], dict) and k not in fields:
+            return from_dict(cls, data[k], str(path))
+    if key != "config" and not set(data) <= fields:
+        return cls()
     return from_dict(cls, data, str(path))
 
 

@@ -12,9 +12,9 @@ from ..console import eval_table, params_table, pct, skipped_lines, stdout
 from ..errors import SpcError
 from ..fileio import check_output_dir, check_output_file
 from .group import cli, print_lines
-from .options import (CSV, CSV_INT, CLIP_SECONDS, DEVICE_HELP, DISTILL_CFG, FINETUNE_CFG, Finite, MIMIC_CFG, NON_NEGATIVE,
-                      NON_NEGATIVE_FLOAT, POSITIVE, POSITIVE_FLOAT, PRUNE_CFG, RETENTION, SEED, WARMUP, cfg_option,
-                      config_file_option, data_config, data_flags, make_config, run_flags)
+from .options import (ANALYSIS_CFG, CLIP_SECONDS, CSV, CSV_INT, DEVICE_HELP, DISTILL_CFG, EXPORT_CFG, FINETUNE_CFG,
+                      MIMIC_CFG, NON_NEGATIVE, NON_NEGATIVE_FLOAT, POSITIVE, POSITIVE_FLOAT, PRUNE_CFG, RETENTION, SEED,
+                      WARMUP, Finite, cfg_option, config_file_option, data_config, data_flags, make_config, run_flags)
 
 
 @cli.command()
@@ -110,24 +110,23 @@ def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, la
 @click.argument("model", required=False)
 @click.option("--data", "data_dir", type=click.Path(), help="Data folder (the calibration clips come from it).")
 @click.option("--out", "out_dir", type=click.Path(), help="Folder for analysis.json and the PNG figures.")
-@click.option("--clips", "n_clips", default=256, show_default=True, type=click.IntRange(min=4),
-              help="Calibration clips (class-balanced sample).")
-@click.option("--split", default="validation", show_default=True, type=click.Choice(["train", "validation"]),
-              help="Split the calibration clips are drawn from (never the test split).")
-@click.option("--batch-size", default=64, show_default=True, type=POSITIVE,
-              help="Clips per batch (CKA and kNN are per batch).")
-@click.option("--k", default=10, show_default=True, type=POSITIVE, help="Neighbours for mutual kNN alignment.")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--block-metric", default="cka", show_default=True,
-              type=click.Choice(["cosine", "cosine_frames", "cka", "cka_batch_biased", "mutual_knn"]))
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@cfg_option(ANALYSIS_CFG, "n_clips", "--clips", type=click.IntRange(min=4), help="Calibration clips (class-balanced sample).")
+@cfg_option(ANALYSIS_CFG, "split", "--split", type=click.Choice(["train", "validation"]),
+            help="Split the calibration clips are drawn from (never the test split).")
+@cfg_option(ANALYSIS_CFG, "batch_size", "--batch-size", type=POSITIVE, help="Clips per batch (CKA and kNN are per batch).")
+@cfg_option(ANALYSIS_CFG, "k", "--k", type=POSITIVE, help="Neighbours for mutual kNN alignment.")
+@cfg_option(ANALYSIS_CFG, "seed", "--seed", type=SEED)
+@cfg_option(ANALYSIS_CFG, "block_metric", "--block-metric",
+            type=click.Choice(["cosine", "cosine_frames", "cka", "cka_batch_biased", "mutual_knn"]))
+@cfg_option(ANALYSIS_CFG, "device", "--device", help=DEVICE_HELP)
+@config_file_option
 @click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
 @click.option("--calib", help="Calibration manifest (name or path) instead of a fresh sample; see spc calib.")
 @click.option("--compare", nargs=2, type=click.Path(exists=True, dir_okay=False), metavar="A.json B.json",
               help="Show two earlier analyses side by side instead of running one.")
 @data_flags
-def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block_metric, device, map_labels, calib,
-            compare, layout, split_by, test_speaker, task):
+@click.pass_context
+def analyze(ctx, model, data_dir, out_dir, map_labels, calib, compare, config_file, **_):
     """Layer similarity of MODEL: cosine, CKA, mutual kNN, Block Influence and the block structure.
 
     Writes analysis.json (matrices, BI, blocks, settings) and PNG heatmaps with the blocks outlined.
@@ -139,9 +138,11 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
       spc analyze fsdd-teacher --data ../shared/data/fsdd --out analysis
       spc analyze --compare pretrained/analysis.json finetuned/analysis.json
     """
-    from ..analysis.run import AnalysisConfig, AnalysisResult
+    from ..analysis.run import AnalysisResult
     from ..console import analysis_summary, compare_table
 
+    config = make_config(ctx, ANALYSIS_CFG, config_file, key="settings")
+    block_metric = config.block_metric
     if compare:
         a, b = (AnalysisResult.from_json(p) for p in compare)
         if out_dir:
@@ -157,9 +158,7 @@ def analyze(model, data_dir, out_dir, n_clips, split, batch_size, k, seed, block
         raise SpcError("analyze needs MODEL, --data and --out (or --compare A.json B.json)")
     from ..recipes.analyze import run_analysis
 
-    config = AnalysisConfig(n_clips=n_clips, batch_size=batch_size, k=k, seed=seed, split=split,
-                            block_metric=block_metric, device=device)
-    result = run_analysis(model, data_config(click.get_current_context()), out_dir, config=config, calib=calib)
+    result = run_analysis(model, data_config(ctx), out_dir, config=config, calib=calib)
     stdout().print(analysis_summary(result, block_metric))
     print_lines(skipped_lines(result.data.get("skipped", []), str(Path(out_dir) / "analysis.json")))
     stdout().print(f"results: {Path(out_dir) / 'analysis.json'} and PNG figures in {out_dir}")
@@ -284,15 +283,17 @@ def distill(ctx, teacher, data_dir, out_dir, paper, seed, device, config_file, l
 @click.option("--out", "out_path", required=True, type=click.Path(), help="Output .onnx file (manifest beside it).")
 @click.option("--data", "data_dir", type=click.Path(), help="Check parity on real clips of this data set.")
 @click.option("--split", default="validation", show_default=True, type=click.Choice(["train", "validation", "test"]))
-@click.option("--opset", default=17, show_default=True, type=click.IntRange(min=17))
-@click.option("--with-hidden", is_flag=True, help="Also output the last hidden state.")
-@click.option("--simplify/--no-simplify", default=True, show_default=True, help="onnxsim, onnxslim as fallback.")
-@click.option("--atol", default=1e-3, show_default=True, type=NON_NEGATIVE_FLOAT,
-              help="Parity tolerance: |onnx - torch| <= atol + rtol max|torch|.")
-@click.option("--rtol", default=1e-3, show_default=True, type=NON_NEGATIVE_FLOAT)
+@cfg_option(EXPORT_CFG, "opset", "--opset", type=click.IntRange(17, 21))
+@cfg_option(EXPORT_CFG, "with_hidden", "--with-hidden/--logits-only", help="Also output the last hidden state.")
+@cfg_option(EXPORT_CFG, "simplify", "--simplify/--no-simplify", help="onnxsim, onnxslim as fallback.")
+@cfg_option(EXPORT_CFG, "atol", "--atol", type=NON_NEGATIVE_FLOAT,
+            help="Parity tolerance: |onnx - torch| <= atol + rtol max|torch|.")
+@cfg_option(EXPORT_CFG, "rtol", "--rtol", type=NON_NEGATIVE_FLOAT)
+@cfg_option(EXPORT_CFG, "seed", "--seed", type=SEED, help="Seed of the random parity clips (without --data).")
+@config_file_option
 @data_flags
-def export(model, out_path, data_dir, split, opset, with_hidden, simplify, atol, rtol, layout, split_by, test_speaker,
-           task):
+@click.pass_context
+def export(ctx, model, out_path, data_dir, split, config_file, **_):
     """Export MODEL (original, pruned or mimic student) to ONNX: raw audio in, logits out.
 
     Dynamic batch and time axes. The graph is run with ONNX Runtime against PyTorch on clips of
@@ -303,8 +304,10 @@ def export(model, out_path, data_dir, split, opset, with_hidden, simplify, atol,
       spc export fsdd-pruned/model --out fsdd-pruned.onnx --data ../shared/data/fsdd
     """
     from ..console import export_table
-    from ..export import ExportConfig, export_onnx
+    from ..export import export_onnx
     from ..models import load_model
+
+    config = make_config(ctx, EXPORT_CFG, config_file)
 
     if not str(out_path).endswith(".onnx"):
         raise SpcError(f"the output should be a .onnx file, got {out_path}")
@@ -314,12 +317,11 @@ def export(model, out_path, data_dir, split, opset, with_hidden, simplify, atol,
     if data_dir:
         from ..data import load_clips
 
-        ds = data_config(click.get_current_context()).open()
-        clips = load_clips(ds, split, rate=m.meta.sampling_rate, clip_seconds=2.0, limit=8, seed=0,
+        ds = data_config(ctx).open()
+        clips = load_clips(ds, split, rate=m.meta.sampling_rate, clip_seconds=2.0, limit=8, seed=config.seed,
                            labels=sorted(set(ds.labels)), show_progress=False)
         audio = clips.audio
-    report = export_onnx(m, out_path, ExportConfig(opset=opset, with_hidden=with_hidden, simplify=simplify,
-                                                    atol=atol, rtol=rtol), audio=audio)
+    report = export_onnx(m, out_path, config, audio=audio)
     stdout().print(export_table(report))
 
 

@@ -46,6 +46,8 @@ MIMIC_CFG = "spc.models:MimicConfig"
 DISTILL_CFG = "spc.distill:DistillConfig"
 COMPRESS_CFG = "spc.recipes.compress:CompressConfig"
 STREAM_CFG = "spc.streaming.evaluation:StreamEvalConfig"
+ANALYSIS_CFG = "spc.analysis.run:AnalysisConfig"
+EXPORT_CFG = "spc.export:ExportConfig"
 DEMO_CFG = "spc.recipes.demo:DEMO_TRAIN"  # the demo's own training settings (an instance)
 
 
