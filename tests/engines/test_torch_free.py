@@ -55,6 +55,17 @@ def test_device_commands_need_no_torch(artifact_and_data, tmp_path):
     r = spc("bench", built, "--runs", "2", "--data", data, "--json", tmp_path / "bench.json")
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "bench.json").read_text())["latency"]
+    # --report: the figures go into a compress report (a real one, recorded by the detector benchmark)
+    import shutil
+    from pathlib import Path
+
+    report = tmp_path / "report"
+    report.mkdir()
+    shutil.copy(Path(__file__).parent / "data" / "compress_report.json", report / "report.json")
+    r = spc("bench", built, "--runs", "2", "--data", data, "--report", report)
+    assert r.returncode == 0, r.stderr
+    saved = json.loads((report / "report.json").read_text())
+    assert saved["device_results"][-1]["artifact"] == built.name and (report / "report.md").is_file()
     r = spc("run", built, data / "test" / "yes" / "0.wav")
     assert r.returncode == 0 and "_unknown_" in r.stdout, r.stderr
     r = spc("stream-eval", built, "--data", data, "--out", tmp_path / "stream", "--negatives-hours", "0")
