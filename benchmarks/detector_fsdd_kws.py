@@ -174,6 +174,7 @@ def students(work: Path) -> dict:
 def compress(work: Path, method: str = "mimic") -> dict:
     from spc.data import DataConfig
     from spc.recipes.compress import CompressConfig, run_compress
+    from spc.streaming.evaluation import StreamEvalConfig
 
     out_dir = work / ("compress" if method == "mimic" else f"compress-{method}")
     if method != "mimic" and not out_dir.exists() and (work / "compress" / "work").is_dir():
@@ -189,7 +190,8 @@ def compress(work: Path, method: str = "mimic") -> dict:
            "speedup_p50": f["speedup_p50"], "stream": r["stream"], "choice": r["choice"],
            "candidates": {n: {k: c.get(k) for k in ("val_accuracy", "val_retention", "val_retention_ci",
                                                      "detector_val", "latency_ratio")} for n, c in r["candidates"].items()},
-           "stages": r["stages"], "seconds": r["seconds"], "method": method}
+           "stages": r["stages"], "seconds": r["seconds"], "method": method,
+           "thresholds": len(r["config"].get("stream_thresholds") or StreamEvalConfig().thresholds)}
     _save("compress" if method == "mimic" else f"compress_{method}", out)
     print(out["chosen"], out["verdict"], flush=True)
     return out
@@ -219,6 +221,8 @@ def readme(work: Path | None = None) -> str:
         for name, r in s["recipes"].items():
             lines.append(f"| {name} | {r.get('stream_windows', '-')} | {r.get('train_negatives_hours', 0.0):g} h | "
                          f"{r['student_test']:.1%} | {r['retention_test']:.3f} | {r['seconds']:.0f} |")
+        lines += ["", "stream-x4-neg's training time was measured while tests shared the machine (2026-12-01): "
+                  "indicative only; the other rows on a quiet machine."]
         missing = [n for n in RECIPES if n not in s["recipes"]]
         if missing:
             lines += ["", f"Not run yet: {', '.join(missing)}."]
@@ -242,9 +246,13 @@ def readme(work: Path | None = None) -> str:
             ratio = ch.get("miss_rate") / base if base and ch.get("miss_rate") is not None else None
             lines.append(f"| {name} | {acc:.1%} | {_num(ch.get('threshold'), 'g')} | {_num(ch.get('miss_rate'), '.3f')} | "
                          f"{_num(ch.get('fa_per_hour'), '.2f')} | {_num(ratio, '.2f')}x |")
+    def grid(rec) -> str:
+        """Runs before the threshold sweep reached 0.999999 are labelled so."""
+        return "" if rec.get("thresholds", 14) > 14 else " (measured with thresholds up to 0.999, before the finer grid)"
+
     if c:
         dv = c["detector"]
-        lines += ["", f"`spc compress --target cpu --method mimic` ({NEG_HOURS:g} h of negatives per split, and for "
+        lines += ["", f"`spc compress --target cpu --method mimic`{grid(c)} ({NEG_HOURS:g} h of negatives per split, and for "
                   f"the mimic's training windows): chose `{c['chosen']}`, "
                   f"**{c['verdict']}**; clip retention {c['retention']:.3f} "
                   f"[{_num(c['retention_ci'][0], '.3f')}, {_num(c['retention_ci'][1], '.3f')}], detector retention "
@@ -254,8 +262,8 @@ def readme(work: Path | None = None) -> str:
                   f"{c['speedup_p50']:.2f}x lower ONNX Runtime latency; {c['seconds'] / 60:.1f} min."]
     a = _load("compress_auto")
     if a:
-        lines += ["", "`spc compress --target cpu` (method auto: every healed pruning depth that passes on clips, and "
-                  f"the mimic; the same negatives): chose `{a['chosen']}`, **{a['verdict']}** "
+        lines += ["", f"`spc compress --target cpu`{grid(a)} (method auto: every healed pruning depth that passes on "
+                  f"clips, and the mimic; the same negatives): chose `{a['chosen']}`, **{a['verdict']}** "
                   f"({a['choice'].get('reason', '')}); {a['seconds'] / 60:.1f} min. Each candidate on the validation "
                   "streams (its scores calibrated to the teacher's, its threshold at 1 FA/h):", "",
                   "| candidate | clip retention (validation) | detector retention (validation) [95% interval] | "

@@ -79,12 +79,14 @@ def readme(result: dict) -> str:
     for r in result["rows"]:
         p = r["p50_ms"]
         lines.append(f"| {r['model']} | {r['accuracy_fp32']:.2%} | {r['accuracy_int8']:.2%} | {r['retention']:.3f} | "
-                     f"{p['fp32_b1']:.2f} / {p['int8_b1']:.2f} | {r['speedup_b1']:.2f}x | {r['speedup_b8']:.2f}x | "
+                     f"{p['fp32_b1']:.2f} / {p['int8_b1']:.2f} | {r['speedup_b1']:.3f}x | {r['speedup_b8']:.3f}x | "
                      f"{r['bytes_fp32'] / 1e6:.1f} / {r['bytes_int8'] / 1e6:.1f} |")
     goal = [r for r in result["rows"] if r["speedup_b1"] >= 1.5 and (r["retention"] or 0) >= 0.99]
     lines += ["", f"Goal (at least 1.5x faster at batch 1 with at least 0.99 of the FP32 build's accuracy): met by "
-              f"{len(goal)} of {len(result['rows'])} models. compress does not yet consider the INT8 variants as "
-              "candidates; `spc quantize` makes them by hand."]
+              f"{len(goal)} of {len(result['rows'])} models. Every INT8 build keeps at least 0.99 of the accuracy and "
+              "runs faster; the gain grows with the share of time in the projections (the teacher's four layers) and "
+              "shrinks for the one-layer students, whose time is mostly the FP32 convolutional front end. compress "
+              "does not yet consider the INT8 variants as candidates; `spc quantize` makes them by hand."]
     return replace_section(HERE / "README.md", START, END, "\n".join(lines))
 
 
