@@ -13,10 +13,6 @@ from pathlib import Path
 from .errors import SpcError
 
 
-#: errors that mean the disk, not spc: full, over quota, read-only
-DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
-
-
 def disk_error(exc: BaseException, path: str | Path | None, nbytes: int | None = None) -> SpcError | None:
     """A one-line user error for a write that failed because the disk is full, over quota or read-only (an
     ``OSError``, or a library's wrapped message such as torch's or safetensors'); None for anything else."""
