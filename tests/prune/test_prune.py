@@ -13,7 +13,7 @@ from conftest import tiny_configs, tone
 from spc.data.clips import ClipSet
 from spc.errors import SpcError
 from spc.models import build_model, load_model, save_model
-from spc.accuracy import evaluate, torch_predictor
+from spc.accuracy import evaluate, predict_logits, torch_predictor
 from spc.prune import HealConfig, PruneConfig, prune, prune_model
 from spc.prune.orders import order_backward, order_bi, order_forward, order_random
 from spc.prune.search import StackEvaluator
@@ -208,7 +208,7 @@ def test_healing_recovers_what_cutting_a_layer_broke(tmp_path, tone_dataset, met
     before = {k: v.clone() for k, v in pruned.state_dict().items()}
     fast = dict(batch_size=12, weight_decay=0.0, warmup_ratio=0.0)  # 72 clips: more steps than the defaults take
     cfg = HealConfig(method, head=TrainConfig(epochs=10, lr=1e-2, **fast), stage1=TrainConfig(epochs=15, lr=1e-2, **fast),
-                     stage2=TrainConfig(epochs=10, lr=3e-3, **fast))
+                     stage2=TrainConfig(epochs=10, lr=3e-3, **fast), stream_windows=0.0)  # the repair on clips alone
     healed = heal(pruned, model, train, val, cfg, tmp_path / method)
     assert healed.model is pruned and healed.seconds > 0
     assert evaluate(torch_predictor(pruned), val).accuracy == pytest.approx(healed.val_accuracy)
@@ -218,6 +218,62 @@ def test_healing_recovers_what_cutting_a_layer_broke(tmp_path, tone_dataset, met
         assert changed and all(k.startswith(("hf.projector", "hf.classifier")) for k in changed), changed
     else:  # the kept layers learn too
         assert any(".layers." in k for k in changed)
+
+
+def test_mixed_loss_is_cross_entropy_on_labels_and_scaled_kl_on_teacher_labelled_rows():
+    from spc.training.finetuning import mixed_loss
+
+    rng = np.random.default_rng(0)
+    logits, teacher = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+    y = np.array([2, -1, 0, -1, -1, 3])
+    t = 2.0
+
+    def log_softmax(z):
+        z = z - z.max(-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+    want = []
+    for row, label in enumerate(y):
+        if label >= 0:
+            want.append(-log_softmax(logits[row])[label])
+        else:
+            p = np.exp(log_softmax(teacher[row] / t))
+            want.append(t * t * float((p * (np.log(p) - log_softmax(logits[row] / t))).sum()))
+    got = mixed_loss(torch.tensor(logits), torch.tensor(y), torch.tensor(teacher), t)
+    assert float(got) == pytest.approx(float(np.mean(want)), rel=1e-9)
+
+
+def test_head_heal_on_stream_windows_answers_windows_as_the_unpruned_model_does(tmp_path, tone_dataset):
+    """Healed on teacher-labelled windows, the pruned model's posteriors on fresh windows are closer (KL) to
+    the unpruned model's than when it is healed on the aligned clips alone."""
+    from spc.data import load_clips, open_dataset
+    from spc.distill.windows import stream_windows
+    from spc.prune.heal import HealConfig, heal, teacher_windows
+    from spc.training.finetuning import FinetuneConfig, finetune
+    from spc.training.loop import TrainConfig
+
+    ds = open_dataset(tone_dataset)
+    train, val = (load_clips(ds, s, show_progress=False) for s in ("train", "validation"))
+    model = build_model(tiny_configs()["wav2vec2"], ds.labels, seed=0)
+    finetune(model, train, val, FinetuneConfig(train=TrainConfig(epochs=6, batch_size=12, lr=3e-3), augment=False,
+                                               freeze_feature_encoder=False), tmp_path / "t.pt", show_progress=False)
+    fresh, _ = stream_windows(train.audio, train.targets, train.labels, 200, seed=99)
+
+    def log_posteriors(m):
+        z = torch.from_numpy(predict_logits(torch_predictor(m), fresh)).double()
+        return torch.log_softmax(z, -1)
+
+    want = log_posteriors(model)
+    fast = dict(batch_size=12, weight_decay=0.0, warmup_ratio=0.0)
+    kl = {}
+    for n_windows in (0.0, 3.0):
+        cfg = HealConfig("head", head=TrainConfig(epochs=10, lr=1e-2, **fast), stream_windows=n_windows)
+        windows = teacher_windows(model, train, cfg, seed=1)
+        assert (windows is None) == (n_windows == 0) and (windows is None or len(windows.audio) == 3 * len(train))
+        pruned = prune_model(model, [0, 1])
+        heal(pruned, model, train, val, cfg, tmp_path / f"w{n_windows}", windows=windows)
+        kl[n_windows] = float((want.exp() * (want - log_posteriors(pruned))).sum(-1).mean())
+    assert kl[3.0] < 0.7 * kl[0.0], kl
 
 
 def test_search_with_healing_uses_the_healed_curve_and_saves_the_healed_model(tmp_path, tone_dataset):

@@ -23,6 +23,8 @@ from .options import (CSV, COMPRESS_CFG, DEMO_CFG, Finite, POSITIVE, RETENTION, 
             help="auto: try both and keep the fastest candidate that meets the target.")
 @cfg_option(COMPRESS_CFG, "retention", "--retention", type=RETENTION, help="Keep at least this fraction of the accuracy.")
 @cfg_option(COMPRESS_CFG, "prune.heal.method", "--heal", help="How pruned candidates are repaired.")
+@cfg_option(COMPRESS_CFG, "prune.heal.stream_windows", "--heal-windows", type=Finite(0, 20),
+            help="Stream-like windows per training clip that heals learn from (0: aligned clips only).")
 @cfg_option(COMPRESS_CFG, "mimic.kind", "--mimic-kind", help="layer, transformer or linear.")
 @cfg_option(COMPRESS_CFG, "mimic.n_layers", "--mimic-layers", type=click.IntRange(1, 2))
 @cfg_option(COMPRESS_CFG, "distill.stage1.epochs", "--stage1-epochs", type=POSITIVE)

@@ -172,6 +172,9 @@ def analyze(ctx, model, data_dir, out_dir, map_labels, calib, compare, config_fi
 @cfg_option(PRUNE_CFG, "heal.method", "--heal",
             help="Repair each candidate: none, head (re-fit the head on cached features) or distill (short "
                  "knowledge distillation from the unpruned model).")
+@cfg_option(PRUNE_CFG, "heal.stream_windows", "--heal-windows", type=Finite(0, 20),
+            help="Stream-like windows per training clip that the heal also learns from, labelled by the unpruned "
+                 "model (0: aligned clips only).")
 @cfg_option(PRUNE_CFG, "orders", "--orders", type=CSV, help="Comma-separated removal orders to compare.")
 @cfg_option(PRUNE_CFG, "max_remove", "--max-remove", type=POSITIVE, help="Remove at most this many layers (default: all but one).")
 @cfg_option(PRUNE_CFG, "random_seeds", "--random-seeds", type=CSV_INT, help="Seeds of the random baseline orders.")

@@ -22,7 +22,7 @@ from ..errors import SpcError
 from ..accuracy import predict_logits, score, torch_predictor
 from ..progress import track
 from ..stats import EPS, lower_bound, margin_clips, retention_interval, retention_point
-from .heal import HealConfig, Healed, heal
+from .heal import HealConfig, Healed, heal, teacher_windows
 from .orders import ORDERS, order_backward, order_bi, order_forward, order_random
 
 
@@ -277,7 +277,8 @@ def _orders(config: PruneConfig, n: int, steps: int, v: "StackEvaluator", c: "St
 
 
 def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: ClipSet | None = None,
-          train: ClipSet | None = None, work: Path | None = None, show_progress: bool = True):
+          train: ClipSet | None = None, work: Path | None = None, negatives: list[np.ndarray] | None = None,
+          show_progress: bool = True):
     """Search every order and return ``(pruned model, PruneResult)``; ``model`` is left as it is.
 
     Without healing, candidates are scored on cached stack inputs with no surgery. With healing
@@ -287,7 +288,8 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
     validation interval clears the target; ties: higher validation accuracy); the deepest cut that
     clears it only on the point estimate is reported beside it (``result.point``), and every depth
     that passes is kept as a candidate (``result.depths``, models in ``result.models``). Random
-    orders are baselines, never healed nor chosen.
+    orders are baselines, never healed nor chosen. Heals learn from stream-like windows as well
+    (``HealConfig.stream_windows``, cut from ``train`` and ``negatives``, long non-keyword audio).
     """
     from ..training.loop import train_device
     from .surgery import prune_model
@@ -312,6 +314,7 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
     unhealed: dict[tuple[int, ...], np.ndarray] = {tuple(full): base_correct}
     healed: dict[tuple[int, ...], tuple[Healed, np.ndarray]] = {}
     teacher_cache = None
+    windows = None  # the head heal's teacher-labelled stream windows, made on first use
 
     def plain(keep: list[int]) -> np.ndarray:
         if tuple(keep) not in unhealed:
@@ -319,7 +322,7 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
         return unhealed[tuple(keep)]
 
     def healed_of(keep: list[int]) -> tuple[Healed, np.ndarray]:
-        nonlocal teacher_cache
+        nonlocal teacher_cache, windows
         key = tuple(keep)
         if key not in healed:
             if config.heal.method == "distill" and teacher_cache is None:
@@ -327,9 +330,13 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
 
                 teacher_cache = teacher_outputs(model, {"train": train, "validation": val}, [n], device=device,
                                                 show_progress=show_progress)
+            if config.heal.method == "head" and windows is None:
+                windows = teacher_windows(model, train, config.heal, negatives=negatives, device=device,
+                                          seed=config.seed, show_progress=show_progress) or False
             heal_cfg = _heal_on(config.heal, config.device)
             h = heal(prune_model(model, keep), model, train, val, heal_cfg,
-                     work / ("keep-" + "-".join(map(str, keep))), teacher_cache=teacher_cache, show_progress=False)
+                     work / ("keep-" + "-".join(map(str, keep))), teacher_cache=teacher_cache,
+                     windows=windows or None, negatives=negatives, show_progress=False)
             pred = torch_predictor(h.model, device)
             healed[key] = (h, _correct(predict_logits(pred, val.audio, config.batch_size), val))
         return healed[key]

@@ -251,10 +251,16 @@ def prune_candidates(run: Run) -> dict[str, dict]:
     if config.method not in ("auto", "prune"):
         return {}
     clips = inp.clips
-    path, res = run.stage("prune", config.prune.as_dict())
+    path, res = run.stage("prune", config.prune.as_dict(), config.negatives_hours)
     if res is None:
+        heal = config.prune.heal
+        keywords, _ = stream_keywords(clips["validation"], config)
+        negatives = (split_negatives(config, keywords, run.work, inp.model.meta.sampling_rate, "train",
+                                     run.show_progress)[0] if keywords and heal.method != "none" and heal.stream_windows
+                     else None)
         _, result = prune(inp.model, config.prune, clips["validation"], inp.calib_clips, test=clips["test"],
-                          train=clips.get("train"), work=path / "heal", show_progress=run.show_progress)
+                          train=clips.get("train"), work=path / "heal", negatives=negatives or None,
+                          show_progress=run.show_progress)
         depths = {}
         for cut in result.depths:
             name = f"pruned-{cut.removed}"
