@@ -91,7 +91,7 @@ def _recipe(name: str):
 
 def _student(work: Path, data, name: str) -> dict:
     """Train (or reuse, when WORK holds one made with the same settings) the student of a recipe."""
-    from spc.recipes.distill import run_distill
+    from spc.recipes.distill_student import run_distill
     from spc.streaming.negatives import negative_audio
 
     design, cfg, neg_hours = _recipe(name)
@@ -275,12 +275,19 @@ def readme(work: Path | None = None) -> str:
             ci = dv.get("retention_ci") or [None, None]
             lines.append(f"| {name} | {x['val_retention']:.3f} | {_num(dv.get('retention'), '.3f')} "
                          f"[{_num(ci[0], '.3f')}, {_num(ci[1], '.3f')}] | {x['latency_ratio']:.2f} |")
-        lines += ["", "The healed pruned models keep the clip accuracy but not the detector: at 1 FA/h they detect "
-                  "at most an eighth of what the teacher detects, because they accept keyword-free speech with high "
-                  "confidence (with thresholds up to 0.999999, the same figures as with the old grid up to 0.999). Only the mimic, "
-                  "trained on stream-like windows, comes close on validation; on test it does not hold either.",
-                  "", "*The run of 2026-12-01 shared the machine with test runs while it timed the candidates: its "
-                  "latency ratios are indicative only (the mimic-only run above timed on a quiet machine)."]
+        dv = a["detector"]
+        lines += ["", f"On the test streams the chosen `{a['chosen']}` keeps {a['retention']:.3f} of the clip accuracy and "
+                  f"{_num(dv.get('retention'), '.3f')} [{_num((dv.get('retention_ci') or [None])[0], '.3f')}, "
+                  f"{_num((dv.get('retention_ci') or [None, None])[1], '.3f')}] of the teacher's detections at 1 FA/h "
+                  f"(hit rate {_num(dv.get('hit_rate'), '.3f')} vs {_num(dv.get('original_hit_rate'), '.3f')}).",
+                  "", "The pruning heals now learn from teacher-labelled stream windows too (1 per training clip, cut "
+                  "also from the training negatives). Before that (run of 2026-12-01, heals on aligned clips only) the "
+                  "healed pruned models kept the clip accuracy but detected 0.122 / 0.058 / 0.000 of the teacher's "
+                  "keywords on validation at 1 FA/h (1 / 2 / 3 layers removed), because they accepted keyword-free speech "
+                  "with high confidence, and compress chose the mimic (test detector retention 0.344). With the windows: "
+                  "the table above. Removing one layer comes closest (its interval still below 0.95 on validation); no "
+                  "candidate holds on the test speaker, whose streams are harder than validation's for every model.",
+                  "", "*Latency ratios from the choose stage, timed on a quiet machine (2026-12-02)."]
     section = replace_section(HERE / "README.md", START, END, "\n".join(lines))
     print(section)
     return section

@@ -24,7 +24,7 @@ START, END = "<!-- fsdd:start -->", "<!-- fsdd:end -->"
 def prune(teacher: Path, work: Path) -> dict:
     from spc.data import DataConfig
     from spc.prune import PruneConfig
-    from spc.recipes.prune import run_prune
+    from spc.recipes.prune_layers import run_prune
 
     s = run_prune(teacher, DataConfig(str(FSDD)), work / "prune", config=PruneConfig(), overwrite=True, latency_runs=30)
     shutil.copy2(work / "prune" / "prune.json", RESULTS / "prune.json")
@@ -61,7 +61,7 @@ def distill(teacher: Path, work: Path) -> list[dict]:
     from spc.distill import DistillConfig, MimicConfig, build_student
     from spc.models import load_model
     from spc.params import count_parameters
-    from spc.recipes.distill import run_distill
+    from spc.recipes.distill_student import run_distill
 
     paper = DistillConfig.paper()
     designs = [("layer-1 (default)", MimicConfig(), DistillConfig()),
@@ -113,10 +113,10 @@ def compress(teacher: Path, work: Path) -> dict:
 
 def precision(teacher: Path, work: Path) -> dict:
     """FP32 / FP16 / mixed / INT8 of the teacher on the committed calibration manifest."""
-    from spc.recipes.precision import run_precision
+    from spc.recipes.precision_check import run_precision
 
     calib = Path(__file__).resolve().parents[1] / "calibration" / "fsdd-take-split-256.json"
-    s = run_precision(teacher, FSDD, calib, work / "precision", latency_runs=20)
+    s = run_precision(teacher, FSDD, calib, work / "precision")
     (RESULTS / "precision.json").write_text(json.dumps(s, indent=2, default=str))
     return s
 

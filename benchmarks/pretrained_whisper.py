@@ -71,7 +71,7 @@ def teacher_head(work: Path) -> dict:
 def prune(work: Path, which: tuple[str, ...] | None = None) -> dict:
     from spc.data import DataConfig
     from spc.prune import HealConfig, PruneConfig
-    from spc.recipes.prune import run_prune
+    from spc.recipes.prune_layers import run_prune
 
     out = (_load("prune") or {}) if which else {}
     for teacher in ("head", "full"):
@@ -113,7 +113,7 @@ def prune_head(work: Path) -> dict:
 def _mimic(work: Path, which: tuple[str, ...]) -> dict:
     from spc.data import DataConfig
     from spc.distill import DistillConfig, MimicConfig
-    from spc.recipes.distill import run_distill
+    from spc.recipes.distill_student import run_distill
     from spc.training.loop import TrainConfig
 
     paper = DistillConfig.paper(stage1=TrainConfig(epochs=20, batch_size=128, lr=1e-3, weight_decay=0.0,

@@ -72,3 +72,20 @@ def test_no_import_cycle_in_the_package():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def repeated_names(paths: list[Path]) -> list[str]:
+    """Module and package names (``__init__`` aside) that stand more than once anywhere under the package."""
+    names: dict[str, int] = {}
+    for p in paths:
+        name = p.parent.name if p.name == "__init__.py" else p.stem
+        if p.parent != PACKAGE.parent or p.name != "__init__.py":
+            names[name] = names.get(name, 0) + 1
+    return sorted(n for n, k in names.items() if k > 1)
+
+
+def test_no_module_name_stands_twice():
+    """`recipes/prune.py` beside `prune/` (or `plots.py` in two packages) reads as one thing in two places."""
+    assert repeated_names(sorted(PACKAGE.rglob("*.py"))) == []
+    assert repeated_names([PACKAGE / "prune" / "__init__.py", PACKAGE / "recipes" / "prune.py",
+                           PACKAGE / "recipes" / "__init__.py"]) == ["prune"]

@@ -161,10 +161,10 @@ def test_eval_batch_size_below_one_is_one_line(inputs, value):
 
 
 def test_eval_recipe_refuses_batch_size_zero(inputs):
-    from spc.recipes.evaluate import run_eval
+    from spc.recipes.evaluate import EvalConfig, run_eval
 
     with pytest.raises(SpcError, match="batch size"):
-        run_eval(inputs["model"], inputs["data"], batch_size=0, show_progress=False)
+        run_eval(inputs["model"], inputs["data"], EvalConfig(batch_size=0), show_progress=False)
 
 
 # ----------------------------------------------------------------------------- 3, 4: output folders
@@ -212,10 +212,10 @@ def test_bench_refuses_zero_runs(inputs, flags):
 
 
 def test_bench_recipe_refuses_zero_runs(inputs):
-    from spc.recipes.bench import run_bench
+    from spc.recipes.bench import BenchConfig, run_bench
 
     with pytest.raises(SpcError, match="at least one timed run"):
-        run_bench([str(inputs["onnx"])], runs=0, warmup=0)
+        run_bench([str(inputs["onnx"])], config=BenchConfig(runs=0, warmup=0))
 
 
 @pytest.mark.parametrize("top", ["0", "-1"])

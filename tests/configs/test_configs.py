@@ -100,7 +100,7 @@ def test_distill_config_file_sets_the_student_seed_and_device(tmp_path, monkeypa
     def fake_run_distill(teacher, data, out, *, mimic, config, **_):
         seen.update(mimic=mimic, config=config)
 
-    monkeypatch.setattr("spc.recipes.distill.run_distill", fake_run_distill)
+    monkeypatch.setattr("spc.recipes.distill_student.run_distill", fake_run_distill)
     mimic = MimicConfig(kind="transformer", n_layers=2, heads=2, ffn=64)
     config = with_changes(DistillConfig().with_seed(7), {"stage1.device": "cpu", "stage2.device": "cpu",
                                                          "stage1.epochs": 3})

@@ -177,12 +177,12 @@ def test_eval_on_a_datasets_folder(tmp_path):
 
 
 def test_a_calibration_manifest_of_a_datasets_folder_names_rows_and_finds_a_changed_one(tmp_path):
-    from spc.calib import check_manifest, load_clips_from_manifest, make_manifest, save_manifest
+    from spc.calib import CalibConfig, check_manifest, load_clips_from_manifest, make_manifest, save_manifest
 
     parts = {name: make_split(labels, 100 * i) for i, (name, labels) in enumerate(SPLIT_LABELS.items())}
     datasets.DatasetDict({name: p[0] for name, p in parts.items()}).save_to_disk(str(tmp_path / "hf"))
     root = tmp_path / "hf"
-    manifest = make_manifest(open_dataset(root), 3, seed=0)
+    manifest = make_manifest(open_dataset(root), CalibConfig(3, seed=0))
     rows = [c["row"] for c in manifest["clips"]]
     assert sorted(rows) == [0, 1, 2] and {c["source_split"] for c in manifest["clips"]} == {"valid"}
     assert check_manifest(manifest, root)["ok"]

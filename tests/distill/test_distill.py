@@ -32,7 +32,7 @@ def _expected_mimic_params(cfg: MimicConfig, d: int) -> int:
         per = d * cfg.hidden + cfg.hidden + 2 * cfg.hidden + cfg.hidden * d + d
         return cfg.n_layers * per
     w = cfg.width or d
-    per = 4 * w * w + 4 * w + 2 * w * cfg.ffn + cfg.ffn + w + 4 * w  # attention, FFN, two LayerNorms
+    per = 4 * w * w + 4 * w + 2 * w * cfg.ffn_size + cfg.ffn_size + w + 4 * w  # attention, FFN, two LayerNorms
     proj = 0 if w == d else 2 * d * w + w + d
     return cfg.n_layers * per + proj
 
@@ -159,7 +159,7 @@ def test_bad_designs_are_user_errors():
 
 
 def test_run_distill_writes_student_and_report(tmp_path, tone_dataset):
-    from spc.recipes.distill import run_distill
+    from spc.recipes.distill_student import run_distill
 
     teacher = build_model(tiny_configs()["wav2vec2"], ["high", "low", "mid"], seed=0)
     save_model(teacher, tmp_path / "t")

@@ -47,17 +47,17 @@ def test_gpu_identity_is_name_compute_capability_sm_count_memory_and_board():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("gpu_names", 5, "gpu_names must be a list of str, got 5"),
-    ("sm_counts", ["8"], "sm_counts must be a list of int"),
+    ("gpu_names", 5, "gpu_names must be a list \\(str items\\), got 5"),
+    ("sm_counts", ["8"], "sm_counts must be a list \\(int items\\)"),
     ("compute_capability", "8.9", "compute_capability must be a number, got '8.9'"),
-    ("use_dla", 1, "use_dla must be bool"),
+    ("use_dla", 1, "use_dla must be true or false, got 1"),
 ])
 def test_a_field_of_the_wrong_type_is_one_line_naming_it(field, value, message):
     with pytest.raises(SpcError, match=message):
         parse_target({**_table("rtx-4090"), field: value}, "x.toml")
     bad = _table("rtx-4090")
     bad["profile"] = {**bad["profile"], "max_batch": "8"}
-    with pytest.raises(SpcError, match=r"target in x.toml: profile.max_batch must be int, got '8'"):
+    with pytest.raises(SpcError, match=r"target in x.toml: profile.max_batch must be an integer, got '8'"):
         parse_target(bad, "x.toml")
 
 

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import trt_fakes
+from spc.engines.build import BuildConfig
 from spc.engines import BuildDeferred, build_artifact, build_check, measure_on_target, open_runner
 from spc.engines.artifact_manifest import read_manifest
 from spc.errors import SpcError
@@ -102,15 +103,16 @@ def test_flagged_layers_reach_the_engine_by_node_name(monkeypatch, onnx_model, t
     trt, _ = trt_fakes.install(monkeypatch)
     report = tmp_path / "precision.json"
     report.write_text(json.dumps({"fp16_check": {"flagged": [1]}}))
-    m = build_artifact(onnx_model, get_target("jetson-orin-nano"), f"{tmp_path}/out/", fp32_from=report,
-                       fp32_layers=["/layers.0/Shape", "/layers.0/ReduceMean"]).manifest
+    config = BuildConfig(fp32_layers=("/layers.0/Shape", "/layers.0/ReduceMean"), fp32_from=str(report))
+    m = build_artifact(onnx_model, get_target("jetson-orin-nano"), f"{tmp_path}/out/", config).manifest
+    assert m["build_config"] == config.as_dict()  # what spc build --config ARTIFACT.json reads back
     # the MatMul of layer 1 and the parser's extra layer for it; the integer Shape layer is left alone
     assert sorted(m["fp32_layers"]["pinned_layers"]) == ["/layers.0/ReduceMean", "/layers.1/MatMul", "/layers.1/MatMul_1"]
     assert m["fp32_layers"]["skipped_non_float"] == ["/layers.0/Shape"]
     assert trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS in trt.last_config.flags
     assert (tmp_path / "out" / "m.jetson-orin-nano.engine").is_file()
     with pytest.raises(SpcError, match="has no node named /layers.9/Nope"):
-        build_artifact(onnx_model, get_target("jetson-orin-nano"), fp32_layers=["/layers.9/Nope"])
+        build_artifact(onnx_model, get_target("jetson-orin-nano"), config=BuildConfig(fp32_layers=("/layers.9/Nope",)))
 
 
 def test_int8_engine_runs_int8_and_fp16_not_fp32(monkeypatch, tmp_path):
@@ -219,13 +221,13 @@ def test_refused_shape_is_an_error_naming_shape_and_profile(monkeypatch, onnx_mo
 def test_bench_shapes_come_from_the_engine_manifest(monkeypatch, onnx_model):
     trt_fakes.install(monkeypatch)
     from spc.timing import bench_shapes
-    from spc.recipes.bench import run_bench
+    from spc.recipes.bench import BenchConfig, run_bench
 
     engine = build_artifact(onnx_model, get_target("jetson-orin-nano")).artifact
     manifest = read_manifest(engine)
     shapes = bench_shapes(get_target("h100"), [manifest])  # h100's max batch 256 -> the engine's 8
     assert max(b for b, _ in shapes) == 8 and all(8000 <= s <= 32000 for _, s in shapes)
-    result = run_bench([engine], None, runs=2, warmup=1)  # no --target: the engine's own
+    result = run_bench([engine], None, config=BenchConfig(runs=2, warmup=1))  # no --target: the engine's own
     assert result["target"] == "jetson-orin-nano"
     assert {(r["batch"], r["samples"]) for r in result["latency"]} == {(1, 16000), (8, 16000), (1, 8000), (1, 32000)}
 

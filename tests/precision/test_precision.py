@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from conftest import tiny_configs
-from spc.calib import check_manifest, load_manifest, make_manifest, manifest_hash, save_manifest
+from spc.calib import CalibConfig, check_manifest, load_manifest, make_manifest, manifest_hash, save_manifest
 from spc.cli import cli
 from spc.data import open_dataset
 from spc.errors import SpcError
@@ -21,16 +21,16 @@ from spc.precision.fp16 import FP16_MAX, fp16_check, mixed_precision_onnx
 
 def test_manifest_is_deterministic_balanced_and_refuses_test(tone_dataset, tmp_path):
     ds = open_dataset(tone_dataset)
-    a = make_manifest(ds, 9, seed=3)
-    b = make_manifest(ds, 9, seed=3)
-    c = make_manifest(ds, 9, seed=4)
+    a = make_manifest(ds, CalibConfig(9, seed=3))
+    b = make_manifest(ds, CalibConfig(9, seed=3))
+    c = make_manifest(ds, CalibConfig(9, seed=4))
     assert a == b and manifest_hash(a) == manifest_hash(b)
     assert manifest_hash(a) != manifest_hash(c)
     labels = [x["label"] for x in a["clips"]]
     assert sorted(labels.count(k) for k in set(labels)) == [3, 3, 3]
     assert all(not x["path"].startswith("/") and x["path"].startswith("validation/") for x in a["clips"])
     with pytest.raises(SpcError, match="never come from the test split"):
-        make_manifest(ds, 9, split="test")
+        make_manifest(ds, CalibConfig(9, split="test"))
     path = save_manifest(a, tmp_path / "cal")
     assert load_manifest(path) == a
     bad = dict(a, split="test")
@@ -44,7 +44,7 @@ def test_calib_check_finds_a_changed_and_a_missing_file(tone_dataset, tmp_path):
 
     data = tmp_path / "copy"
     shutil.copytree(tone_dataset, data)
-    manifest = make_manifest(open_dataset(data), 6, seed=0)
+    manifest = make_manifest(open_dataset(data), CalibConfig(6, seed=0))
     save_manifest(manifest, tmp_path / "m.json")
     assert check_manifest(manifest, data)["ok"]
     changed = data / manifest["clips"][0]["path"]
@@ -98,11 +98,11 @@ def test_mixed_precision_onnx_matches_fp32_where_plain_fp16_fails(tmp_path):
 
 def test_int8_onnx_runs_and_reports_accuracy(tmp_path, tone_dataset):
     from spc.models import save_model
-    from spc.recipes.precision import run_precision
+    from spc.recipes.precision_check import PrecisionConfig, run_precision
 
     save_model(build_model(tiny_configs()["wav2vec2"], ["high", "low", "mid"], seed=0), tmp_path / "m")
-    save_manifest(make_manifest(open_dataset(tone_dataset), 12, seed=0), tmp_path / "cal.json")
-    s = run_precision(tmp_path / "m", tone_dataset, tmp_path / "cal.json", tmp_path / "p", latency_runs=2)
+    save_manifest(make_manifest(open_dataset(tone_dataset), CalibConfig(12, seed=0)), tmp_path / "cal.json")
+    s = run_precision(tmp_path / "m", tone_dataset, tmp_path / "cal.json", tmp_path / "p", PrecisionConfig(latency_runs=2))
     assert set(s["test_accuracy"]) == {"fp32", "fp16", "mixed", "int8"}
     assert all(0.0 <= a <= 1.0 for a in s["test_accuracy"].values())
     import onnx

@@ -39,6 +39,21 @@ def test_first_k_layers_equal_hidden_state_k(family_config):
             torch.testing.assert_close(pruned.hidden_states(audio)[-1], full[k])
 
 
+def test_the_stackless_floor_runs_and_exports_on_every_family(family_config, tmp_path):
+    """The latency floor: front end and head with no layer at all; it runs and its ONNX export passes parity."""
+    from spc.export import ExportConfig, export_onnx
+    from spc.prune.surgery import stackless
+
+    _, config = family_config
+    model = build_model(config, LABELS, seed=0)
+    floor = stackless(model)
+    assert floor.num_layers == 0 and model.num_layers > 0  # the original is left as it is
+    with torch.no_grad():
+        assert floor(torch.randn(2, 16000) * 0.1).shape == (2, len(LABELS))
+    report = export_onnx(floor, tmp_path / "floor.onnx", ExportConfig(simplify=False))
+    assert report.parity["max_abs_diff"] <= 1e-3
+
+
 def test_surgery_saves_a_checkpoint_transformers_loads(family_config, tmp_path):
     name, config = family_config
     model = build_model(config, LABELS, seed=1)
@@ -154,7 +169,7 @@ def test_run_prune_end_to_end(tmp_path, tone_dataset):
     from spc.data import DataConfig
     from spc.training.finetuning import FinetuneConfig
     from spc.recipes.finetune import run_finetune
-    from spc.recipes.prune import run_prune
+    from spc.recipes.prune_layers import run_prune
     from spc.training.loop import TrainConfig
 
     cfg = tmp_path / "tiny.json"

@@ -64,6 +64,13 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
         assert (out / "figures" / fig).is_file() and f"figures/{fig}" in md
     artifact = saved["final"]["artifact"]
     assert artifact.endswith(".ort.onnx") and (out / "artifacts").is_dir()
+    # the latency floor (the original with no stack) is timed beside the candidates and never one of them
+    floor = saved["latency_floor"]
+    assert floor["p50_ms"] > 0 and "floor (no stack)" not in saved["candidates"]
+    for e in saved["candidates"].values():
+        assert e["latency_x_floor"] == pytest.approx(e["latency_onnx_ms"]["p50_ms"] / floor["p50_ms"])
+    assert floor["vs_original"] == pytest.approx(floor["p50_ms"] / saved["candidates"]["original"]["latency_onnx_ms"]["p50_ms"])
+    assert "Latency floor:" in md
     # the report's accuracy is the artifact's own: a separate evaluation of the same file agrees
     from spc.data import load_clips, open_dataset
     from spc.accuracy import evaluate
@@ -171,11 +178,11 @@ def test_bad_input_fails_before_any_work(teacher_and_data, tmp_path):
 
 
 def test_calibration_manifest_reaches_every_stage(teacher_and_data, tmp_path):
-    from spc.calib import make_manifest, manifest_hash, save_manifest
+    from spc.calib import CalibConfig, make_manifest, manifest_hash, save_manifest
     from spc.data import open_dataset
 
     teacher, data = teacher_and_data
-    manifest = make_manifest(open_dataset(data.root), 24, seed=1)
+    manifest = make_manifest(open_dataset(data.root), CalibConfig(24, seed=1))
     path = save_manifest(manifest, tmp_path / "cal.json")
     cfg = replace(FAST, method="prune", calib=str(path))
     report = run_compress(teacher, data, tmp_path / "c", "cpu", config=cfg, show_progress=False)

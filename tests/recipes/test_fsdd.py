@@ -38,7 +38,7 @@ def test_fsdd_from_scratch_well_above_chance(tmp_path):
     # chance is 0.1; 4 epochs from scratch on 2 CPU cores is short and fragile for this small model (measured
     # here: 45.7% with this loop's default clipping at 1.0, 36.3% with clipping at 5.0): the claim is "well above"
     assert summary["test_accuracy"] > 0.3
-    again = run_eval(tmp_path / "teacher", fsdd, split="test", show_progress=False)
+    again = run_eval(tmp_path / "teacher", fsdd, show_progress=False)
     assert again.accuracy == pytest.approx(summary["test_accuracy"])
 
 
@@ -61,7 +61,7 @@ def test_head_only_teacher_on_the_pretrained_encoder(whisper_teacher):
 @pytest.mark.slow
 def test_healed_pruning_removes_half_of_a_pretrained_stack(whisper_teacher, tmp_path):
     from spc.prune import HealConfig, PruneConfig
-    from spc.recipes.prune import run_prune
+    from spc.recipes.prune_layers import run_prune
 
     teacher, _ = whisper_teacher
     cfg = PruneConfig(orders=("backward",), heal=HealConfig("head"))
@@ -75,7 +75,7 @@ def test_healed_pruning_removes_half_of_a_pretrained_stack(whisper_teacher, tmp_
 @pytest.mark.slow
 def test_the_default_mimic_keeps_95_percent_of_a_pretrained_teacher(whisper_teacher, tmp_path):
     from spc.distill import DistillConfig, MimicConfig
-    from spc.recipes.distill import run_distill
+    from spc.recipes.distill_student import run_distill
 
     teacher, _ = whisper_teacher
     short = DistillConfig(stage1=TrainConfig(epochs=6, batch_size=64, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,21 @@ def test_cli_adds_a_folder_of_negative_recordings_and_says_so(tones, tmp_path):
     assert "hits" not in rb  # per-occurrence flags stay out of the JSON
     bad = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "c"), "--negatives", str(tmp_path / "none")])
     assert bad.exit_code == 1 and "does not exist" in bad.output and not (tmp_path / "c" / "stream_eval.json").exists()
+
+
+def test_a_clip_limit_builds_the_streams_from_a_class_balanced_seeded_sample():
+    from spc.data.clips import balanced_indices
+
+    labels = ["beep"] * 30 + ["_silence_"] * 6 + ["_unknown_"] * 4
+    audio = np.full((len(labels), RATE // 4), 0.1, np.float32)
+    paths = [f"c{i}" for i in range(len(labels))]
+    every = build_recordings(audio, labels, paths, ["beep"], RATE, RATE, CONFIG)
+    some = build_recordings(audio, labels, paths, ["beep"], RATE, RATE, replace(CONFIG, max_clips=12))
+    assert len(every.clips) == 40 and len(some.clips) == 12
+    used = {c.path: c.label for c in some.clips}
+    assert sorted(used.values()).count("beep") == 4 and list(used.values()).count("_unknown_") == 4  # 4 per class
+    again = build_recordings(audio, labels, paths, ["beep"], RATE, RATE, replace(CONFIG, max_clips=12))
+    assert [c.path for c in again.clips] == [c.path for c in some.clips]  # seeded
+    assert sorted(balanced_indices(labels, 12, seed=CONFIG.seed)) == sorted(int(s[1:]) for s in used)
+    with pytest.raises(SpcError, match="at least 1"):
+        replace(CONFIG, max_clips=0)

@@ -48,7 +48,7 @@ def test_finetune_tiny_model_on_separable_data(tmp_path, tone_dataset):
     assert saved["test_accuracy"] == summary["test_accuracy"] and len(saved["history"]) == 10
     assert saved["finished"] and not (tmp_path / "out" / ".spc-train").exists()  # no leftovers once finished
     # the saved model is the best epoch's, and what eval sees
-    result = run_eval(tmp_path / "out", tone_dataset, split="test", show_progress=False)
+    result = run_eval(tmp_path / "out", tone_dataset, show_progress=False)
     assert result.accuracy == pytest.approx(summary["test_accuracy"])
 
 

@@ -49,6 +49,7 @@ class EvalResult:
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     skipped: list[tuple[str, str]] = field(default_factory=list)
     label_mapping: dict | None = None  # how the data's classes were matched to the model's (LabelOrder.record())
+    config: dict | None = None  # the settings that produced it (``spc eval``'s EvalConfig), where a recipe ran it
     #: per clip, whether the prediction was right (for paired statistics, see spc.stats); not in as_dict()
     correct: np.ndarray | None = field(default=None, repr=False, compare=False)
 

@@ -186,7 +186,9 @@ def compress_table(report: dict) -> Table:
     table.caption = (f"final {f['kind']} artifact on test: {pct(f['test_accuracy'])} vs original {pct(f['original_test_accuracy'])}"
                      f" (retention {retention_text(f['retention'], f.get('retention_ci'))}"
                      + (f", McNemar p {f['mcnemar_p']:.3g}" if f.get("mcnemar_p") is not None else "")
-                     + f"); p50 {f['latency_ms']['p50_ms']:.2f} ms vs {f['original_latency_ms']['p50_ms']:.2f} ms")
+                     + f"); p50 {f['latency_ms']['p50_ms']:.2f} ms vs {f['original_latency_ms']['p50_ms']:.2f} ms"
+                     + (f"; latency floor (no stack) {report['latency_floor']['p50_ms']:.2f} ms"
+                        if report.get("latency_floor") else ""))
     return table
 
 

@@ -70,8 +70,8 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         *_uncertainty_note(report),
         "## Candidates",
         "",
-        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | detector retention (val) | latency p50 (ms) | vs original | parity max diff |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | detector retention (val) | latency p50 (ms) | vs original | x floor | parity max diff |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, e in report["candidates"].items():
         mark = " *" if name == report["chosen"] else ""
@@ -80,7 +80,8 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
             f"{pct(e['val_accuracy'])} | {retention_text(e['val_retention'], e.get('val_retention_ci'))} | "
             f"{_margin(e.get('val_margin_clips'))} | {detector_text(e.get('detector_val'))} | "
             f"{e['latency_onnx_ms']['p50_ms']:.2f} | "
-            f"{e['latency_ratio']:.2f}x | {e['parity']['max_abs_diff']:.1e} |")
+            f"{e['latency_ratio']:.2f}x | {_x_floor(e)} | {e['parity']['max_abs_diff']:.1e} |")
+    lines += _floor_lines(report.get("latency_floor"))
     lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, e in report["candidates"].items():
@@ -115,6 +116,20 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
               f"- stages: {', '.join(report['stages'])}; {report['seconds']} s",
               "", "Every setting is in `report.json`."]
     return "\n".join(lines) + "\n"
+
+
+def _x_floor(entry: dict) -> str:
+    x = entry.get("latency_x_floor")
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def _floor_lines(floor: dict | None) -> list[str]:
+    """The latency floor under the candidates table: what a model with no stack at all costs."""
+    if not floor:
+        return []
+    return ["", f"Latency floor: {floor['p50_ms']:.2f} ms p50 ({floor['vs_original']:.2f} of the original's), "
+                f"{floor['what']}. \"x floor\" is each candidate's latency over it: 1.00x would leave nothing to gain "
+                "by shrinking the stack further; the rest is the front end's."]
 
 
 def _detector_lines(final: dict) -> list[str]:

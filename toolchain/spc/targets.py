@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .configs import check_type
 from .errors import SpcError
 
 if sys.version_info >= (3, 11):
@@ -112,14 +114,13 @@ def parse_target(data: dict, source: str = "") -> Target:
     pfields = set(ShapeProfile.__dataclass_fields__)
     if sorted(pfields - set(prof)):
         raise SpcError(f"target{where} profile lacks {', '.join(sorted(pfields - set(prof)))}")
+    profile_types, types = typing.get_type_hints(ShapeProfile), typing.get_type_hints(Target)
     for k in sorted(pfields):
-        _check_type(f"profile.{k}", prof[k], float if k.endswith("seconds") else int, where)
+        check_type(f"target{where}: profile.{k}", profile_types[k], prof[k])
     profile = ShapeProfile(**{k: prof[k] for k in pfields})
+    values = {k: tuple(data[k]) if isinstance(data[k], list) else data[k] for k in fields}  # TOML arrays: tuples
     for k in sorted(fields):
-        _check_type(k, data[k], _FIELD_TYPES[k], where)
-    values = {k: data[k] for k in fields}
-    for k in ("gpu_names", "sm_counts", "board_models", "gpu_memory_gb"):
-        values[k] = tuple(values[k])
+        check_type(f"target{where}: {k}", types[k], values[k])
     t = Target(**values, profile=profile)
     problems = []
     if t.backend not in BACKENDS:
@@ -153,31 +154,6 @@ def parse_target(data: dict, source: str = "") -> Target:
     if problems:
         raise SpcError(f"target '{t.name}'{where}: " + "; ".join(problems))
     return t
-
-
-#: the TOML type of every target field (lists: the type of their items)
-_FIELD_TYPES = {"name": str, "family": str, "family_default": bool, "description": str, "backend": str,
-                "precision": str, "gpu": str, "compute_capability": float, "gpu_names": [str], "sm_counts": [int],
-                "board_models": [str], "gpu_memory_gb": [float], "dla_cores": int, "use_dla": bool,
-                "workspace_mb": int, "threads": int, "power_mode": str}
-
-
-def _check_type(field: str, value, kind, where: str) -> None:
-    """A user error naming the file and the field where a TOML value has the wrong type (``max_batch = "8"``)."""
-    def ok(v, k) -> bool:
-        if k is float:
-            return isinstance(v, (int, float)) and not isinstance(v, bool)
-        if k is int:
-            return isinstance(v, int) and not isinstance(v, bool)
-        return isinstance(v, k)
-
-    if isinstance(kind, list):
-        good = isinstance(value, list) and all(ok(v, kind[0]) for v in value)
-        want = f"a list of {kind[0].__name__}"
-    else:
-        good, want = ok(value, kind), {float: "a number"}.get(kind, kind.__name__)
-    if not good:
-        raise SpcError(f"target{where}: {field} must be {want}, got {value!r}")
 
 
 def load_targets() -> dict[str, Target]:

@@ -115,14 +115,20 @@ def bench_shapes(target, manifests: list[dict]) -> list[tuple[int, int]]:
     return list(dict.fromkeys(shapes))
 
 
+def time_at_shape(fns: dict, shape: tuple[int, int], warmup: int = 5, runs: int = 30,
+                  seed: int = 0) -> dict[str, LatencyStats]:
+    """Each of ``fns`` (audio -> logits: runners or plain callables) timed side by side on one seeded random
+    input of ``shape`` (batch, samples)."""
+    batch, samples = shape
+    x = (0.1 * np.random.default_rng(seed).standard_normal((batch, samples))).astype(np.float32)
+    return measure_side_by_side({k: (lambda f=f: f(x)) for k, f in fns.items()}, warmup, runs)
+
+
 def bench_callables(fns: dict, shapes: list[tuple[int, int]], warmup: int = 5, runs: int = 30, seed: int = 0) -> list[dict]:
-    """Each of ``fns`` (audio -> logits: runners or plain callables) at each shape, interleaved;
-    p50/p90/p99/mean and clips per second."""
+    """Each of ``fns`` at each shape, interleaved; p50/p90/p99/mean and clips per second."""
     rows = []
     for batch, samples in shapes:
-        x = (0.1 * np.random.default_rng(seed).standard_normal((batch, samples))).astype(np.float32)
-        timed = measure_side_by_side({k: (lambda f=f: f(x)) for k, f in fns.items()}, warmup, runs)
-        for name, s in timed.items():
+        for name, s in time_at_shape(fns, (batch, samples), warmup, runs, seed).items():
             rows.append({"artifact": name, "batch": batch, "samples": samples, **s.as_dict(),
                          "clips_per_s": batch / (s.mean_ms / 1e3)})
     return rows

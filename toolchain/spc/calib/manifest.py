@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +27,34 @@ FORMAT = "spc-calibration/1"
 RULES = ("class-balanced", "random")
 
 
-def make_manifest(ds: KwsDataset, n: int, *, seed: int = 0, split: str = "validation", rule: str = "class-balanced",
-                  name: str = "") -> dict:
-    """Draw ``n`` clips of ``split`` by ``rule`` (seeded) and describe them with their hashes."""
-    if split == "test":
-        raise SpcError("calibration clips never come from the test split; use validation (default) or train")
-    if rule not in RULES:
-        raise SpcError(f"unknown sampling rule '{rule}'; choose {', '.join(RULES)}")
-    if n < 1:
-        raise SpcError(f"--n must be at least 1, got {n}")
+@dataclass(frozen=True)
+class CalibConfig:
+    """A calibration set's draw: ``n_clips`` clips of ``split`` (never test) by ``rule``, seeded."""
+
+    n_clips: int = 512
+    split: str = "validation"
+    rule: str = "class-balanced"
+    seed: int = 0
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.split == "test":
+            raise SpcError("calibration clips never come from the test split; use validation (default) or train")
+        if self.split not in ("validation", "train"):
+            raise SpcError(f"unknown split '{self.split}'; calibration clips come from validation or train")
+        if self.rule not in RULES:
+            raise SpcError(f"unknown sampling rule '{self.rule}'; choose {', '.join(RULES)}")
+        if self.n_clips < 1:
+            raise SpcError(f"a calibration set needs at least 1 clip, got {self.n_clips}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_manifest(ds: KwsDataset, config: CalibConfig = CalibConfig(), *, name: str = "") -> dict:
+    """Draw ``config.n_clips`` clips of ``config.split`` by ``config.rule`` (seeded) and describe them with
+    their hashes; the manifest records ``config``."""
+    n, seed, split, rule = config.n_clips, config.seed, config.split, config.rule
     items = ds.split(split)
     if rule == "class-balanced":
         chosen = _balanced_head(items, n, seed)
@@ -52,7 +72,7 @@ def make_manifest(ds: KwsDataset, n: int, *, seed: int = 0, split: str = "valida
             entry.update(row=int(it.row), source_split=it.split, sha256=rows.sha256(it))
         clips.append(entry)
     return {"format": FORMAT, "name": name, "dataset": {"layout": ds.layout, "options": ds.options, "labels": ds.labels},
-            "split": split, "rule": rule, "seed": seed, "n": len(clips), "clips": clips}
+            "split": split, "rule": rule, "seed": seed, "n": len(clips), "config": config.as_dict(), "clips": clips}
 
 
 def manifest_hash(manifest: dict) -> str:
@@ -154,4 +174,4 @@ def make_from_rule(rule_file: str | Path, data_dir: str | Path) -> dict:
         raise SpcError(f"{rule_file} is not a calibration rule (dataset.layout, n, seed, split, rule): "
                        f"bad or missing {exc}") from None
     ds = open_dataset(data_dir, layout, **options)
-    return make_manifest(ds, n, seed=seed, split=split, rule=how, name=str(rule.get("name", "")))
+    return make_manifest(ds, CalibConfig(n, split, how, seed), name=str(rule.get("name", "")))

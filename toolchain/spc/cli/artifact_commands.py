@@ -13,7 +13,8 @@ from ..errors import SpcError
 from ..fileio import check_output_file
 from ..runtime import STREAM
 from .group import cli, print_lines
-from .options import (Finite, HOP, POSITIVE, RUNS, THREADS, WARMUP, data_config, data_flags)
+from .options import (BENCH_CFG, BUILD_CFG, CSV, HOP, POSITIVE, QUANTIZE_CFG, RUNS, THREADS, WARMUP, Finite, cfg_option,
+                      config_file_option, data_config, data_flags, make_config)
 
 
 @cli.command()
@@ -42,8 +43,10 @@ def targets(as_json):
 @cli.command()
 @click.argument("onnx_path", type=click.Path())
 @click.option("--out", "out_path", type=click.Path(), help="Output .onnx file (default: NAME.int8-cpu.onnx beside it).")
-@click.option("--per-channel/--per-tensor", default=True, show_default=True, help="Weight scales per output channel.")
-def quantize(onnx_path, out_path, per_channel):
+@cfg_option(QUANTIZE_CFG, "per_channel", "--per-channel/--per-tensor", help="Weight scales per output channel.")
+@config_file_option
+@click.pass_context
+def quantize(ctx, onnx_path, out_path, config_file, **_):
     """INT8 for the CPU: ONNX_PATH (an FP32 export) with its MatMul/Gemm weights in INT8, run by ONNX Runtime's
     integer kernels; the convolutional front end and the normalisations stay FP32. Checked against the FP32
     graph on speech-like clips (top-1 agreement) before anything is written. For TensorRT use spc precision's
@@ -59,7 +62,7 @@ def quantize(onnx_path, out_path, per_channel):
     if not src.is_file():
         raise SpcError(f"{src} does not exist")
     out = Path(out_path) if out_path else src.with_name(f"{src.stem}.int8-cpu.onnx")
-    m = quantize_for_cpu(src, out, per_channel=per_channel)
+    m = quantize_for_cpu(src, out, make_config(ctx, QUANTIZE_CFG, config_file))
     gate = m["int8_gate"]
     print_lines([f"wrote {out} (INT8 {', '.join(m['quantization']['ops'])} weights; top-1 agreement with FP32 "
                  f"{gate['top1_agreement']:.0%} on {gate['clips']} speech-like clips)"])
@@ -69,17 +72,20 @@ def quantize(onnx_path, out_path, per_channel):
 @click.argument("onnx_path", type=click.Path())
 @click.option("--target", "target_name", required=True, help="A target name or family (see spc targets).")
 @click.option("--out", "out_path", type=click.Path(), help="Output artifact file or folder (default: beside the ONNX file).")
-@click.option("--fp32-layers", "fp32_layers", multiple=True,
-              help="TensorRT: ONNX node names to keep in FP32 (comma-separated or repeated).")
-@click.option("--fp32-from", "fp32_from", type=click.Path(),
-              help="TensorRT: keep in FP32 the layers this precision.json (spc precision) flagged.")
-@click.option("--timing-cache", type=click.Path(),
-              help="TensorRT: folder of timing caches, one per GPU and TensorRT version (default: the artifact's).")
-def build(onnx_path, target_name, out_path, fp32_layers, fp32_from, timing_cache):
+@cfg_option(BUILD_CFG, "fp32_layers", "--fp32-layers", type=CSV,
+            help="TensorRT: ONNX node names to keep in FP32 (comma-separated).")
+@cfg_option(BUILD_CFG, "fp32_from", "--fp32-from", type=click.Path(),
+            help="TensorRT: keep in FP32 the layers this precision.json (spc precision) flagged.")
+@cfg_option(BUILD_CFG, "timing_cache", "--timing-cache", type=click.Path(),
+            help="TensorRT: folder of timing caches, one per GPU and TensorRT version (default: the artifact's).")
+@config_file_option
+@click.pass_context
+def build(ctx, onnx_path, target_name, out_path, config_file, **_):
     """Build the artifact TARGET runs from ONNX_PATH: a TensorRT engine, or an optimised ONNX Runtime graph.
 
     A GPU target is built only on its own GPU (name, compute capability, SM count); elsewhere this
-    says why and stops. An INT8 QDQ model from spc precision (int8.onnx) becomes an INT8 engine.
+    says why and stops. An INT8 QDQ model from spc precision (int8.onnx) becomes an INT8 engine. The
+    artifact's manifest records the build settings: --config ARTIFACT.json builds the same again.
 
     \b
     Examples:
@@ -91,9 +97,7 @@ def build(onnx_path, target_name, out_path, fp32_layers, fp32_from, timing_cache
     from ..targets import get_target
 
     target = get_target(target_name)
-    names = [n for item in fp32_layers for n in item.split(",") if n.strip()]
-    report = build_artifact(onnx_path, target, out_path, fp32_layers=names, fp32_from=fp32_from,
-                            timing_cache=timing_cache)
+    report = build_artifact(onnx_path, target, out_path, make_config(ctx, BUILD_CFG, config_file, key="build_config"))
     stdout().print(f"built [bold]{report.artifact}[/] for {target.name} ({target.backend}, "
                    f"{report.manifest.get('precision', target.precision)}); manifest {report.artifact}.json")
 
@@ -151,19 +155,21 @@ def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, thread
 @click.option("--target", "target_name", help="Shapes from this target's profile (default: the target the first "
               "artifact was built for), kept within each engine's own profile.")
 @click.option("--data", "data_dir", type=click.Path(), help="Also measure accuracy on this data set.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["validation", "test"]))
+@cfg_option(BENCH_CFG, "split", "--split", type=click.Choice(["validation", "test"]))
 @click.option("--report", "report_dir", type=click.Path(), help="Add the figures to this compress report.")
-@click.option("--runs", default=30, show_default=True, type=RUNS, help="Timed runs per shape (after warm-up).")
-@click.option("--warmup", default=5, show_default=True, type=WARMUP)
-@click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
+@cfg_option(BENCH_CFG, "runs", "--runs", type=RUNS, help="Timed runs per shape (after warm-up).")
+@cfg_option(BENCH_CFG, "warmup", "--warmup", type=WARMUP)
+@cfg_option(BENCH_CFG, "threads", "--threads", type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
 @click.option("--json", "json_path", type=click.Path(), help="Write the results to this JSON file.")
+@config_file_option
 @data_flags
-def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup, threads, json_path, layout, split_by,
-              test_speaker, task):
+@click.pass_context
+def bench_cmd(ctx, artifacts, target_name, data_dir, report_dir, json_path, config_file, **_):
     """Latency (p50/p90/p99/mean, clips per second) of ARTIFACTS side by side, at the target's shapes.
 
     ARTIFACTS are .onnx / .ort.onnx / .engine files with manifests, or model folders (PyTorch).
     Several artifacts are timed in interleaved rounds, so their ratios are measured in one run.
+    --config takes the settings of an earlier --json result.
 
     \b
     Example (on the board, after spc compress printed it):
@@ -171,10 +177,11 @@ def bench_cmd(artifacts, target_name, data_dir, split, report_dir, runs, warmup,
     """
     from ..recipes.bench import run_bench
 
+    config = make_config(ctx, BENCH_CFG, config_file)
     if json_path:
         check_output_file(json_path)  # before the timing, not after
-    result = run_bench(list(artifacts), target_name, data=data_config(click.get_current_context()) if data_dir else None,
-                       split=split, report_dir=report_dir, runs=runs, warmup=warmup, threads=threads)
+    result = run_bench(list(artifacts), target_name, data=data_config(ctx) if data_dir else None,
+                       report_dir=report_dir, config=config)
     from ..console import bench_table, label_mapping_note
 
     for mapping in {m["note"]: m for m in result.get("label_mapping", {}).values() if m.get("note")}.values():

@@ -10,7 +10,7 @@ import click
 from ..console import stdout
 from ..errors import SpcError
 from .group import cli
-from .options import (POSITIVE, SEED, data_config, data_flags)
+from .options import (CALIB_CFG, POSITIVE, SEED, cfg_option, config_file_option, data_config, data_flags, make_config)
 
 
 @cli.group()
@@ -20,20 +20,23 @@ def calib():
 
 @calib.command(name="make")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
-@click.option("--n", "n_clips", default=512, show_default=True, type=POSITIVE, help="Clips in the set.")
+@cfg_option(CALIB_CFG, "n_clips", "--n", type=POSITIVE, help="Clips in the set.")
 @click.option("--out", "out", help="Manifest name or path (NAME -> NAME.json).")
-@click.option("--split", default="validation", show_default=True, type=click.Choice(["validation", "train", "test"]),
-              help="Where clips are drawn from (test is refused).")
-@click.option("--rule", default="class-balanced", show_default=True, type=click.Choice(["class-balanced", "random"]))
-@click.option("--seed", default=0, show_default=True, type=SEED)
+@cfg_option(CALIB_CFG, "split", "--split", type=click.Choice(["validation", "train", "test"]),
+            help="Where clips are drawn from (test is refused).")
+@cfg_option(CALIB_CFG, "rule", "--rule", type=click.Choice(["class-balanced", "random"]))
+@cfg_option(CALIB_CFG, "seed", "--seed", type=SEED)
 @click.option("--from", "rule_file", type=click.Path(exists=True, dir_okay=False), help="Build from a rule file.")
+@config_file_option
 @data_flags
-def calib_make(data_dir, n_clips, out, split, rule, seed, rule_file, layout, split_by, test_speaker, task):
+@click.pass_context
+def calib_make(ctx, data_dir, out, rule_file, config_file, **_):
     """Draw a reproducible calibration set from DATA and write its manifest.
 
     \b
-    Example:
+    Examples:
       spc calib make --data ../shared/data/fsdd --n 256 --out fsdd-256
+      spc calib make --data other-copy --config fsdd-256.json --out again   # the same draw on another copy
     """
     from ..calib.manifest import make_from_rule, make_manifest, manifest_hash, save_manifest
 
@@ -43,8 +46,9 @@ def calib_make(data_dir, n_clips, out, split, rule, seed, rule_file, layout, spl
     else:
         if not out:
             raise SpcError("calib make needs --out NAME (or --from RULE)")
-        ds = data_config(click.get_current_context()).open()
-        manifest = make_manifest(ds, n_clips, seed=seed, split=split, rule=rule, name=str(out))
+        config = make_config(ctx, CALIB_CFG, config_file)
+        ds = data_config(ctx).open()
+        manifest = make_manifest(ds, config, name=str(out))
     path = save_manifest(manifest, out)
     labels = {}
     for c in manifest["clips"]:

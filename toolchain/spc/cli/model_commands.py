@@ -12,7 +12,7 @@ from ..console import eval_table, params_table, pct, skipped_lines, stdout
 from ..errors import SpcError
 from ..fileio import check_output_dir, check_output_file
 from .group import cli, print_lines
-from .options import (ANALYSIS_CFG, CLIP_SECONDS, CSV, CSV_INT, DEVICE_HELP, DISTILL_CFG, EXPORT_CFG, FINETUNE_CFG,
+from .options import (ANALYSIS_CFG, EVAL_CFG, PRECISION_CFG, CLIP_SECONDS, CSV, CSV_INT, DEVICE_HELP, DISTILL_CFG, EXPORT_CFG, FINETUNE_CFG,
                       MIMIC_CFG, NON_NEGATIVE, NON_NEGATIVE_FLOAT, POSITIVE, POSITIVE_FLOAT, PRUNE_CFG, RETENTION, SEED,
                       WARMUP, Finite, cfg_option, config_file_option, data_config, data_flags, make_config, run_flags)
 
@@ -76,26 +76,30 @@ def finetune(ctx, backbone, data_dir, out_dir, clip_seconds, config_file, overwr
 @cli.command(name="eval")
 @click.argument("model")
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "validation", "test"]))
+@cfg_option(EVAL_CFG, "split", "--split", type=click.Choice(["train", "validation", "test"]))
 @click.option("--map-labels", is_flag=True, help="Match data classes to the model's by name.")
-@click.option("--batch-size", default=32, show_default=True, type=POSITIVE)
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@cfg_option(EVAL_CFG, "batch_size", "--batch-size", type=POSITIVE)
+@cfg_option(EVAL_CFG, "device", "--device", help=DEVICE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+@config_file_option
 @data_flags
-def eval_cmd(model, data_dir, split, map_labels, batch_size, device, as_json, layout, split_by, test_speaker, task):
+@click.pass_context
+def eval_cmd(ctx, model, data_dir, map_labels, as_json, config_file, **_):
     """Accuracy, per-class accuracy and confusion matrix of MODEL on a data split.
 
     \b
     Example:
       spc eval fsdd-teacher --data ../shared/data/fsdd --split test --json
+      spc eval fsdd-teacher --data ../shared/data/fsdd --config earlier-eval.json   # the same settings again
     """
     from ..console import label_mapping_note
     from ..data.clips import LabelSubsetError
     from ..recipes.evaluate import run_eval
 
+    config = make_config(ctx, EVAL_CFG, config_file)
+    split = config.split
     try:
-        result = run_eval(model, data_config(click.get_current_context()), split=split, batch_size=batch_size,
-                          device=device, show_progress=not as_json)
+        result = run_eval(model, data_config(ctx), config, show_progress=not as_json)
     except LabelSubsetError as exc:
         raise SpcError(f"{exc}; add --map-labels to score the model on these classes only") from None
     label_mapping_note(result.label_mapping)
@@ -202,7 +206,7 @@ def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overw
       spc prune teacher --data ../shared/data/fsdd --out pruned --retention 0.95 --heal head
     """
     from ..console import prune_table
-    from ..recipes.prune import run_prune
+    from ..recipes.prune_layers import run_prune
 
     config = make_config(ctx, PRUNE_CFG, config_file)
     summary = run_prune(model, data_config(ctx), out_dir, config=config, overwrite=overwrite,
@@ -218,13 +222,15 @@ def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overw
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder.")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Student model folder.")
 @cfg_option(MIMIC_CFG, "kind", "--kind",
-            help="layer: one teacher layer trained to reproduce the stack; transformer or linear: fresh blocks.")
+            help="layer: one teacher layer; transformer, linear: fresh blocks; tiny: a small whole model, own front end.")
 @cfg_option(MIMIC_CFG, "init_layer", "--init-layer", type=NON_NEGATIVE, help="layer: the teacher layer it starts from.")
-@cfg_option(MIMIC_CFG, "n_layers", "--layers", type=click.IntRange(1, 2), help="Mimic blocks (transformer, linear).")
+@cfg_option(MIMIC_CFG, "n_layers", "--layers", type=click.IntRange(1, 2), help="Mimic blocks (transformer, linear, tiny).")
 @cfg_option(MIMIC_CFG, "hidden", "--hidden", type=POSITIVE, help="linear: bottleneck size h.")
-@cfg_option(MIMIC_CFG, "heads", "--heads", type=POSITIVE, help="transformer: attention heads.")
-@cfg_option(MIMIC_CFG, "ffn", "--ffn", type=POSITIVE, help="transformer: feed-forward size.")
-@cfg_option(MIMIC_CFG, "width", "--width", type=POSITIVE, help="transformer: width (default: the teacher's; narrower adds projections).")
+@cfg_option(MIMIC_CFG, "heads", "--heads", type=POSITIVE, help="transformer, tiny: attention heads.")
+@cfg_option(MIMIC_CFG, "ffn", "--ffn", type=POSITIVE, help="transformer, tiny: feed-forward size (default 1024; tiny: 4 x width).")
+@cfg_option(MIMIC_CFG, "width", "--width", type=POSITIVE,
+            help="transformer: width (default: the teacher's; narrower adds projections); tiny: its width (default 96).")
+@cfg_option(MIMIC_CFG, "mel_bins", "--mel-bins", type=POSITIVE, help="tiny: log-mel bands of its own front end.")
 @click.option("--paper", is_flag=True, help="The paper's recipe: 50 epochs of plain MSE, 30 of labels, mimic frozen.")
 @cfg_option(DISTILL_CFG, "stage1.epochs", "--stage1-epochs", type=POSITIVE, help="Epochs of mimicking the teacher.")
 @cfg_option(DISTILL_CFG, "stage2.epochs", "--stage2-epochs", type=POSITIVE, help="Epochs on the labels.")
@@ -239,12 +245,12 @@ def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overw
 @cfg_option(DISTILL_CFG, "stream_windows", "--stream-windows", type=Finite(0, 20),
             help="Stream-like windows per training clip (shifted, partial, neighbouring words, gaps, noise), "
                  "labelled by the teacher (0: aligned clips only).")
-@click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@cfg_option(DISTILL_CFG, "stage1.seed", "--seed", type=SEED, help="Seed of both stages.")
+@cfg_option(DISTILL_CFG, "stage1.device", "--device", help=f"Both stages: {DEVICE_HELP}")
 @run_flags
 @data_flags
 @click.pass_context
-def distill(ctx, teacher, data_dir, out_dir, paper, seed, device, config_file, latency_runs, overwrite, **_):
+def distill(ctx, teacher, data_dir, out_dir, paper, config_file, latency_runs, overwrite, **_):
     """Replace TEACHER's whole transformer stack by a 1-2 block mimic student.
 
     Stage 1 trains the mimic to reproduce the teacher's last-layer output (frame-wise MSE on
@@ -258,9 +264,10 @@ def distill(ctx, teacher, data_dir, out_dir, paper, seed, device, config_file, l
       spc distill teacher --data ../shared/data/fsdd --out mimic
       spc distill teacher --data ../shared/data/fsdd --out mimic-paper --kind transformer --paper
       spc distill teacher --data ../shared/data/fsdd --out scratch --kind transformer --baseline
+      spc distill teacher --data ../shared/data/fsdd --out tiny --kind tiny --width 96 --layers 2
     """
     from ..console import distill_table
-    from ..recipes.distill import run_distill
+    from ..recipes.distill_student import run_distill
 
     from click.core import ParameterSource
 
@@ -271,10 +278,10 @@ def distill(ctx, teacher, data_dir, out_dir, paper, seed, device, config_file, l
     mimic = make_config(ctx, MIMIC_CFG, config_file, key="mimic")
     config = make_config(ctx, DISTILL_CFG, config_file, base=DistillConfig.paper() if paper else None)
     given = {n for n in ("seed", "device") if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE}
-    if config_file is None or "seed" in given:
-        config = config.with_seed(seed)
+    if config_file is None or "seed" in given:  # --seed and --device stand for both stages
+        config = config.with_seed(config.stage1.seed)
     if config_file is None or "device" in given:
-        config = with_changes(config, {"stage1.device": device, "stage2.device": device})
+        config = with_changes(config, {"stage2.device": config.stage1.device})
     summary = run_distill(teacher, data_config(ctx), out_dir, mimic=mimic, config=config, overwrite=overwrite,
                           latency_runs=latency_runs)
     if summary:
@@ -333,10 +340,12 @@ def export(ctx, model, out_path, data_dir, split, config_file, **_):
 @click.option("--data", "data_dir", required=True, type=click.Path(), help="Data folder (test split for accuracy).")
 @click.option("--calib", required=True, help="Calibration manifest (name or path); see spc calib make.")
 @click.option("--out", "out_dir", required=True, type=click.Path(), help="Folder for the ONNX variants and precision.json.")
-@click.option("--int8-method", default="minmax", show_default=True, type=click.Choice(["minmax", "entropy"]))
-@click.option("--latency-runs", default=20, show_default=True, type=WARMUP)
+@cfg_option(PRECISION_CFG, "int8_method", "--int8-method", type=click.Choice(["minmax", "entropy"]))
+@cfg_option(PRECISION_CFG, "latency_runs", "--latency-runs", type=WARMUP, help="Timed CPU runs per variant (0: skip).")
+@config_file_option
 @data_flags
-def precision(model, data_dir, calib, out_dir, int8_method, latency_runs, layout, split_by, test_speaker, task):
+@click.pass_context
+def precision(ctx, model, data_dir, calib, out_dir, config_file, **_):
     """FP16 check layer by layer, a mixed-precision ONNX, and INT8 (QDQ) on the CPU, from a calibration set.
 
     Reports which layers overflow the FP16 range or diverge in FP16, then the test accuracy and CPU
@@ -349,10 +358,9 @@ def precision(model, data_dir, calib, out_dir, int8_method, latency_runs, layout
     """
     from rich.table import Table
 
-    from ..recipes.precision import run_precision
+    from ..recipes.precision_check import run_precision
 
-    s = run_precision(model, data_config(click.get_current_context()), calib, out_dir, latency_runs=latency_runs,
-                      int8_method=int8_method)
+    s = run_precision(model, data_config(ctx), calib, out_dir, make_config(ctx, PRECISION_CFG, config_file))
     check = s["fp16_check"]
     table = Table(title=f"precision of {model} (calibration {s['calibration']['hash']})",
                   caption=f"FP16 flagged layers: {check['flagged'] or 'none'}; FP16 top-1 agreement {check['top1_agreement']:.3f}")
@@ -360,5 +368,5 @@ def precision(model, data_dir, calib, out_dir, int8_method, latency_runs, layout
         table.add_column(col, justify="left" if col == "variant" else "right")
     lat = {r["artifact"]: r for r in s["latency_cpu"]}
     for k, a in s["test_accuracy"].items():
-        table.add_row(k, pct(a), f"{s['retention'][k]:.3f}", f"{lat[k]['p50_ms']:.2f}")
+        table.add_row(k, pct(a), f"{s['retention'][k]:.3f}", f"{lat[k]['p50_ms']:.2f}" if k in lat else "-")
     stdout().print(table)

@@ -48,6 +48,12 @@ COMPRESS_CFG = "spc.recipes.compress:CompressConfig"
 STREAM_CFG = "spc.streaming.evaluation:StreamEvalConfig"
 ANALYSIS_CFG = "spc.analysis.run:AnalysisConfig"
 EXPORT_CFG = "spc.export:ExportConfig"
+EVAL_CFG = "spc.recipes.evaluate:EvalConfig"
+BENCH_CFG = "spc.recipes.bench:BenchConfig"
+BUILD_CFG = "spc.engines.build:BuildConfig"
+CALIB_CFG = "spc.calib.manifest:CalibConfig"
+PRECISION_CFG = "spc.recipes.precision_check:PrecisionConfig"
+QUANTIZE_CFG = "spc.precision.int8_cpu:QuantizeConfig"
 DEMO_CFG = "spc.recipes.demo:DEMO_TRAIN"  # the demo's own training settings (an instance)
 
 

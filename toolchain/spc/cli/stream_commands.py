@@ -31,6 +31,8 @@ from .options import (CSV, CSV_FLOAT, HOP, NON_NEGATIVE_FLOAT, POSITIVE, SEED, S
 @cfg_option(STREAM_CFG, "noise_rms", "--noise-rms", type=NON_NEGATIVE_FLOAT, help="Background (pink) noise level.")
 @cfg_option(STREAM_CFG, "repeats", "--repeats", type=POSITIVE,
             help="Use every test clip this many times (more hours, reshuffled gaps and noise; the same clips).")
+@cfg_option(STREAM_CFG, "max_clips", "--max-clips", type=POSITIVE,
+            help="Build the keyword recordings from at most this many test clips (a seeded, class-balanced sample).")
 @cfg_option(STREAM_CFG, "chunk_seconds", "--chunk-seconds", type=HOP, help="Audio pushed per call, as an app would.")
 @cfg_option(STREAM_CFG, "seed", "--seed", type=SEED)
 @cfg_option(STREAM_CFG, "threads", "--threads", type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")

@@ -107,11 +107,13 @@ def _read_order(items: list[ClipItem]) -> list[int]:
     return files + rows
 
 
-def _balanced_head(items: list[ClipItem], limit: int, seed: int | None = None) -> list[ClipItem]:
-    by_label: dict[str, list[ClipItem]] = {}
-    for it in items:
-        by_label.setdefault(it.label, []).append(it)
-    out: list[ClipItem] = []
+def balanced_indices(labels: Sequence[str], limit: int, seed: int | None = None) -> list[int]:
+    """Indices of at most ``limit`` items taken class by class in turn (classes in sorted order; within a class
+    in order, or shuffled with ``seed``): a class-balanced sample."""
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    out: list[int] = []
     queues = [list(v) for _, v in sorted(by_label.items())]
     if seed is not None:
         rng = np.random.default_rng(seed)
@@ -121,6 +123,10 @@ def _balanced_head(items: list[ClipItem], limit: int, seed: int | None = None) -
             if q and len(out) < limit:
                 out.append(q.pop(0))
     return out
+
+
+def _balanced_head(items: list[ClipItem], limit: int, seed: int | None = None) -> list[ClipItem]:
+    return [items[i] for i in balanced_indices([it.label for it in items], limit, seed)]
 
 
 class LabelSubsetError(SpcError):

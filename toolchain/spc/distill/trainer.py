@@ -24,6 +24,7 @@ from ..data.clips import ClipSet
 from ..errors import SpcError, SpcInternalError
 from ..accuracy import score
 from ..features import cache_outputs
+from ..training.finetuning import mixed_loss
 from ..training.loop import FitResult, Task, TrainConfig, fit, train_device
 
 STAGE1 = TrainConfig(epochs=20, batch_size=64, lr=1e-3, weight_decay=0.0, warmup_ratio=0.0, schedule="constant",
@@ -108,7 +109,13 @@ def teacher_outputs(teacher, splits: dict, states, *, device="cpu", show_progres
             for name, clips in splits.items()}
 
 
-def _with_windows(train: ClipSet, config: DistillConfig, negatives) -> tuple[ClipSet, int]:
+def label_loss(logits: torch.Tensor, y: torch.Tensor, teacher_logits: torch.Tensor, config: DistillConfig) -> torch.Tensor:
+    """Stage 2's loss over a batch (logits B x C): on aligned clips (``y`` a class) the labels and the teacher's
+    soft labels mixed by ``config.soft_labels``; on stream windows (``y`` = -1) the soft labels alone."""
+    return mixed_loss(logits, y, teacher_logits, config.temperature, config.soft_labels)
+
+
+def with_windows(train: ClipSet, config: DistillConfig, negatives) -> tuple[ClipSet, int]:
     """(the training clips followed by the stream-like windows, labelled -1: the teacher labels them; how many)."""
     n = 0 if config.baseline else int(round(config.stream_windows * len(train)))
     if n == 0:
@@ -119,7 +126,7 @@ def _with_windows(train: ClipSet, config: DistillConfig, negatives) -> tuple[Cli
     return ClipSet(audio, np.full(n, -1, np.int64), train.labels, [f"window:{k}" for k in range(n)]), n
 
 
-def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfig, work: Path, *, run_id: str = "",
+def distill_mimic(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfig, work: Path, *, run_id: str = "",
             show_progress: bool = True, teacher_cache: dict | None = None, negatives=None) -> DistillResult:
     """Train ``student`` (in place) from ``teacher``; it ends with the best stage-2 weights.
 
@@ -130,7 +137,7 @@ def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfi
     """
     targets = _targets(teacher, student, config)
     device = train_device(config.stage1)
-    windows, n_windows = _with_windows(train, config, negatives)
+    windows, n_windows = with_windows(train, config, negatives)
     splits = {"train": train, "validation": val, **({"windows": windows} if n_windows else {})}
     base = dict(teacher_cache or teacher_outputs(teacher, {"train": train, "validation": val}, targets, device=device,
                                                  show_progress=show_progress))
@@ -175,18 +182,9 @@ def distill(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfi
     def stage2_loss(idx, epoch):
         logits = student.logits_from_hidden(run("train", idx))
         yb = y["train"][idx].to(device)
-        aligned = yb >= 0
-        hard = nn.functional.cross_entropy(logits, yb.clamp_min(0), reduction="none")
-        if config.baseline or (not config.soft_labels and not n_windows):
-            return hard.mean()
-        tt = config.temperature
-        soft = tt * tt * nn.functional.kl_div(torch.log_softmax(logits / tt, -1),
-                                              torch.softmax(get("train", "logits", idx) / tt, -1),
-                                              reduction="none").sum(-1)
-        w = config.soft_labels
-        # aligned clips: labels and soft labels mixed; windows: the teacher's soft labels alone
-        per_item = torch.where(aligned, (1 - w) * hard + w * soft, soft)
-        return per_item.mean()
+        if config.baseline:
+            return nn.functional.cross_entropy(logits, yb)
+        return label_loss(logits, yb, get("train", "logits", idx), config)
 
     def validate():
         bs, n = 256, len(val)

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import SpcError
 from ..fileio import check_output_file
-from .artifact_manifest import read_manifest
+from .artifact_manifest import read_manifest, write_manifest
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """TensorRT build settings beyond the target's: ONNX nodes kept in FP32 (``fp32_layers``, and the layers a
+    ``spc precision`` precision.json flagged, ``fp32_from``) and the timing-cache folder (None: the artifact's)."""
+
+    fp32_layers: tuple[str, ...] = ()
+    fp32_from: str | None = None
+    timing_cache: str | None = None
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fp32_layers", tuple(n.strip() for n in self.fp32_layers if n.strip()))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -26,16 +43,17 @@ def default_output(onnx_path: Path, target) -> Path:
     return Path(onnx_path).with_name(artifact_name(onnx_path, target))
 
 
-def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None, *,
-                   fp32_layers: list[str] | tuple[str, ...] = (), fp32_from: str | Path | None = None,
-                   timing_cache: str | Path | None = None) -> BuildReport:
+def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
+                   config: BuildConfig = BuildConfig()) -> BuildReport:
     """Build for ``target`` (a ``spc.targets.Target``); ``out`` is a file, or a folder that gets ``artifact_name``.
 
     GPU targets raise ``BuildDeferred`` ("cannot build <target> here: <why>") where TensorRT, a GPU
     or the target's GPU is missing, before anything is written. ``fp32_layers`` (ONNX node names)
     and the layers ``fp32_from`` (a ``spc precision`` precision.json) flagged stay FP32 in the engine;
-    ``timing_cache`` is the folder of TensorRT timing caches (default: the artifact's folder).
+    ``timing_cache`` is the folder of TensorRT timing caches (default: the artifact's folder). The artifact's
+    manifest records ``config`` (``build_config``), so ``spc build --config ARTIFACT.json`` builds it again.
     """
+    fp32_layers, fp32_from, timing_cache = config.fp32_layers, config.fp32_from, config.timing_cache
     src = Path(onnx_path)
     if not src.is_file():
         raise SpcError(f"{src} does not exist")
@@ -67,4 +85,6 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
         from .ort_build import build_ort
 
         manifest = build_ort(src, target, out_path)
+    manifest = {**manifest, "build_config": config.as_dict()}
+    write_manifest(out_path, manifest)
     return BuildReport(str(out_path), manifest)

@@ -8,26 +8,30 @@ candidates timed side by side in one run.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+
+from ..timing import LatencyStats, time_at_shape
 
 
 @dataclass(frozen=True)
 class TargetLatency:
-    """One candidate built for the target and timed there."""
+    """One candidate built for the target and timed there (at ``batch`` x ``samples``)."""
 
     name: str
     artifact: str
     batch: int
     samples: int
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    mean_ms: float
-    runs: int
+    stats: LatencyStats
+
+    @property
+    def p50_ms(self) -> float:
+        return self.stats.p50_ms
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """Flat: name, artifact, shape and the latency figures."""
+        return {"name": self.name, "artifact": self.artifact, "batch": self.batch, "samples": self.samples,
+                **self.stats.as_dict()}
 
 
 def headline_shape(target, manifest: dict) -> tuple[int, int]:
@@ -58,7 +62,6 @@ def measure_on_target(candidates: dict[str, str | Path], target, out_dir: str | 
     """
     from contextlib import ExitStack
 
-    from ..timing import bench_callables
     from .build import artifact_name, build_artifact
     from .device import require_build
     from .artifact_manifest import manifest_path, read_manifest
@@ -82,6 +85,5 @@ def measure_on_target(candidates: dict[str, str | Path], target, out_dir: str | 
     with ExitStack() as stack:
         runners = {name: stack.enter_context(open_runner(path, threads)) for name, path in built.items()}
         shape = headline_shape(target, next(iter(runners.values())).manifest)
-        rows = bench_callables(runners, [shape], warmup=warmup, runs=runs, seed=seed)
-    return {r["artifact"]: TargetLatency(r["artifact"], built[r["artifact"]], r["batch"], r["samples"], r["p50_ms"],
-                                         r["p90_ms"], r["p99_ms"], r["mean_ms"], r["runs"]) for r in rows}
+        timed = time_at_shape(runners, shape, warmup=warmup, runs=runs, seed=seed)
+    return {name: TargetLatency(name, built[name], *shape, s) for name, s in timed.items()}

@@ -20,7 +20,10 @@ class WavLMAdapter(FamilyAdapter):
     def initial_state(self, model: nn.Module, h0: torch.Tensor) -> dict:
         # Compute the bias up front from the layer that owns the table, so that any subset of the
         # layers (a pruning candidate) runs exactly as the first of them would have computed it.
-        owner = next(layer.attention for layer in self.layers(model) if hasattr(layer.attention, "rel_attn_embed"))
+        owner = next((layer.attention for layer in self.layers(model) if hasattr(layer.attention, "rel_attn_embed")),
+                     None)
+        if owner is None:  # no layer left (a stackless latency floor): nothing needs the bias
+            return {}
         bsz, t, _ = h0.shape
         bias = owner.compute_bias(t, t)
         return {"position_bias": bias.unsqueeze(0).repeat(bsz, 1, 1, 1).view(bsz * owner.num_heads, t, t)}

@@ -298,6 +298,8 @@ def build_student(teacher: SpeechClassifier, cfg: MimicConfig, seed: int = 0) ->
     """The teacher's front and head (copied) around a mimic stack: one teacher layer (kind ``layer``),
     or fresh blocks (seeded)."""
     cfg.check_teacher(teacher.width, teacher.num_layers)
+    if cfg.kind == "tiny":
+        return build_tiny(teacher, cfg, seed)
     hf = copy.deepcopy(teacher.hf)
     meta = copy.deepcopy(teacher.meta)
     meta.provenance = {"recipe": "distill", "teacher": teacher.meta.source, "mimic": asdict(cfg)}
@@ -309,5 +311,25 @@ def build_student(teacher: SpeechClassifier, cfg: MimicConfig, seed: int = 0) ->
     return SpeechClassifier(hf, teacher.adapter, meta, MimicStack(cfg, teacher.width))
 
 
-__all__ = ["META_FILE", "read_json", "load_model", "save_model", "build_model", "build_student", "weights_hash",
+def build_tiny(teacher: SpeechClassifier, cfg: MimicConfig, seed: int = 0) -> SpeechClassifier:
+    """A tiny student with its own front end (``MimicConfig`` kind ``tiny``): a Whisper-architecture encoder
+    (log-mel in the graph, two convolutions, fixed positions, ``n_layers`` blocks ``width`` wide) and head, for
+    the teacher's classes and clip length; seeded. A normal transformers checkpoint once saved."""
+    from transformers import WhisperConfig
+
+    if teacher.meta.sampling_rate != 16000:
+        raise SpcError(f"a tiny student reads 16 kHz audio (its log-mel front end); the teacher reads "
+                       f"{teacher.meta.sampling_rate} Hz")
+    width = cfg.width_of(teacher.width)
+    config = WhisperConfig(num_mel_bins=cfg.mel_bins, d_model=width, encoder_layers=cfg.n_layers,
+                           encoder_attention_heads=cfg.heads, encoder_ffn_dim=cfg.ffn_size, decoder_layers=1,
+                           decoder_attention_heads=cfg.heads, decoder_ffn_dim=width, max_source_positions=1500,
+                           classifier_proj_size=min(64, width), dropout=cfg.dropout, attention_dropout=0.0,
+                           activation_dropout=0.0, encoder_layerdrop=0.0, mask_time_prob=0.0)
+    student = build_model(config, teacher.labels, seed=seed, clip_seconds=teacher.meta.clip_seconds)
+    student.meta.provenance = {"recipe": "distill", "teacher": teacher.meta.source, "mimic": asdict(cfg)}
+    return student
+
+
+__all__ = ["META_FILE", "read_json", "load_model", "save_model", "build_model", "build_student", "build_tiny", "weights_hash",
            "supported_model_types"]

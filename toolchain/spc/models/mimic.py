@@ -7,6 +7,10 @@ Designs:
   transformer  1 or 2 standard encoder layers (post-LN, GELU); at the teacher's width by default,
                or at a narrower ``width`` between a linear down- and up-projection
   linear       1 or 2 blocks of Linear(D -> h) -> LayerNorm -> ReLU -> Linear(h -> D), per frame
+  tiny         not a stack but a whole small model with its own front end: a Whisper-architecture encoder
+               (log-mel features in the graph, two small convolutions, fixed positions) ``width`` wide with
+               1-2 blocks and its own head, trained from the teacher's last hidden state (through a learned
+               projection) and its logits (``distill.tiny``); a few percent of a teacher's parameters
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from torch import nn
 
 from ..errors import SpcError
 
-KINDS = ("layer", "transformer", "linear")
+KINDS = ("layer", "transformer", "linear", "tiny")
+TINY_WIDTH = 96  # a tiny student's width where none is given
 
 
 @dataclass(frozen=True)
@@ -30,11 +35,20 @@ class MimicConfig:
     n_layers: int = 1
     init_layer: int = 0  # layer: which teacher layer the mimic starts from
     hidden: int = 64  # linear: the bottleneck h
-    heads: int = 4  # transformer: attention heads
-    ffn: int = 1024  # transformer: feed-forward size
-    width: int | None = None  # transformer: model width (None: the teacher's)
+    heads: int = 4  # transformer, tiny: attention heads
+    ffn: int | None = None  # transformer, tiny: feed-forward size (None: 1024; tiny: 4 x width)
+    width: int | None = None  # transformer: model width (None: the teacher's); tiny: its width (None: 96)
+    mel_bins: int = 40  # tiny: log-mel bands of its own front end
     dropout: float = 0.1
-    version: int = 1
+    version: int = 2
+
+    @property
+    def ffn_size(self) -> int:
+        return self.ffn if self.ffn is not None else 4 * self.width_of(0) if self.kind == "tiny" else 1024
+
+    def width_of(self, teacher_width: int) -> int:
+        """The stack's width: ``width``, else the teacher's (a tiny student's own default otherwise)."""
+        return self.width or (TINY_WIDTH if self.kind == "tiny" else teacher_width)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -45,8 +59,8 @@ class MimicConfig:
             raise SpcError("a 'layer' mimic is one teacher layer; use the transformer or linear kind for 2 blocks")
         if self.init_layer < 0:
             raise SpcError(f"the mimic's starting layer must be >= 0, got {self.init_layer}")
-        if min(self.hidden, self.ffn, self.heads, self.width or 1) < 1:
-            raise SpcError("mimic sizes (hidden, heads, ffn, width) must be positive")
+        if min(self.hidden, self.ffn or 1, self.heads, self.width or 1, self.mel_bins) < 1:
+            raise SpcError("mimic sizes (hidden, heads, ffn, width, mel bins) must be positive")
         if not 0 <= self.dropout < 1:
             raise SpcError(f"mimic dropout must be in [0, 1), got {self.dropout}")
 
@@ -54,8 +68,8 @@ class MimicConfig:
         """What depends on the teacher: attention heads must divide the width; the starting layer must exist."""
         if self.kind == "layer" and teacher_layers is not None and self.init_layer >= teacher_layers:
             raise SpcError(f"the teacher has {teacher_layers} layers; it has no layer {self.init_layer} to start from")
-        width = self.width or teacher_width
-        if self.kind == "transformer" and width % self.heads:
+        width = self.width_of(teacher_width)
+        if self.kind in ("transformer", "tiny") and width % self.heads:
             raise SpcError(f"mimic width {width} is not divisible by {self.heads} heads")
 
 
@@ -116,7 +130,7 @@ class MimicStack(nn.Module):
             blocks: list[nn.Module] = [LinearBlock(d, cfg.hidden) for _ in range(cfg.n_layers)]
         else:
             width = cfg.width or d
-            blocks = [EncoderBlock(width, cfg.heads, cfg.ffn, cfg.dropout) for _ in range(cfg.n_layers)]
+            blocks = [EncoderBlock(width, cfg.heads, cfg.ffn_size, cfg.dropout) for _ in range(cfg.n_layers)]
             if width != d:
                 blocks[0] = nn.Sequential(nn.Linear(d, width), blocks[0])
                 blocks[-1] = nn.Sequential(blocks[-1], nn.Linear(width, d))

@@ -12,6 +12,7 @@ clips (top-1 agreement) or nothing is written.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,21 @@ INT8_OPS = ("MatMul", "Gemm")
 MIN_AGREEMENT = 0.9
 
 
-def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, *, per_channel: bool = True) -> dict:
-    """Write the dynamic-INT8 CPU variant of an spc ONNX export; returns its manifest (``precision: int8-cpu``)."""
+@dataclass(frozen=True)
+class QuantizeConfig:
+    """How ``spc quantize`` scales the INT8 weights: per output channel (default) or one scale per tensor."""
+
+    per_channel: bool = True
+    version: int = 1
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: QuantizeConfig = QuantizeConfig()) -> dict:
+    """Write the dynamic-INT8 CPU variant of an spc ONNX export; returns its manifest (``precision: int8-cpu``,
+    the settings under ``config``)."""
+    per_channel = config.per_channel
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -54,7 +68,7 @@ def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, *, per_channel
                                kind="onnx", precision="int8-cpu",
                                quantization={"format": "dynamic", "ops": list(INT8_OPS), "per_channel": per_channel,
                                              "weights": "int8", "activations": "int8, per batch at run time"},
-                               int8_gate=gate)
+                               int8_gate=gate, config=config.as_dict())
     write_manifest(out, manifest)
     return manifest
 

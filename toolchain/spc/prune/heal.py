@@ -94,7 +94,7 @@ def heal(pruned, teacher, train: ClipSet, val: ClipSet, config: HealConfig, work
                           run_id=run_id, show_progress=show_progress, what="healing the head", soft=windows)
         acc = result.best["val_accuracy"]
     elif config.method == "distill":
-        from ..distill.trainer import DistillConfig, distill
+        from ..distill.trainer import DistillConfig, distill_mimic as distill
 
         cfg = DistillConfig(stage1=config.stage1, stage2=config.stage2, stream_windows=config.stream_windows,
                             temperature=config.temperature)

@@ -26,3 +26,13 @@ def prune_model(model, keep: Sequence[int]):
     prov["original_layers"] = prov.get("original_layers", n)
     pruned.meta.provenance = prov
     return pruned
+
+
+def stackless(model):
+    """A copy of ``model`` with no transformer layer: its front end and head alone (untrained as such, never a
+    candidate). Its latency is the floor that replacing the stack cannot go below."""
+    floor = copy.deepcopy(model)
+    floor.adapter.keep_layers(floor.hf, [])
+    floor.meta.provenance = {**floor.meta.provenance, "kept_layers": [], "original_layers": model.num_layers,
+                             "recipe": "latency floor (no stack)"}
+    return floor

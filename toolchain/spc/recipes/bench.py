@@ -8,6 +8,7 @@ by its runner, so accuracy runs at any batch size.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..timing import bench_callables, bench_shapes, machine_info
@@ -17,13 +18,37 @@ from ..errors import SpcError
 from ..fileio import read_json
 
 
+@dataclass(frozen=True)
+class BenchConfig:
+    """How ``spc bench`` times (``runs`` after ``warmup``, ONNX Runtime ``threads``; 0: its default) and which
+    ``split`` it scores when given data."""
+
+    runs: int = 30
+    warmup: int = 5
+    threads: int = 0
+    split: str = "test"
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.runs < 1 or self.warmup < 0:
+            raise SpcError(f"bench needs at least one timed run and no negative warm-up, got {self.runs} runs, "
+                           f"{self.warmup} warm-up")
+        if self.threads < 0:
+            raise SpcError(f"threads must be 0 (the default) or more, got {self.threads}")
+        if self.split not in ("validation", "test"):
+            raise SpcError(f"bench scores the validation or the test split, not '{self.split}'")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 def run_bench(items: list[str], target_name: str | None = None, *, data: DataConfig | str | Path | None = None,
-              split: str = "test", report_dir=None, runs: int = 30, warmup: int = 5, threads: int = 0) -> dict:
-    """Time ``items`` (artifact files or model folders) side by side; accuracy with ``data``; add to a report."""
+              report_dir=None, config: BenchConfig = BenchConfig()) -> dict:
+    """Time ``items`` (artifact files or model folders) side by side; accuracy with ``data``; add to a report.
+    The result records ``config``."""
     from ..targets import get_target
 
-    if runs < 1 or warmup < 0:
-        raise SpcError(f"bench needs at least one timed run and no negative warm-up, got {runs} runs, {warmup} warm-up")
+    runs, warmup, threads, split = config.runs, config.warmup, config.threads, config.split
     target = get_target(target_name) if target_name else None
     if report_dir and not (Path(report_dir) / "report.json").is_file():
         raise SpcError(f"{report_dir} has no report.json (run spc compress first)")
@@ -39,7 +64,8 @@ def run_bench(items: list[str], target_name: str | None = None, *, data: DataCon
             target = get_target("cpu")  # PyTorch folders and plain exports record no target
         shapes = bench_shapes(target, manifests)
         target_label = target.name if target else (manifests[0].get("target") or {}).get("name")
-        result = {"target": target_label, "machine": machine_info(), "runs": runs, "warmup": warmup,
+        result = {"target": target_label, "machine": machine_info(), "config": config.as_dict(), "runs": runs,
+                  "warmup": warmup,
                   "threads": threads, "shapes": shapes, "latency": bench_callables(runners, shapes, warmup, runs)}
         names = list(runners)
         base = names[0]

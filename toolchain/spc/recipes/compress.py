@@ -7,6 +7,7 @@ loaded once and handed to each:
   3. prune_candidates  whole layers by every order under the retention target, healed (method prune/auto)
   4. mimic_candidate   distil the stack into a mimic student, on clips and stream-like windows (mimic/auto)
   5. export_all        the original and every candidate to ONNX, parity-checked
+     export_floor      the original without its stack (front end and head): the latency floor, timed beside them
   6. choose            on validation, as classifiers and as detectors; the fastest on the target's backend
   7. build_and_test    for the target (ONNX Runtime graph on the CPU; TensorRT engine where this machine can),
   8.                   then the built artifact's test accuracy against the original built the same way
@@ -51,7 +52,9 @@ from ..fileio import atomic_write_text, check_output_dir, read_json
 from ..models import load_model, save_model, weights_hash
 from ..params import count_parameters
 from ..prune import PruneConfig, prune
-from ..prune.plots import curves_figure
+from ..prune.curves import curves_figure
+from ..prune.surgery import stackless
+from ..precision.int8_cpu import QuantizeConfig, quantize_for_cpu
 from ..report import write_report
 from ..stats import (EPS, CandidateScore, choose_candidate, combined_verdict, margin_clips, mcnemar_exact,
                      retention_interval, retention_point, verdict)
@@ -86,7 +89,11 @@ class CompressConfig:
     max_fa_per_hour: float = 1.0  # the false-accept budget each detector's threshold is chosen at
     negatives_hours: float = 1.0  # keyword-free espeak-ng speech over noise added to each split's streams (0: none)
     negatives: str | None = None  # a folder of the user's own long non-keyword recordings (the test streams)
-    version: int = 3
+    stream_clips: int | None = None  # the most clips per split the streams are built from (None: every clip)
+    #: CPU targets: the dynamic-INT8 variant of the original and of each candidate competes too (off by default: it
+    #: doubles the candidates, so the time spent judging them as detectors)
+    int8_cpu: bool = False
+    version: int = 4
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -97,6 +104,8 @@ class CompressConfig:
             raise SpcError("compress needs at least 4 analysis clips and 1 timed run")
         if not (0 <= self.max_fa_per_hour < float("inf")) or not (0 <= self.negatives_hours <= 100):
             raise SpcError("the false-accept budget must be a finite number >= 0 and the negative audio 0-100 hours")
+        if self.stream_clips is not None and self.stream_clips < 1:
+            raise SpcError(f"the streams need at least 1 clip per split, got {self.stream_clips}")
         object.__setattr__(self, "prune", replace(self.prune, retention=self.retention, seed=self.seed))
 
     def as_dict(self) -> dict:
@@ -166,6 +175,7 @@ class Run:
     t0: float = field(default_factory=time.perf_counter)
     timeline: list[str] = field(default_factory=list)
     clock: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what a stage left out, for the report's warnings
 
     @property
     def work(self) -> Path:
@@ -192,6 +202,7 @@ class Choice:
     check: BuildCheck
     on_target: dict | None
     opt: list
+    floor: dict  # the stackless model's ONNX Runtime latency row (the floor of stack replacement)
 
 
 @dataclass
@@ -207,6 +218,9 @@ class Final:
     latency: dict
 
 
+FLOOR = "floor (no stack)"  # the latency floor's name in the timing rows (no candidate can take it)
+
+
 @locks_output("out_dir")
 def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, target_name: str = "cpu", *,
                  config: CompressConfig = CompressConfig(), overwrite: bool = False, show_progress: bool = True) -> dict:
@@ -220,8 +234,10 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     analysis = analyse(run)
     candidates = {**prune_candidates(run), **mimic_candidate(run)}
     entries = export_all(run, candidates)
+    candidates.update(int8_variants(run, entries, candidates))
+    floor = export_floor(run)
     with ExitStack() as runners:  # every runner this run opens is closed when the block ends, whatever happens
-        choice = choose(run, entries, candidates, runners)
+        choice = choose(run, entries, candidates, runners, floor)
         final = build_and_test(run, entries, choice, runners)
     stream, warnings = stream_test(run, choice, final)
     report = make_report(run, entries, analysis, choice, final, stream, warnings)
@@ -318,9 +334,48 @@ def export_all(run: Run, candidates: dict[str, dict]) -> dict[str, dict]:
     return entries
 
 
-def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitStack) -> Choice:
-    """Stage 6: every candidate on validation, as a classifier and as a detector, timed on the target's backend;
-    the fastest that meets the target in both terms (else the best, reported as failing)."""
+def int8_variants(run: Run, entries: dict[str, dict], candidates: dict) -> dict[str, dict]:
+    """Stage 5a (CPU targets): the dynamic-INT8 variant (``spc quantize``) of the original and of every candidate,
+    each a candidate of its own (``NAME-int8``), added to ``entries``; one whose INT8 graph fails the agreement
+    gate is left out with a note."""
+    config, target = run.config, run.inp.target
+    if target.is_gpu or not config.int8_cpu:
+        return {}
+    added = {}
+    for name in ["original", *candidates]:
+        entry = entries[name]
+        path, res = run.stage("int8", entry["weights_sha256"], name, QuantizeConfig().as_dict())
+        if res is None:
+            try:
+                m = quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx")
+            except SpcError as exc:
+                run.notes.append(f"{name}: no INT8 variant ({exc})")
+                continue
+            res = finish(path, {"onnx": f"{name}-int8.onnx", "gate": m["int8_gate"]})
+        added[f"{name}-int8"] = {"method": f"{entry['method']}+int8-cpu", "model": entry["model"], "int8_of": name}
+        entries[f"{name}-int8"] = {**added[f"{name}-int8"], "weights_sha256": entry["weights_sha256"],
+                                   "onnx": str(path / res["onnx"]), "params": entry["params"],
+                                   "parity": {"max_abs_diff": res["gate"]["max_abs_diff"],
+                                              "top1_agreement": res["gate"]["top1_agreement"]}}
+    run.mark("int8")
+    return added
+
+
+def export_floor(run: Run) -> str:
+    """Stage 5b: the latency floor, the original without its stack (front end and head alone), to ONNX; timed
+    beside the candidates (never one of them), so that a report shows how close a student is to the limit."""
+    path, res = run.stage("floor", run.inp.key[0])
+    if res is None:
+        export_onnx(stackless(run.inp.model), path / "floor.onnx", ExportConfig(seed=run.config.seed),
+                    audio=run.inp.clips["validation"].audio[:8])
+        res = finish(path, {"onnx": "floor.onnx"})
+    return str(path / res["onnx"])
+
+
+def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitStack, floor: str) -> Choice:
+    """Stage 6: every candidate on validation, as a classifier and as a detector, timed on the target's backend
+    (beside the stackless ``floor``); the fastest that meets the target in both terms (else the best, reported as
+    failing)."""
     config, target, val = run.config, run.inp.target, run.inp.clips["validation"]
     fns, res = {}, {}
     for name, entry in entries.items():
@@ -338,12 +393,14 @@ def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitSt
     check = build_check(target)
     on_target = target_latency(run, entries, candidates, check)
     opt = shapes_for(target, run.inp.model.meta.sampling_rate, run.inp.model.meta.clip_samples)[:1]  # batch, length
-    lat = {r["artifact"]: r for r in bench_callables(fns, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
+    timed = {**fns, FLOOR: runners.enter_context(open_runner(floor, target.threads))}
+    lat = {r["artifact"]: r for r in bench_callables(timed, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
     for name, entry in entries.items():
         entry["latency_onnx_ms"] = lat[name]
         entry["latency_ratio"] = lat[name]["p50_ms"] / lat["original"]["p50_ms"]
+        entry["latency_x_floor"] = lat[name]["p50_ms"] / lat[FLOOR]["p50_ms"]
         if on_target and name in on_target:
-            entry["latency_target_ms"] = asdict(on_target[name])
+            entry["latency_target_ms"] = on_target[name].as_dict()
 
     def speed(n: str) -> float:
         return on_target[n].p50_ms if on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
@@ -353,7 +410,7 @@ def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitSt
     picked = choose_candidate(scores, config.retention, len(val))
     name = picked.name or (max(candidates, key=lambda n: entries[n]["val_retention"]) if candidates else "original")
     run.mark("choose")
-    return Choice(name, picked, detect, check, on_target, opt)
+    return Choice(name, picked, detect, check, on_target, opt, {**lat[FLOOR], "onnx": floor})
 
 
 def target_latency(run: Run, entries: dict, candidates: dict, check: BuildCheck) -> dict | None:
@@ -445,9 +502,12 @@ def make_report(run: Run, entries: dict, analysis: Path, choice: Choice, final: 
         "candidates": entries, "label_mapping": val.label_mapping, "analysis": str(analysis),
         "calibration": {"manifest": config.calib, "hash": inp.key[2]} if config.calib else None,
         "final": final_figures(final, config, _copy_artifact(final.artifact, out / "artifacts")),
+        "latency_floor": {**choice.floor, "vs_original": choice.floor["p50_ms"] / entries["original"]["latency_onnx_ms"]["p50_ms"],
+                          "what": "the original's front end and head with no transformer layer (ONNX Runtime, the "
+                                  "candidates' shape, timed beside them): what replacing the stack cannot go below"},
         "build": final.build, "artifacts": copied, "stream": _stream_summary(stream), "machine": machine_info(),
         "versions": _versions(), "stages": run.timeline, "seconds": round(time.perf_counter() - run.t0, 1),
-        "device_results": [], "warnings": warnings,
+        "device_results": [], "warnings": warnings + run.notes,
     }
     report["final"].update(final_detector(stream, report["final"], config))
     if not choice.check:
@@ -473,7 +533,8 @@ def final_figures(final: Final, config: CompressConfig, artifact_copy: str) -> d
 
 def stream_config(config: CompressConfig, keywords) -> "StreamEvalConfig":
     """The streaming settings compress judges detectors with (the runtime's defaults, the run's budget and seed)."""
-    return StreamEvalConfig(keywords=tuple(keywords), max_fa_per_hour=config.max_fa_per_hour, seed=config.seed)
+    return StreamEvalConfig(keywords=tuple(keywords), max_fa_per_hour=config.max_fa_per_hour, seed=config.seed,
+                            max_clips=config.stream_clips)
 
 
 def split_negatives(config: CompressConfig, keywords, work: Path, rate: int, split: str,

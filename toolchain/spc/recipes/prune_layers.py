@@ -22,7 +22,7 @@ from ..fileio import check_output_dir, prepare_out_dir
 from ..models import load_model, save_model
 from ..params import count_parameters
 from ..prune import PruneConfig, prune, prune_model
-from ..prune.plots import curves_figure
+from ..prune.curves import curves_figure
 from ..locking import locks_output
 
 RESULT = "prune.json"
