@@ -280,3 +280,25 @@ def test_without_a_non_keyword_class_the_detector_is_not_judged_and_the_report_s
     assert report["final"]["detector"] == {"judged": False} and report["stream"] is None
     assert report["final"]["verdict"] == report["final"]["clip_verdict"]
     assert any(w.startswith("the detector was not judged: no false accepts can be measured") for w in report["warnings"])
+
+
+def test_int8_cpu_variants_compete_as_candidates_of_their_own(teacher_and_data, tmp_path):
+    """--int8-cpu: the dynamic-INT8 variant of the original and of each candidate is exported, gated and chosen
+    by the same rule; its artifact is an INT8 graph and its entry names what it was made from."""
+    from spc.engines.artifact_manifest import read_manifest
+
+    teacher, data = teacher_and_data
+    report = run_compress(teacher, data, tmp_path / "r", "cpu", config=replace(FAST, method="mimic", int8_cpu=True),
+                          show_progress=False)
+    cands = report["candidates"]
+    int8 = {n: e for n, e in cands.items() if n.endswith("-int8")}
+    # each variant is a candidate, or the report says why its INT8 graph was left out
+    for source in ("original", "mimic"):
+        assert f"{source}-int8" in int8 or any(w.startswith(f"{source}: no INT8 variant") for w in report["warnings"])
+    assert int8 and set(int8) <= {"original-int8", "mimic-int8"}
+    for name, e in int8.items():
+        assert e["method"].endswith("+int8-cpu") and e["int8_of"] == name[: -len("-int8")]
+        assert read_manifest(e["onnx"])["precision"] == "int8-cpu"
+        assert e["weights_sha256"] == cands[e["int8_of"]]["weights_sha256"]
+        assert e["latency_onnx_ms"]["p50_ms"] > 0 and "val_retention" in e
+    assert report["config"]["int8_cpu"] is True
