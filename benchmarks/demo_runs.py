@@ -59,9 +59,8 @@ def readme_paragraph(runs: list[dict], clips: dict) -> str:
     walls = ", ".join(f"{r['wall_seconds'] / 60:.1f}" for r in runs)
     teachers = ", ".join(pct(r["teacher_test"]) for r in runs)
     return (
-        f"It writes `spc-demo/data` ({sum(clips.values()):,} one-second clips spoken offline by espeak-ng: ten "
-        f"keywords, other words as `_unknown_`, noise as `_silence_`; {clips['train']:,} train, {clips['validation']} "
-        f"validation, {clips['test']} test), "
+        f"It writes `spc-demo/data` ({sum(clips.values()):,} one-second clips of ten words spoken offline by "
+        f"espeak-ng: {clips['train']:,} train, {clips['validation']} validation, {clips['test']} test), "
         f"`spc-demo/teacher` (a Whisper-architecture model trained from scratch, {last['params'] / 1e6:.2f} M parameters) "
         f"and `spc-demo/report/report.md`. The last of {len(runs)} consecutive runs measured by "
         f"`benchmarks/demo_runs.py` on this 2-core machine printed: teacher test accuracy {pct(last['teacher_test'])} "

@@ -98,11 +98,9 @@ def demo(out_dir, epochs):
     """The built-in default: offline keyword data (espeak-ng), a small teacher, then spc compress on it.
 
     \b
-    1. 2,910 one-second clips made offline: ten spoken keywords, other words as _unknown_, noise as
-       _silence_ (ten voices, rates, pitches, noise);
+    1. 3,000 one-second clips of ten spoken words (ten voices, rates, pitches, noise), made offline;
     2. a Whisper-architecture teacher (0.87 M parameters, log-mel front) trained from scratch on them;
-    3. spc compress --target cpu --method auto on that teacher, with its report: clip accuracy and, on
-       short streams, misses at 1 false accept per hour, for every candidate.
+    3. spc compress --target cpu --method auto on that teacher, with its report.
     Needs no network and no GPU; under 5 minutes on 2 CPU cores. Writes OUT/data, OUT/teacher,
     OUT/report (report.md, report.json, the CPU artifact) and OUT/demo.json. Re-running reuses what is done.
     """

@@ -1,0 +1,143 @@
+"""A tiny student with its own front end (issue 25, point 1) against its Whisper tiny.en teacher.
+
+    python benchmarks/tiny_student.py --teacher WORK/teacher --data DATA --name NAME [--width 96 --layers 2]
+    python benchmarks/tiny_student.py --readme     # rewrite the README section from the recorded JSON
+
+For one teacher: ``spc distill --kind tiny`` (log-mel features in the graph, two small convolutions, fixed
+positions, 1-2 narrow blocks, trained from the teacher's last hidden state through a learned projection and
+from its logits, on cached teacher outputs and stream-like windows), then, in one process: parameters and
+their share of the teacher's, test accuracy of both (PyTorch) with the paired-bootstrap interval of the
+retention, ONNX Runtime CPU latency of the teacher, the tiny student, its INT8 CPU variant and the latency
+floor (the teacher with no stack: its front end and head) in interleaved rounds at batch 1, and the training
+time. Writes results/tiny_student/NAME.json and the README section (all recorded teachers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "tiny_student"
+START, END = "<!-- tiny-student:start -->", "<!-- tiny-student:end -->"
+
+
+def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, runs: int, work: Path) -> dict:
+    from spc.accuracy import evaluate, torch_predictor
+    from spc.data import DataConfig, load_clips, open_dataset
+    from spc.distill import DistillConfig, MimicConfig
+    from spc.engines import build_artifact, open_runner
+    from spc.export import ExportConfig, export_onnx
+    from spc.models import load_model
+    from spc.params import count_parameters
+    from spc.precision.int8_cpu import quantize_for_cpu
+    from spc.prune.surgery import stackless
+    from spc.recipes.distill_student import run_distill
+    from spc.stats import retention_interval, retention_point
+    from spc.targets import get_target
+    from spc.timing import bench_callables, machine_info
+
+    mimic = MimicConfig("tiny", layers, width=width, heads=4)
+    t0 = time.perf_counter()
+    summary = run_distill(teacher_dir, DataConfig(str(data)), work / f"tiny-{name}", mimic=mimic, config=DistillConfig(),
+                          overwrite=True, latency_runs=0)
+    train_seconds = time.perf_counter() - t0
+    teacher, student = load_model(teacher_dir), load_model(work / f"tiny-{name}")
+    test = load_clips(open_dataset(data), "test", rate=teacher.meta.sampling_rate, clip_seconds=teacher.meta.clip_seconds,
+                      labels=teacher.labels, show_progress=False)
+    res = {who: evaluate(torch_predictor(m), test, 64) for who, m in (("teacher", teacher), ("tiny", student))}
+    cpu = get_target("cpu")
+    onnx = {}
+    for who, m in (("teacher", teacher), ("tiny", student), ("floor", stackless(teacher))):
+        path = work / f"{name}-{who}.onnx"
+        export_onnx(m, path, ExportConfig(), audio=test.audio[:8])
+        onnx[who] = path
+    quantize_for_cpu(onnx["tiny"], work / f"{name}-tiny.int8-cpu.onnx")
+    onnx["tiny-int8"] = work / f"{name}-tiny.int8-cpu.onnx"
+    built = {who: build_artifact(p, cpu, work / f"built-{name}/").artifact for who, p in onnx.items()}
+    with ExitStack() as stack:
+        runners = {who: stack.enter_context(open_runner(p)) for who, p in built.items()}
+        acc_onnx = {who: evaluate(runners[who], test, 32).accuracy for who in ("teacher", "tiny", "tiny-int8")}
+        lat = {r["artifact"]: r for r in bench_callables(runners, [(1, teacher.meta.clip_samples)], warmup=5, runs=runs)}
+    tp, sp = count_parameters(teacher), count_parameters(student)
+    p50 = {k: v["p50_ms"] for k, v in lat.items()}
+    ci = retention_interval(res["teacher"].correct, res["tiny"].correct, seed=0)
+    return {
+        "name": name, "teacher": str(teacher_dir), "data": str(data), "mimic": mimic.__dict__,
+        "front_end": "log-mel (%d bands, 25 ms windows, 10 ms hop, computed in the graph) -> two 1-D convolutions "
+                     "(kernel 3, the second with stride 2: 50 frames per second) -> fixed sinusoidal positions; the "
+                     "teacher's front end is the same kind of computation at 80 bands and 384 channels, pre-trained"
+                     % mimic.mel_bins,
+        "params": {"teacher": tp.total, "tiny": sp.total, "share": sp.total / tp.total,
+                   "tiny_parts": sp.as_dict()},
+        "test_clips": len(test), "teacher_test": res["teacher"].accuracy, "tiny_test": res["tiny"].accuracy,
+        "retention": retention_point(res["teacher"].correct, res["tiny"].correct),
+        "retention_ci": [float(x) for x in ci], "onnx_test_accuracy": acc_onnx,
+        "latency_p50_ms": p50, "speedup_vs_teacher": p50["teacher"] / p50["tiny"],
+        "speedup_int8_vs_teacher": p50["teacher"] / p50["tiny-int8"], "tiny_x_floor": p50["tiny"] / p50["floor"],
+        "floor_vs_teacher": p50["floor"] / p50["teacher"],
+        "train_seconds": round(train_seconds, 1), "distill_seconds": summary["seconds"],
+        "history_epochs": {"stage1": len([r for r in summary["history"] if r["stage"] == "mimic"]),
+                           "stage2": len([r for r in summary["history"] if r["stage"] == "labels"])},
+        "runs": runs, "machine": machine_info(), "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def readme() -> str:
+    from readme_section import replace_section
+
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    lines = ["## A tiny student with its own front end (issue 25)", "",
+             "Command: `python benchmarks/tiny_student.py --teacher WORK/teacher --data DATA --name NAME` "
+             "(`spc distill --kind tiny`, then everything measured in one process; ONNX Runtime CPU builds timed in "
+             "interleaved rounds at batch 1, 1 s clips). Goal: at most 5% of the teacher's parameters, at least 0.95 "
+             "test retention, at least 10x lower ONNX Runtime latency, at most 15 minutes of training on 2 cores.", "",
+             "| teacher | tiny student | parameters (share) | test accuracy vs teacher | retention [95% interval] | "
+             "latency p50 ms: teacher / tiny / tiny INT8 / floor | speed-up vs teacher (INT8) | training |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        p, m = r["latency_p50_ms"], r["mimic"]
+        lines.append(f"| {r['name']} | {m['n_layers']} x {m['width']} wide, {m['mel_bins']} mel bands | "
+                     f"{r['params']['tiny'] / 1e6:.3f} M ({r['params']['share']:.1%}) | {r['tiny_test']:.1%} vs "
+                     f"{r['teacher_test']:.1%} | {r['retention']:.3f} [{r['retention_ci'][0]:.3f}, {r['retention_ci'][1]:.3f}] | "
+                     f"{p['teacher']:.2f} / {p['tiny']:.2f} / {p['tiny-int8']:.2f} / {p['floor']:.2f} | "
+                     f"{r['speedup_vs_teacher']:.1f}x ({r['speedup_int8_vs_teacher']:.1f}x) | {r['train_seconds'] / 60:.1f} min |")
+    if rows:
+        lines += ["", "The floor is the teacher with no transformer layer (its pre-trained front end and head): what "
+                  "replacing only the stack cannot go below; the tiny student replaces the front end too. "
+                  f"Its front end: {rows[0]['front_end']}."]
+    section = replace_section(HERE / "README.md", START, END, "\n".join(lines))
+    print(section)
+    return section
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--teacher", type=Path)
+    p.add_argument("--data", type=Path)
+    p.add_argument("--name")
+    p.add_argument("--work", type=Path, default=Path("/tmp/tiny-student"))
+    p.add_argument("--width", type=int, default=96)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--readme", action="store_true", help="Only rewrite the README section from the JSON.")
+    a = p.parse_args()
+    if not a.readme:
+        if not (a.teacher and a.data and a.name):
+            p.error("--teacher, --data and --name are needed (or --readme)")
+        a.work.mkdir(parents=True, exist_ok=True)
+        r = measure(a.teacher, a.data, a.name, a.width, a.layers, a.runs, a.work)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{a.name}.json").write_text(json.dumps(r, indent=2))
+        print(json.dumps({k: r[k] for k in ("params", "retention", "retention_ci", "latency_p50_ms", "train_seconds")},
+                         indent=1))
+    readme()
+
+
+if __name__ == "__main__":
+    main()
