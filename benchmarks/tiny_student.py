@@ -26,7 +26,8 @@ RESULTS = HERE / "results" / "tiny_student"
 START, END = "<!-- tiny-student:start -->", "<!-- tiny-student:end -->"
 
 
-def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, runs: int, work: Path) -> dict:
+def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, runs: int, work: Path,
+            epochs: tuple[int, int]) -> dict:
     from spc.accuracy import evaluate, torch_predictor
     from spc.data import DataConfig, load_clips, open_dataset
     from spc.distill import DistillConfig, MimicConfig
@@ -41,9 +42,14 @@ def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, r
     from spc.targets import get_target
     from spc.timing import bench_callables, machine_info
 
+    from dataclasses import replace
+
     mimic = MimicConfig("tiny", layers, width=width, heads=4)
+    base = DistillConfig()  # the default recipe, longer: a front end trained from nothing needs more epochs
+    config = replace(base, stage1=replace(base.stage1, epochs=epochs[0], patience=8),
+                     stage2=replace(base.stage2, epochs=epochs[1], patience=8))
     t0 = time.perf_counter()
-    summary = run_distill(teacher_dir, DataConfig(str(data)), work / f"tiny-{name}", mimic=mimic, config=DistillConfig(),
+    summary = run_distill(teacher_dir, DataConfig(str(data)), work / f"tiny-{name}", mimic=mimic, config=config,
                           overwrite=True, latency_runs=0)
     train_seconds = time.perf_counter() - t0
     teacher, student = load_model(teacher_dir), load_model(work / f"tiny-{name}")
@@ -58,7 +64,8 @@ def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, r
         onnx[who] = path
     quantize_for_cpu(onnx["tiny"], work / f"{name}-tiny.int8-cpu.onnx")
     onnx["tiny-int8"] = work / f"{name}-tiny.int8-cpu.onnx"
-    built = {who: build_artifact(p, cpu, work / f"built-{name}/").artifact for who, p in onnx.items()}
+    (work / f"built-{name}").mkdir(exist_ok=True)  # an existing folder: each artifact gets its own name in it
+    built = {who: build_artifact(p, cpu, work / f"built-{name}").artifact for who, p in onnx.items()}
     with ExitStack() as stack:
         runners = {who: stack.enter_context(open_runner(p)) for who, p in built.items()}
         acc_onnx = {who: evaluate(runners[who], test, 32).accuracy for who in ("teacher", "tiny", "tiny-int8")}
@@ -68,6 +75,7 @@ def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, r
     ci = retention_interval(res["teacher"].correct, res["tiny"].correct, seed=0)
     return {
         "name": name, "teacher": str(teacher_dir), "data": str(data), "mimic": mimic.__dict__,
+        "distill": config.as_dict(),
         "front_end": "log-mel (%d bands, 25 ms windows, 10 ms hop, computed in the graph) -> two 1-D convolutions "
                      "(kernel 3, the second with stride 2: 50 frames per second) -> fixed sinusoidal positions; the "
                      "teacher's front end is the same kind of computation at 80 bands and 384 channels, pre-trained"
@@ -102,7 +110,9 @@ def readme() -> str:
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         p, m = r["latency_p50_ms"], r["mimic"]
-        lines.append(f"| {r['name']} | {m['n_layers']} x {m['width']} wide, {m['mel_bins']} mel bands | "
+        ep = r["history_epochs"]
+        lines.append(f"| {r['name']} | {m['n_layers']} x {m['width']} wide, {m['mel_bins']} mel bands, "
+                     f"{ep['stage1']} + {ep['stage2']} epochs | "
                      f"{r['params']['tiny'] / 1e6:.3f} M ({r['params']['share']:.1%}) | {r['tiny_test']:.1%} vs "
                      f"{r['teacher_test']:.1%} | {r['retention']:.3f} [{r['retention_ci'][0]:.3f}, {r['retention_ci'][1]:.3f}] | "
                      f"{p['teacher']:.2f} / {p['tiny']:.2f} / {p['tiny-int8']:.2f} / {p['floor']:.2f} | "
@@ -125,13 +135,14 @@ def main() -> None:
     p.add_argument("--width", type=int, default=96)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--epochs", type=int, nargs=2, default=(30, 60), metavar=("STAGE1", "STAGE2"))
     p.add_argument("--readme", action="store_true", help="Only rewrite the README section from the JSON.")
     a = p.parse_args()
     if not a.readme:
         if not (a.teacher and a.data and a.name):
             p.error("--teacher, --data and --name are needed (or --readme)")
         a.work.mkdir(parents=True, exist_ok=True)
-        r = measure(a.teacher, a.data, a.name, a.width, a.layers, a.runs, a.work)
+        r = measure(a.teacher, a.data, a.name, a.width, a.layers, a.runs, a.work, tuple(a.epochs))
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"{a.name}.json").write_text(json.dumps(r, indent=2))
         print(json.dumps({k: r[k] for k in ("params", "retention", "retention_ci", "latency_p50_ms", "train_seconds")},

@@ -89,3 +89,13 @@ def test_no_module_name_stands_twice():
     assert repeated_names(sorted(PACKAGE.rglob("*.py"))) == []
     assert repeated_names([PACKAGE / "prune" / "__init__.py", PACKAGE / "recipes" / "prune.py",
                            PACKAGE / "recipes" / "__init__.py"]) == ["prune"]
+
+
+def test_compress_reads_as_its_stages():
+    """No function of the main job over 60 lines, and no recipe importing another (the demo aside)."""
+    tree = ast.parse((PACKAGE / "recipes" / "compress.py").read_text())
+    long = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno >= 60]
+    assert long == []
+    graph = import_graph()
+    recipes = {m for m in graph if m.startswith("spc.recipes.")}
+    assert {(m, d) for m in recipes - {"spc.recipes.demo"} for d in graph[m] & recipes} == set()

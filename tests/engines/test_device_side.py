@@ -266,3 +266,16 @@ def test_jetson_image_installs_no_torch():
     installs = [line for line in text.splitlines() if "pip install" in line]
     assert installs and not any("torch" in line for line in installs)
     assert "find_spec('torch') is None" in text
+
+
+def test_an_out_path_without_an_artifact_suffix_is_a_folder(tmp_path):
+    """A Path drops a trailing slash: ``build_artifact(a, cpu, Path("built"))`` must not write a file named
+    ``built`` (two builds into it would overwrite each other)."""
+    from spc.targets import get_target
+
+    a = trt_fakes.tiny_onnx(tmp_path / "a.onnx")
+    b = trt_fakes.tiny_onnx(tmp_path / "b.onnx")
+    first = build_artifact(a, get_target("cpu"), tmp_path / "built").artifact
+    second = build_artifact(b, get_target("cpu"), tmp_path / "built").artifact
+    assert Path(first) == tmp_path / "built" / "a.cpu.ort.onnx" and Path(second) == tmp_path / "built" / "b.cpu.ort.onnx"
+    assert build_artifact(a, get_target("cpu"), tmp_path / "x.ort.onnx").artifact == str(tmp_path / "x.ort.onnx")

@@ -302,3 +302,22 @@ def test_int8_cpu_variants_compete_as_candidates_of_their_own(teacher_and_data, 
         assert e["weights_sha256"] == cands[e["int8_of"]]["weights_sha256"]
         assert e["latency_onnx_ms"]["p50_ms"] > 0 and "val_retention" in e
     assert report["config"]["int8_cpu"] is True
+
+
+def test_a_tiny_student_is_a_candidate_with_its_own_front_end(teacher_and_data, tmp_path):
+    """CompressConfig.tiny: one more candidate, a whole small model (its own log-mel front end), exported with
+    parity and judged by the same rule; a design of another kind is refused."""
+    from spc.models import MimicConfig, load_model
+
+    teacher, data = teacher_and_data
+    tiny = MimicConfig("tiny", 1, width=16, heads=2, mel_bins=16)
+    report = run_compress(teacher, data, tmp_path / "r", "cpu", config=replace(FAST, method="mimic", tiny=tiny),
+                          show_progress=False)
+    entry = report["candidates"]["tiny"]
+    assert entry["method"] == "tiny" and entry["parity"]["max_abs_diff"] <= 1e-3
+    student = load_model(entry["model"])
+    assert student.meta.family == "whisper" and student.width == 16 and student.labels == load_model(teacher).labels
+    assert entry["params"]["total"] < report["candidates"]["original"]["params"]["total"]
+    assert "val_retention" in entry and entry["latency_onnx_ms"]["p50_ms"] > 0
+    with pytest.raises(SpcError, match="kind 'tiny'"):
+        replace(FAST, tiny=MimicConfig("linear"))

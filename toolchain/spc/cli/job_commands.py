@@ -45,6 +45,8 @@ from .options import (CSV, COMPRESS_CFG, DEMO_CFG, Finite, POSITIVE, RETENTION, 
             help="A folder of your own long non-keyword recordings for the test streams.")
 @cfg_option(COMPRESS_CFG, "int8_cpu", "--int8-cpu/--no-int8-cpu",
             help="CPU targets: also try the dynamic-INT8 variant of the original and of every candidate.")
+@click.option("--tiny", "with_tiny", is_flag=True,
+              help="Also distil a tiny student with its own log-mel front end (distill --kind tiny) as a candidate.")
 @cfg_option(COMPRESS_CFG, "stream_clips", "--stream-clips", type=POSITIVE,
             help="Build each split's streams from at most this many clips (a seeded, class-balanced sample).")
 @config_file_option
@@ -72,7 +74,13 @@ def compress(ctx, model, data_dir, target_name, out_dir, config_file, overwrite,
     """
     from ..recipes.compress import run_compress
 
+    from dataclasses import replace
+
+    from ..models import MimicConfig
+
     config = make_config(ctx, COMPRESS_CFG, config_file)
+    if ctx.params["with_tiny"] and config.tiny is None:
+        config = replace(config, tiny=MimicConfig(kind="tiny"))
     report = run_compress(model, data_config(ctx), out_dir, target_name, config=config, overwrite=overwrite)
     print_compress_summary(report, out_dir)
 

@@ -45,7 +45,8 @@ def default_output(onnx_path: Path, target) -> Path:
 
 def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
                    config: BuildConfig = BuildConfig()) -> BuildReport:
-    """Build for ``target`` (a ``spc.targets.Target``); ``out`` is a file, or a folder that gets ``artifact_name``.
+    """Build for ``target`` (a ``spc.targets.Target``); ``out`` is a file (``.onnx`` / ``.engine``), or a folder
+    that gets ``artifact_name``.
 
     GPU targets raise ``BuildDeferred`` ("cannot build <target> here: <why>") where TensorRT, a GPU
     or the target's GPU is missing, before anything is written. ``fp32_layers`` (ONNX node names)
@@ -64,7 +65,9 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
         raise SpcError(f"{src.name} is already built for {made.get('target', 'a target')}; build {origin} "
                        "(the ONNX export it came from) instead")
     out_path = Path(out) if out else default_output(src, target)
-    if out is not None and (out_path.is_dir() or str(out).endswith(("/", "\\"))):
+    # a folder: an existing one, a trailing slash, or a name without an artifact's suffix (a Path drops the slash)
+    if out is not None and (out_path.is_dir() or str(out).endswith(("/", "\\"))
+                            or out_path.suffix not in (".onnx", ".engine")):
         out_path = out_path / artifact_name(src, target)
     check_output_file(out_path)  # before the build, not after
     if target.is_gpu:

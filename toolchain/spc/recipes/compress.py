@@ -93,6 +93,8 @@ class CompressConfig:
     #: CPU targets: the dynamic-INT8 variant of the original and of each candidate competes too (off by default: it
     #: doubles the candidates, so the time spent judging them as detectors)
     int8_cpu: bool = False
+    #: a tiny student with its own front end (``MimicConfig`` kind ``tiny``) as one more candidate (None: none)
+    tiny: MimicConfig | None = None
     version: int = 4
 
     def __post_init__(self) -> None:
@@ -104,6 +106,8 @@ class CompressConfig:
             raise SpcError("compress needs at least 4 analysis clips and 1 timed run")
         if not (0 <= self.max_fa_per_hour < float("inf")) or not (0 <= self.negatives_hours <= 100):
             raise SpcError("the false-accept budget must be a finite number >= 0 and the negative audio 0-100 hours")
+        if self.tiny is not None and self.tiny.kind != "tiny":
+            raise SpcError(f"the tiny candidate must be of kind 'tiny', got '{self.tiny.kind}'")
         if self.stream_clips is not None and self.stream_clips < 1:
             raise SpcError(f"the streams need at least 1 clip per split, got {self.stream_clips}")
         object.__setattr__(self, "prune", replace(self.prune, retention=self.retention, seed=self.seed))
@@ -294,15 +298,25 @@ def prune_candidates(run: Run) -> dict[str, dict]:
 
 
 def mimic_candidate(run: Run) -> dict[str, dict]:
-    """Stage 4 (methods auto and mimic): a mimic student, trained on the clips and stream-like windows."""
-    config, inp = run.config, run.inp
+    """Stage 4 (methods auto and mimic): a mimic student, trained on the clips and stream-like windows; and the
+    tiny student where ``config.tiny`` asks for one."""
+    config = run.config
     if config.method not in ("auto", "mimic"):
         return {}
-    path, res = run.stage("mimic", asdict(config.mimic), config.distill.as_dict(), config.negatives_hours)
+    students = {"mimic": config.mimic, **({"tiny": config.tiny} if config.tiny is not None else {})}
+    out = {name: _student(run, name, design) for name, design in students.items()}
+    run.mark("mimic")
+    return out
+
+
+def _student(run: Run, name: str, design: MimicConfig) -> dict:
+    """One distilled student of the original (``design``), trained or read from its stage."""
+    config, inp = run.config, run.inp
+    path, res = run.stage(name, asdict(design), config.distill.as_dict(), config.negatives_hours)
     if res is None:
         t1 = time.perf_counter()
         model, clips = inp.model, inp.clips
-        student = build_student(model, config.mimic, seed=config.seed)
+        student = build_student(model, design, seed=config.seed)
         keywords, _ = stream_keywords(clips["validation"], config)
         negatives = (split_negatives(config, keywords, run.work, model.meta.sampling_rate, "train", run.show_progress)[0]
                      if keywords and config.distill.stream_windows else None)
@@ -313,9 +327,8 @@ def mimic_candidate(run: Run) -> dict[str, dict]:
         (path / "distill.json").write_text(json.dumps({"history": result.history, "best": result.best}, indent=2))
         shutil.rmtree(path / "train", ignore_errors=True)
         res = finish(path, {"model": "student", "summary": "distill.json", "seconds": round(time.perf_counter() - t1, 1)})
-    run.mark("mimic")
-    return {"mimic": {"method": "mimic", "model": str(path / res["model"]), "summary": str(path / res["summary"]),
-                      "distill_seconds": res["seconds"]}}
+    return {"method": "tiny" if design.kind == "tiny" else "mimic", "model": str(path / res["model"]),
+            "summary": str(path / res["summary"]), "distill_seconds": res["seconds"]}
 
 
 def export_all(run: Run, candidates: dict[str, dict]) -> dict[str, dict]:
