@@ -174,8 +174,10 @@ def compress(work: Path) -> dict:
            "original_test_accuracy": f["original_test_accuracy"], "speedup_p50": f["speedup_p50"],
            "latency_ms": f["latency_ms"], "original_latency_ms": f["original_latency_ms"],
            "candidates": {n: {k: c.get(k) for k in ("val_accuracy", "val_retention", "val_retention_ci",
-                                                     "latency_ratio", "params")} for n, c in r["candidates"].items()},
-           "choice": r["choice"], "stages": r["stages"], "seconds": r["seconds"]}
+                                                     "latency_ratio", "latency_x_floor", "params")}
+                          for n, c in r["candidates"].items()},
+           "latency_floor": r.get("latency_floor"), "choice": r["choice"], "stages": r["stages"],
+           "seconds": r["seconds"]}
     _save("compress", out)
     print(out["chosen"], out["verdict"], out["speedup_p50"], flush=True)
     return out
@@ -304,10 +306,20 @@ def readme(work: Path | None = None) -> str:
                   f"{lo if lo is None else round(lo, 3)}-{hi if hi is None else round(hi, 3)}, McNemar p = "
                   f"{c['mcnemar_p']:.3g}), {c['speedup_p50']:.2f}x lower ONNX Runtime latency (p50 "
                   f"{c['latency_ms']['p50_ms']:.2f} ms against {c['original_latency_ms']['p50_ms']:.2f} ms); "
-                  f"{c['seconds']:.0f} s in all ({', '.join(c['stages'])}).", ""]
+                  f"{c['seconds']:.0f} s in all ({', '.join(c['stages'])})." + _floor_text(c), ""]
     from readme_section import replace_section
 
     return replace_section(HERE / "README.md", START, END, "\n".join(lines[1:]))
+
+
+def _floor_text(c: dict) -> str:
+    """The latency floor (the teacher with no stack) beside the chosen candidate, where the run timed it."""
+    f = c.get("latency_floor")
+    if not f:
+        return ""
+    x = (c["candidates"].get(c["chosen"]) or {}).get("latency_x_floor")
+    return (f" The latency floor (the teacher with no transformer layer: front end and head) is {f['p50_ms']:.2f} ms, "
+            f"{f['vs_original']:.2f} of the teacher's" + (f"; the chosen model runs at {x:.2f}x it." if x else "."))
 
 
 def main() -> None:
