@@ -160,3 +160,30 @@ def test_precision_reads_its_settings_back_from_its_summary(tmp_path):
     assert load_config(PrecisionConfig, tmp_path / "precision.json") == cfg
     with pytest.raises(SpcError, match="unknown INT8 calibration 'kl'"):
         PrecisionConfig(int8_method="kl")
+
+
+@pytest.mark.parametrize("command, target, options, key", [
+    ("finetune", "spc.recipes.finetune.run_finetune", ["--epochs", "3", "--lr", "0.002"], "config"),
+    ("prune", "spc.recipes.prune_layers.run_prune", ["--retention", "0.9", "--heal", "none"], "config"),
+    ("compress", "spc.recipes.compress.run_compress", ["--retention", "0.9", "--method", "prune", "--int8-cpu"], "config"),
+    ("precision", "spc.recipes.precision_check.run_precision", ["--int8-method", "entropy", "--latency-runs", "2"], "config"),
+])
+def test_the_long_commands_rerun_the_settings_their_summary_records(tmp_path, monkeypatch, command, target, options, key):
+    """run -> the summary records the config -> --config SUMMARY -> the same settings (the recipes faked)."""
+    seen = []
+
+    def fake(*args, **kwargs):
+        config = kwargs.get("config") or [a for a in args if dataclasses.is_dataclass(a)][-1]  # not the DataConfig
+        seen.append(config)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(target, fake)
+    (tmp_path / "d").mkdir()
+    base = [command, "m", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "o")]
+    if command == "precision":
+        base += ["--calib", "c"]
+    CliRunner().invoke(cli, base + options)
+    first = seen[-1]
+    (tmp_path / "summary.json").write_text(json.dumps({key: dataclasses.asdict(first)}))
+    CliRunner().invoke(cli, base + ["--config", str(tmp_path / "summary.json")])
+    assert len(seen) == 2 and seen[-1] == first and seen[-1] != type(first)()
