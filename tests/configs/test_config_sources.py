@@ -187,3 +187,28 @@ def test_the_long_commands_rerun_the_settings_their_summary_records(tmp_path, mo
     (tmp_path / "summary.json").write_text(json.dumps({key: dataclasses.asdict(first)}))
     CliRunner().invoke(cli, base + ["--config", str(tmp_path / "summary.json")])
     assert len(seen) == 2 and seen[-1] == first and seen[-1] != type(first)()
+
+
+def test_optional_nested_configs_and_repeated_lists_come_back_as_configs(tmp_path):
+    """A report's ``tiny`` (a MimicConfig or null) is read back as a MimicConfig; ``--fp32-layers`` may repeat."""
+    from spc.configs import from_dict
+    from spc.engines.build import BuildConfig
+    from spc.models import MimicConfig
+    from spc.recipes.compress import CompressConfig
+
+    config = CompressConfig(tiny=MimicConfig("tiny", 2, width=64))
+    again = from_dict(CompressConfig, json.loads(json.dumps(config.as_dict())))
+    assert again == config and isinstance(again.tiny, MimicConfig)
+    assert from_dict(CompressConfig, json.loads(json.dumps(CompressConfig().as_dict()))).tiny is None
+    assert BuildConfig(fp32_layers=(("/a", "/b"), ("/c",))).fp32_layers == ("/a", "/b", "/c")
+    assert BuildConfig(fp32_layers=("/a,/b",)).fp32_layers == ("/a", "/b")
+
+
+def test_calib_make_reruns_a_manifest_written_before_manifests_held_their_config(tmp_path, tone_dataset):
+    _invoke("calib", "make", "--data", tone_dataset, "--n", 5, "--seed", 2, "--out", tmp_path / "a")
+    old = json.loads((tmp_path / "a.json").read_text())
+    del old["config"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    _invoke("calib", "make", "--data", tone_dataset, "--config", tmp_path / "old.json", "--out", tmp_path / "b")
+    again = json.loads((tmp_path / "b.json").read_text())
+    assert again["clips"] == old["clips"] and again["config"]["n_clips"] == 5 and again["config"]["seed"] == 2

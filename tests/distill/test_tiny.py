@@ -87,3 +87,10 @@ def test_a_tiny_student_learns_from_its_teacher_exports_with_parity_and_streams(
         scored = [p for chunk in np.array_split(stream, 7) for _, p in live.posteriors(chunk)]
         assert scored and all(p.shape == (3,) for p in scored)
         assert LABELS[int(np.argmax(max(scored, key=lambda p: p.max())))] == offline
+
+
+def test_a_tiny_students_labels_only_baseline_is_refused_with_the_command_that_does_it(tmp_path):
+    teacher = build_model(tiny_configs()["wav2vec2"], LABELS, seed=0)
+    student = build_student(teacher, MimicConfig("tiny", width=32, heads=2), seed=0)
+    with pytest.raises(SpcError, match="spc finetune"):
+        distill(student, teacher, _clips(6, 0), _clips(3, 1), DistillConfig(baseline=True), tmp_path)

@@ -31,8 +31,11 @@ def from_dict(cls, data: dict, where: str = "config"):
     values = {}
     for name, value in data.items():
         kind = types[name]
+        inner = [k for k in typing.get_args(kind) if dataclasses.is_dataclass(k)]  # ``Config | None``
         if dataclasses.is_dataclass(kind):
             value = from_dict(kind, value, f"{where}.{name}")
+        elif inner and isinstance(value, dict):
+            value = from_dict(inner[0], value, f"{where}.{name}")
         else:
             if isinstance(value, list) and any(typing.get_origin(k) is tuple for k in (kind, *typing.get_args(kind))):
                 value = tuple(value)

@@ -72,8 +72,8 @@ def quantize(ctx, onnx_path, out_path, config_file, **_):
 @click.argument("onnx_path", type=click.Path())
 @click.option("--target", "target_name", required=True, help="A target name or family (see spc targets).")
 @click.option("--out", "out_path", type=click.Path(), help="Output artifact file or folder (default: beside the ONNX file).")
-@cfg_option(BUILD_CFG, "fp32_layers", "--fp32-layers", type=CSV,
-            help="TensorRT: ONNX node names to keep in FP32 (comma-separated).")
+@cfg_option(BUILD_CFG, "fp32_layers", "--fp32-layers", type=CSV, multiple=True,
+            help="TensorRT: ONNX node names to keep in FP32 (comma-separated or repeated).")
 @cfg_option(BUILD_CFG, "fp32_from", "--fp32-from", type=click.Path(),
             help="TensorRT: keep in FP32 the layers this precision.json (spc precision) flagged.")
 @cfg_option(BUILD_CFG, "timing_cache", "--timing-cache", type=click.Path(),

@@ -46,7 +46,7 @@ def calib_make(ctx, data_dir, out, rule_file, config_file, **_):
     else:
         if not out:
             raise SpcError("calib make needs --out NAME (or --from RULE)")
-        config = make_config(ctx, CALIB_CFG, config_file)
+        config = make_config(ctx, CALIB_CFG, *_older_manifest(config_file))
         ds = data_config(ctx).open()
         manifest = make_manifest(ds, config, name=str(out))
     path = save_manifest(manifest, out)
@@ -55,6 +55,18 @@ def calib_make(ctx, data_dir, out, rule_file, config_file, **_):
         labels[c["label"]] = labels.get(c["label"], 0) + 1
     stdout().print(f"{path}: {manifest['n']} clips from {manifest['split']} ({manifest['rule']}, seed {manifest['seed']}), "
                    f"{len(labels)} classes, hash {manifest_hash(manifest)}")
+
+
+def _older_manifest(config_file):
+    """(config file, base): a manifest written before manifests recorded their config gives its draw as a base."""
+    if config_file:
+        from ..calib.manifest import CalibConfig
+        from ..fileio import read_json
+
+        data = read_json(config_file, "config file")
+        if "config" not in data and {"n", "split", "rule", "seed"} <= set(data):
+            return None, CalibConfig(int(data["n"]), str(data["split"]), str(data["rule"]), int(data["seed"]))
+    return config_file, None
 
 
 @calib.command(name="check")

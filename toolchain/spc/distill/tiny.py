@@ -23,6 +23,7 @@ from torch import nn
 
 from ..accuracy import score
 from ..data.clips import ClipSet
+from ..errors import SpcError
 from ..training.loop import Task, fit, train_device
 from .trainer import DistillConfig, DistillResult, label_loss, teacher_outputs, with_windows
 
@@ -46,6 +47,9 @@ def distill_tiny(student, teacher, train: ClipSet, val: ClipSet, config: Distill
 
     ``teacher_cache``: ``teacher_outputs`` for "train" and "validation" holding the target state and the logits.
     """
+    if config.baseline:
+        raise SpcError("a tiny student has no labels-only baseline here: train the same model from the labels with "
+                       "spc finetune instead")
     target = teacher.num_layers if config.target_layer is None else config.target_layer
     device = train_device(config.stage1)
     windows, n_windows = with_windows(train, config, negatives)
@@ -60,7 +64,9 @@ def distill_tiny(student, teacher, train: ClipSet, val: ClipSet, config: Distill
         y["train"] = torch.cat([y["train"], torch.from_numpy(windows.targets)])
     std = (cache["train"][target].float().std(dim=(0, 1)).clamp_min(1e-6) if config.normalize_targets
            else torch.ones(())).to(device)
+    torch.manual_seed(config.stage1.seed)
     proj = nn.Linear(student.width, teacher.width).to(device)  # training only: never saved with the student
+    with_proj = nn.ModuleDict({"student": student, "proj": proj})  # stage 1 checkpoints (and resumes) both
     student.to(device)
 
     def hidden(split: str, idx: torch.Tensor) -> list[torch.Tensor]:
@@ -100,7 +106,7 @@ def distill_tiny(student, teacher, train: ClipSet, val: ClipSet, config: Distill
         student.train()
 
     n_train = len(y["train"])
-    first = fit(Task(student, trainable + list(proj.parameters()), stage1_loss, validate, n_train,
+    first = fit(Task(with_proj, trainable + list(proj.parameters()), stage1_loss, validate, n_train,
                      select="val_mse", higher_is_better=False, train_mode=train_mode),
                 config.stage1, work / "stage1.pt", run_id=run_id, what="stage 1: mimic the teacher (tiny student)",
                 show_progress=show_progress)

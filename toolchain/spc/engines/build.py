@@ -21,7 +21,10 @@ class BuildConfig:
     version: int = 1
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fp32_layers", tuple(n.strip() for n in self.fp32_layers if n.strip()))
+        names = []  # "a,b", ["a", "b"] or a repeated option's [("a", "b"), ("c",)]
+        for item in self.fp32_layers:
+            names += [str(n) for n in item] if isinstance(item, (tuple, list)) else str(item).split(",")
+        object.__setattr__(self, "fp32_layers", tuple(n.strip() for n in names if n.strip()))
 
     def as_dict(self) -> dict:
         return asdict(self)
