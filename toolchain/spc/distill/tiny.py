@@ -54,11 +54,12 @@ def distill_tiny(student, teacher, train: ClipSet, val: ClipSet, config: Distill
     device = train_device(config.stage1)
     windows, n_windows = with_windows(train, config, negatives)
     cache = dict(teacher_cache or teacher_outputs(teacher, {"train": train, "validation": val}, [target],
-                                                   device=device, show_progress=show_progress))
+                                                   device=device, show_progress=show_progress, with_input=False))
     audio = {"train": train.audio, "validation": val.audio}
     y = {"train": torch.from_numpy(train.targets), "validation": torch.from_numpy(val.targets)}
     if n_windows:
-        w = teacher_outputs(teacher, {"windows": windows}, [target], device=device, show_progress=show_progress)["windows"]
+        w = teacher_outputs(teacher, {"windows": windows}, [target], device=device, show_progress=show_progress,
+                            with_input=False)["windows"]
         cache["train"] = {k: torch.cat([cache["train"][k], w[k]]) for k in (target, "logits")}
         audio["train"] = np.concatenate([train.audio, windows.audio])
         y["train"] = torch.cat([y["train"], torch.from_numpy(windows.targets)])

@@ -102,9 +102,12 @@ def _targets(teacher, student, config: DistillConfig) -> list[int]:
     return [target] if inter is None else [target, inter]
 
 
-def teacher_outputs(teacher, splits: dict, states, *, device="cpu", show_progress: bool = True) -> dict:
-    """Per split name: the teacher's stack input (key 0), hidden states ``states`` and logits, cached in float16."""
-    return {name: cache_outputs(teacher, clips.audio, sorted({0, *states}), logits=True, device=device,
+def teacher_outputs(teacher, splits: dict, states, *, device="cpu", show_progress: bool = True,
+                    with_input: bool = True) -> dict:
+    """Per split name: the teacher's stack input (key 0; not with ``with_input=False``: a student with its own
+    front end never reads it), hidden states ``states`` and logits, cached in float16."""
+    keep = sorted({0, *states} if with_input else set(states))
+    return {name: cache_outputs(teacher, clips.audio, keep, logits=True, device=device,
                                 dtype=torch.float16, show_progress=show_progress, what=f"caching teacher outputs ({name})")
             for name, clips in splits.items()}
 
