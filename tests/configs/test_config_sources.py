@@ -105,7 +105,7 @@ def test_calib_build_quantize_and_bench_rerun_the_settings_they_recorded(tmp_pat
     onnx = trt_fakes.tiny_onnx(tmp_path / "m.onnx")
     q = tmp_path / "m.int8-cpu.onnx"
     _invoke("quantize", onnx, "--per-tensor", "--out", q)
-    assert read_manifest(q)["config"] == {"per_channel": False, "version": 1}
+    assert read_manifest(q)["config"] == {"per_channel": False, "conv": "fp32", "version": 2}
     _invoke("quantize", onnx, "--config", manifest_json(q), "--out", tmp_path / "q2.onnx")
     assert read_manifest(tmp_path / "q2.onnx")["config"]["per_channel"] is False
 

@@ -283,7 +283,7 @@ def test_without_a_non_keyword_class_the_detector_is_not_judged_and_the_report_s
 
 
 def test_int8_cpu_variants_compete_as_candidates_of_their_own(teacher_and_data, tmp_path):
-    """--int8-cpu: the dynamic-INT8 variant of the original and of each candidate is exported, gated and chosen
+    """--int8-cpu: the INT8 CPU variant (integer projections, static INT8 convolutions) of the original and of each candidate is exported, gated and chosen
     by the same rule; its artifact is an INT8 graph and its entry names what it was made from."""
     from spc.engines.artifact_manifest import read_manifest
 
@@ -299,6 +299,8 @@ def test_int8_cpu_variants_compete_as_candidates_of_their_own(teacher_and_data, 
     for name, e in int8.items():
         assert e["method"].endswith("+int8-cpu") and e["int8_of"] == name[: -len("-int8")]
         assert read_manifest(e["onnx"])["precision"] == "int8-cpu"
+        conv = read_manifest(e["onnx"])["quantization"]["conv"]  # static INT8 convolutions, calibrated
+        assert conv["nodes"] and 0 < conv["calibration"]["clips"] <= 64
         assert e["weights_sha256"] == cands[e["int8_of"]]["weights_sha256"]
         assert e["latency_onnx_ms"]["p50_ms"] > 0 and "val_retention" in e
     assert report["config"]["int8_cpu"] is True

@@ -44,28 +44,41 @@ def targets(as_json):
 @click.argument("onnx_path", type=click.Path())
 @click.option("--out", "out_path", type=click.Path(), help="Output .onnx file (default: NAME.int8-cpu.onnx beside it).")
 @cfg_option(QUANTIZE_CFG, "per_channel", "--per-channel/--per-tensor", help="Weight scales per output channel.")
+@cfg_option(QUANTIZE_CFG, "conv", "--conv", type=click.Choice(["fp32", "static"]),
+            help="Convolutions: FP32, or static INT8 (QLinearConv, calibrated: needs --calibration and --data).")
+@click.option("--calibration", "calib", help="Calibration manifest (spc calib make) for --conv static.")
+@click.option("--data", "data_dir", type=click.Path(), help="Data folder the calibration manifest's clips are in.")
 @config_file_option
 @click.pass_context
-def quantize(ctx, onnx_path, out_path, config_file, **_):
+def quantize(ctx, onnx_path, out_path, calib, data_dir, config_file, **_):
     """INT8 for the CPU: ONNX_PATH (an FP32 export) with its MatMul/Gemm weights in INT8, run by ONNX Runtime's
-    integer kernels; the convolutional front end and the normalisations stay FP32. Checked against the FP32
-    graph on speech-like clips (top-1 agreement) before anything is written. For TensorRT use spc precision's
-    QDQ int8.onnx instead.
+    integer kernels; the normalisations stay FP32, the convolutional front end too unless --conv static.
+    Checked against the FP32 graph on speech-like clips (top-1 agreement) before anything is written. For
+    TensorRT use spc precision's QDQ int8.onnx instead.
 
     \b
-    Example:
+    Examples:
       spc quantize report/artifacts/mimic.onnx && spc build report/artifacts/mimic.int8-cpu.onnx --target cpu
+      spc quantize model.onnx --conv static --calibration calibration/fsdd-take-split-256.json --data ../shared/data/fsdd
     """
-    from ..precision.int8_cpu import quantize_for_cpu
+    from ..precision.int8_cpu import calibration_audio, quantize_for_cpu
 
     src = Path(onnx_path)
     if not src.is_file():
         raise SpcError(f"{src} does not exist")
+    config = make_config(ctx, QUANTIZE_CFG, config_file)
+    if (calib is None) != (data_dir is None):
+        raise SpcError("--calibration and --data go together (the manifest names clips inside the data folder)")
+    if config.conv == "static" and calib is None:
+        raise SpcError("--conv static needs calibration clips: give --calibration MANIFEST --data DIR")
     out = Path(out_path) if out_path else src.with_name(f"{src.stem}.int8-cpu.onnx")
-    m = quantize_for_cpu(src, out, make_config(ctx, QUANTIZE_CFG, config_file))
+    audio, info = calibration_audio(src, calib, data_dir) if calib else (None, None)
+    m = quantize_for_cpu(src, out, config, audio, info)
     gate = m["int8_gate"]
-    print_lines([f"wrote {out} (INT8 {', '.join(m['quantization']['ops'])} weights; top-1 agreement with FP32 "
-                 f"{gate['top1_agreement']:.0%} on {gate['clips']} speech-like clips)"])
+    convs = len(m["quantization"].get("conv", {}).get("nodes", []))
+    print_lines([f"wrote {out} (INT8 {', '.join(m['quantization']['ops'])} weights"
+                 + (f", {convs} convolutions static INT8" if convs else "")
+                 + f"; top-1 agreement with FP32 {gate['top1_agreement']:.0%} on {gate['clips']} speech-like clips)"])
 
 
 @cli.command()

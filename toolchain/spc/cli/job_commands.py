@@ -44,7 +44,7 @@ from .options import (CSV, COMPRESS_CFG, DEMO_CFG, Finite, POSITIVE, RETENTION, 
 @cfg_option(COMPRESS_CFG, "negatives", "--negatives", type=click.Path(),
             help="A folder of your own long non-keyword recordings for the test streams.")
 @cfg_option(COMPRESS_CFG, "int8_cpu", "--int8-cpu/--no-int8-cpu",
-            help="CPU targets: also try the dynamic-INT8 variant of the original and of every candidate.")
+            help="CPU targets: also try the INT8 CPU variant (integer projections, static INT8 convolutions) of the original and of every candidate.")
 @click.option("--tiny", "with_tiny", is_flag=True,
               help="Also distil a tiny student with its own log-mel front end (distill --kind tiny) as a candidate.")
 @cfg_option(COMPRESS_CFG, "stream_clips", "--stream-clips", type=POSITIVE,

@@ -231,6 +231,8 @@ def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overw
 @cfg_option(MIMIC_CFG, "width", "--width", type=POSITIVE,
             help="transformer: width (default: the teacher's; narrower adds projections); tiny: its width (default 96).")
 @cfg_option(MIMIC_CFG, "mel_bins", "--mel-bins", type=POSITIVE, help="tiny: log-mel bands of its own front end.")
+@cfg_option(MIMIC_CFG, "n_fft", "--n-fft", type=click.IntRange(64, 1024),
+            help="tiny: STFT window in samples (400 = 25 ms, Whisper's; 256 or 200: a cheaper front end).")
 @click.option("--paper", is_flag=True, help="The paper's recipe: 50 epochs of plain MSE, 30 of labels, mimic frozen.")
 @cfg_option(DISTILL_CFG, "stage1.epochs", "--stage1-epochs", type=POSITIVE, help="Epochs of mimicking the teacher.")
 @cfg_option(DISTILL_CFG, "stage2.epochs", "--stage2-epochs", type=POSITIVE, help="Epochs on the labels.")

@@ -20,10 +20,11 @@ def ort_errors() -> tuple[type[Exception], ...]:
 
 
 def ort_session(path: str | Path, threads: int = 0, providers: list[str] | None = None, *,
-                level: str = "all", optimized_path: str | Path | None = None):
+                level: str = "all", optimized_path: str | Path | None = None, profile_prefix: str | None = None):
     """An ONNX Runtime session (CPU unless ``providers`` says otherwise); an unreadable model is one user error.
 
-    ``optimized_path`` also saves the optimised graph there (what ``spc build --target cpu`` keeps).
+    ``optimized_path`` also saves the optimised graph there (what ``spc build --target cpu`` keeps);
+    ``profile_prefix`` turns ONNX Runtime's profiler on, its trace written under that prefix (``ort_profile``).
     Idle worker threads do not spin: a spinning pool keeps the cores busy after each run, which slows
     whatever runs next (the other candidate timed side by side, the app's audio thread between hops);
     measured here, two sessions timed in turns on 2 cores ran 1.5-2.5x slower with spinning on.
@@ -39,6 +40,9 @@ def ort_session(path: str | Path, threads: int = 0, providers: list[str] | None 
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if optimized_path:
         opts.optimized_model_filepath = str(optimized_path)
+    if profile_prefix:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
     try:
         return ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
     except ort_errors() as exc:

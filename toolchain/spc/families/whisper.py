@@ -14,6 +14,7 @@ from .base import FamilyAdapter, Parts
 from .registry import register
 
 HOP = 160
+N_FFT = 400  # Whisper's STFT window (25 ms)
 CONV_STRIDE = 2  # conv2 halves the mel frames
 
 
@@ -50,8 +51,9 @@ class WhisperAdapter(FamilyAdapter):
 
         from ..preprocess import LogMel
 
-        fe = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins)
-        return LogMel(torch.from_numpy(fe.mel_filters))
+        n_fft = getattr(model.config, "spc_n_fft", N_FFT)  # a tiny student may choose its own window
+        fe = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins, n_fft=n_fft)
+        return LogMel(torch.from_numpy(fe.mel_filters), n_fft=n_fft, hop=HOP)
 
     def front(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         enc = model.encoder

@@ -326,6 +326,7 @@ def build_tiny(teacher: SpeechClassifier, cfg: MimicConfig, seed: int = 0) -> Sp
                            decoder_attention_heads=cfg.heads, decoder_ffn_dim=width, max_source_positions=1500,
                            classifier_proj_size=min(64, width), dropout=cfg.dropout, attention_dropout=0.0,
                            activation_dropout=0.0, encoder_layerdrop=0.0, mask_time_prob=0.0)
+    config.spc_n_fft = cfg.n_fft  # read by the Whisper adapter's log-mel front end; saved in config.json
     student = build_model(config, teacher.labels, seed=seed, clip_seconds=teacher.meta.clip_seconds)
     student.meta.provenance = {"recipe": "distill", "teacher": teacher.meta.source, "mimic": asdict(cfg)}
     return student

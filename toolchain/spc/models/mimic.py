@@ -39,8 +39,9 @@ class MimicConfig:
     ffn: int | None = None  # transformer, tiny: feed-forward size (None: 1024; tiny: 4 x width)
     width: int | None = None  # transformer: model width (None: the teacher's); tiny: its width (None: 96)
     mel_bins: int = 40  # tiny: log-mel bands of its own front end
+    n_fft: int = 400  # tiny: its STFT window in samples (Whisper's 400 = 25 ms; fewer: a cheaper front end)
     dropout: float = 0.1
-    version: int = 2
+    version: int = 3
 
     @property
     def ffn_size(self) -> int:
@@ -61,6 +62,8 @@ class MimicConfig:
             raise SpcError(f"the mimic's starting layer must be >= 0, got {self.init_layer}")
         if min(self.hidden, self.ffn or 1, self.heads, self.width or 1, self.mel_bins) < 1:
             raise SpcError("mimic sizes (hidden, heads, ffn, width, mel bins) must be positive")
+        if not 64 <= self.n_fft <= 1024:
+            raise SpcError(f"a tiny student's STFT window must be 64 to 1024 samples, got {self.n_fft}")
         if not 0 <= self.dropout < 1:
             raise SpcError(f"mimic dropout must be in [0, 1), got {self.dropout}")
 

@@ -4,9 +4,13 @@
 quantise/dequantise pairs around FP32 kernels and it is slower than FP32. This variant quantises the weights
 of MatMul and Gemm per output channel (dynamic quantisation: activations are quantised per batch at run
 time, so no calibration set can be wrong for it), which ONNX Runtime runs with its integer GEMM kernels
-(``MatMulInteger`` / ``DynamicQuantizeMatMul``); the convolutional front end, LayerNorm and softmax stay
-FP32, where speech encoders are fragile. The result passes a gate against the FP32 graph on speech-like
-clips (top-1 agreement) or nothing is written.
+(``MatMulInteger`` / ``DynamicQuantizeMatMul``); LayerNorm and softmax stay FP32, where speech encoders are
+fragile. The convolutional front end stays FP32 too unless ``conv="static"``: then its convolutions become
+``QLinearConv`` (weights per channel, activations per tensor, ranges calibrated on clips), because ONNX Runtime's
+dynamic ``ConvInteger`` is slower than FP32 (measured on base-size wav2vec2: 1.3x slower) while ``QLinearConv``
+is its fast integer kernel. spc's own log-mel STFT (a convolution on raw audio, ``/front/preprocessor/``) is never
+quantised. The result passes a gate against the FP32 graph on speech-like clips (top-1 agreement) or nothing is
+written.
 """
 
 from __future__ import annotations
@@ -25,25 +29,37 @@ from ..fileio import check_output_file
 
 #: the ops whose weights are quantised (the projections and the classifier); convolutions stay FP32
 INT8_OPS = ("MatMul", "Gemm")
+#: where spc's exported front-end preprocessing lives (``models.parts``): the log-mel STFT, kept FP32
+PREPROCESSOR_SCOPE = "/front/preprocessor/"
+CONV_MODES = ("fp32", "static")
 #: the least share of speech-like clips whose top-1 class must match the FP32 graph's
 MIN_AGREEMENT = 0.9
 
 
 @dataclass(frozen=True)
 class QuantizeConfig:
-    """How ``spc quantize`` scales the INT8 weights: per output channel (default) or one scale per tensor."""
+    """How ``spc quantize`` makes the INT8 CPU graph: weight scales per output channel (default) or one per
+    tensor; convolutions FP32 (default) or static INT8 (``static``: needs calibration clips)."""
 
     per_channel: bool = True
-    version: int = 1
+    conv: str = "fp32"
+    version: int = 2
+
+    def __post_init__(self) -> None:
+        if self.conv not in CONV_MODES:
+            raise SpcError(f"unknown convolution mode '{self.conv}'; choose {' or '.join(CONV_MODES)}")
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: QuantizeConfig = QuantizeConfig()) -> dict:
-    """Write the dynamic-INT8 CPU variant of an spc ONNX export; returns its manifest (``precision: int8-cpu``,
-    the settings under ``config``)."""
+def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: QuantizeConfig = QuantizeConfig(),
+                     calib_audio: np.ndarray | None = None, calib_info: dict | None = None) -> dict:
+    """Write the INT8 CPU variant of an spc ONNX export; returns its manifest (``precision: int8-cpu``, the
+    settings under ``config``). ``calib_audio`` (N x S, the model's rate) calibrates static convolutions."""
     per_channel = config.per_channel
+    if config.conv == "static" and (calib_audio is None or not len(calib_audio)):
+        raise SpcError("static INT8 convolutions need calibration clips: give --calibration MANIFEST --data DIR")
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -58,19 +74,63 @@ def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: Quanti
         quant_pre_process(str(src_path), str(pre), skip_symbolic_shape=True)
         quantize_dynamic(str(pre), str(q), op_types_to_quantize=list(INT8_OPS), per_channel=per_channel,
                          weight_type=QuantType.QInt8)
+        convs = static_convolutions(q, q, calib_audio, src["input"], per_channel) if config.conv == "static" else []
         gate = agreement(q, src_path, parity_cases(src))
         if gate["top1_agreement"] < MIN_AGREEMENT:
             raise SpcError(f"the INT8 graph disagrees with FP32 on {1 - gate['top1_agreement']:.0%} of speech-like "
                            f"clips (max |diff| {gate['max_abs_diff']:.3g}); nothing was written")
         out.parent.mkdir(parents=True, exist_ok=True)
         q.replace(out)
+    quantization = {"format": "dynamic", "ops": list(INT8_OPS), "per_channel": per_channel,
+                    "weights": "int8", "activations": "int8, per batch at run time"}
+    if config.conv == "static":
+        quantization["conv"] = {"format": "static QLinearConv", "nodes": convs, "activations": "uint8 per tensor",
+                                "calibration": calib_info or {"clips": len(calib_audio)}}
     manifest = derive_manifest(out, src, parent_path=src_path, made_by={"recipe": "quantize", "target": "cpu"},
-                               kind="onnx", precision="int8-cpu",
-                               quantization={"format": "dynamic", "ops": list(INT8_OPS), "per_channel": per_channel,
-                                             "weights": "int8", "activations": "int8, per batch at run time"},
-                               int8_gate=gate, config=config.as_dict())
+                               kind="onnx", precision="int8-cpu", quantization=quantization, int8_gate=gate,
+                               config=config.as_dict())
     write_manifest(out, manifest)
     return manifest
+
+
+def calibration_audio(onnx_path: str | Path, calib: str | Path, data_dir: str | Path) -> tuple[np.ndarray, dict]:
+    """The clips of calibration manifest ``calib`` (``spc calib make``) read from ``data_dir`` at the export's
+    rate and clip length (N x S), and what the manifest records about them."""
+    from ..calib import load_clips_from_manifest, load_manifest, manifest_hash
+
+    src = read_manifest(onnx_path)
+    manifest = load_manifest(calib)
+    labels = sorted({c["label"] for c in manifest["clips"]})  # only the audio calibrates: any labels will do
+    clips = load_clips_from_manifest(manifest, data_dir, rate=int(src["sampling_rate"]),
+                                     clip_seconds=float(src["clip_seconds"]), labels=labels)
+    return clips.audio, {"manifest": str(calib), "hash": manifest_hash(manifest), "clips": len(clips.audio)}
+
+
+def static_convolutions(src: Path, dst: Path, calib_audio: np.ndarray, input_name: str, per_channel: bool) -> list[str]:
+    """Rewrite ``src``'s convolutions (all but the preprocessor's STFT) as ``QLinearConv`` into ``dst``, their
+    activation ranges (min/max) calibrated one clip at a time on ``calib_audio`` (N x S); the names converted."""
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    nodes = [n.name for n in onnx.load(str(src), load_external_data=False).graph.node
+             if n.op_type == "Conv" and not n.name.startswith(PREPROCESSOR_SCOPE)]
+    if not nodes:
+        return []
+
+    class Clips(CalibrationDataReader):
+        def __init__(self):
+            self.rows = iter(np.asarray(calib_audio, dtype=np.float32))
+
+        def get_next(self):
+            row = next(self.rows, None)
+            return None if row is None else {input_name: row[None]}
+
+    tmp = dst.with_name(dst.name + ".conv.onnx")
+    quantize_static(str(src), str(tmp), Clips(), quant_format=QuantFormat.QOperator, op_types_to_quantize=["Conv"],
+                    nodes_to_quantize=nodes, per_channel=per_channel, weight_type=QuantType.QInt8,
+                    activation_type=QuantType.QUInt8)
+    tmp.replace(dst)
+    return nodes
 
 
 def agreement(candidate: Path, reference: Path, cases: list[np.ndarray]) -> dict:

@@ -90,7 +90,7 @@ class CompressConfig:
     negatives_hours: float = 1.0  # keyword-free espeak-ng speech over noise added to each split's streams (0: none)
     negatives: str | None = None  # a folder of the user's own long non-keyword recordings (the test streams)
     stream_clips: int | None = None  # the most clips per split the streams are built from (None: every clip)
-    #: CPU targets: the dynamic-INT8 variant of the original and of each candidate competes too (off by default: it
+    #: CPU targets: the INT8 CPU variant (integer projections, static INT8 convolutions) of the original and of each candidate competes too (off by default: it
     #: doubles the candidates, so the time spent judging them as detectors)
     int8_cpu: bool = False
     #: a tiny student with its own front end (``MimicConfig`` kind ``tiny``) as one more candidate (None: none)
@@ -347,20 +347,28 @@ def export_all(run: Run, candidates: dict[str, dict]) -> dict[str, dict]:
     return entries
 
 
+#: compress's INT8 CPU variants: integer projections and static INT8 convolutions (ONNX Runtime's fast kernels)
+INT8_CONFIG = QuantizeConfig(conv="static")
+INT8_CALIB_CLIPS = 64  # of the calibration clips: enough for min/max ranges, cheap to run
+
+
 def int8_variants(run: Run, entries: dict[str, dict], candidates: dict) -> dict[str, dict]:
-    """Stage 5a (CPU targets): the dynamic-INT8 variant (``spc quantize``) of the original and of every candidate,
+    """Stage 5a (CPU targets): the INT8 CPU variant (``spc quantize --conv static``, its convolutions calibrated on
+    the analysis's calibration clips) of the original and of every candidate,
     each a candidate of its own (``NAME-int8``), added to ``entries``; one whose INT8 graph fails the agreement
     gate is left out with a note."""
     config, target = run.config, run.inp.target
     if target.is_gpu or not config.int8_cpu:
         return {}
     added = {}
+    audio = run.inp.calib_clips.audio[:INT8_CALIB_CLIPS]
+    info = {**(run.inp.calib_info or {}), "clips": len(audio)}
     for name in ["original", *candidates]:
         entry = entries[name]
-        path, res = run.stage("int8", entry["weights_sha256"], name, QuantizeConfig().as_dict())
+        path, res = run.stage("int8", entry["weights_sha256"], name, INT8_CONFIG.as_dict(), info)
         if res is None:
             try:
-                m = quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx")
+                m = quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx", INT8_CONFIG, audio, info)
             except SpcError as exc:
                 run.notes.append(f"{name}: no INT8 variant ({exc})")
                 continue
