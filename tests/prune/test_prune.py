@@ -364,3 +364,19 @@ def test_choice_takes_the_deepest_safe_cut_and_flags_the_deeper_point_only_one()
     assert point.removed == 4 and point.standing == "point estimate only"
     assert [c.removed for c in depths] == [1, 2, 3, 4]  # every passing depth, never the random baseline's
     assert [c.order for c in depths[:2]] == ["bi", "backward"]  # per depth, the higher lower bound
+
+
+def test_orders_tied_at_the_safe_depth_are_split_by_the_interval_so_the_choice_is_that_depths_candidate():
+    """Two orders safe at 4 layers with the same validation accuracy (the FSDD run of 2026-12-02: bi and
+    backward): the one with the higher lower bound is the pruned model, and it is the depth's pruned-4."""
+    from spc.prune.search import Cut, OrderResult, choose_cuts
+
+    def order(name, lo, acc=0.91):
+        cuts = [Cut(name, 4, [0, 1], acc, 0.993, (lo, 1.01), 11, "safe")]
+        return OrderResult(name, [5, 4, 3, 2], [1.0] * 5, 4, [0, 1], acc, cuts=cuts, removed_point=4)
+
+    for results in ([order("bi", 0.9673), order("backward", 0.9684)], [order("backward", 0.9684), order("bi", 0.9673)]):
+        best, safe, point, depths = choose_cuts(results)
+        assert best.name == "backward" and safe is depths[-1] and point is None
+    best, safe, _, depths = choose_cuts([order("bi", 0.9684, acc=0.92), order("backward", 0.9684)])
+    assert best.name == "bi" and safe is depths[-1]  # equal bounds: the higher validation accuracy

@@ -403,19 +403,26 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
 def choose_cuts(results: Sequence[OrderResult]) -> tuple[OrderResult, Cut | None, Cut | None, list[Cut]]:
     """(best order, its safe cut, the deeper point-estimate-only cut, the best passing cut per depth).
 
-    The best order removes the most layers *safely* (ties: higher validation accuracy); random
-    baselines are never chosen. A cut that clears the target only on the point estimate is never
-    the choice: it is returned as ``point`` (flagged) when it goes deeper than the safe one. Per depth,
-    the passing cut with the highest interval lower bound is a candidate of its own (compress's ``pruned-k``).
+    The best order removes the most layers *safely* (ties: the higher interval lower bound, then the higher
+    validation accuracy, of its cut there); random baselines are never chosen. A cut that clears the target
+    only on the point estimate is never the choice: it is returned as ``point`` (flagged) when it goes deeper
+    than the safe one. Per depth, the passing cut with the highest interval lower bound (same ties) is a
+    candidate of its own (compress's ``pruned-k``), so the safe cut is also the deepest safe depth's candidate.
     """
     chosen = [r for r in results if not r.baseline] or list(results)
-    best = max(chosen, key=lambda r: (r.removed_at_target, r.val_accuracy))
+
+    def rank(cut: Cut | None) -> tuple[float, float]:
+        return (-math.inf, -math.inf) if cut is None else (lower_bound(cut.interval), cut.val_accuracy)
+
+    def at_target(r: OrderResult) -> Cut | None:
+        return next((cut for cut in r.cuts if cut.removed == r.removed_at_target), None)
+
+    best = max(chosen, key=lambda r: (r.removed_at_target, *rank(at_target(r))))
     passing = [cut for r in chosen for cut in r.cuts if cut.standing != "fails"]
-    safe = next((cut for cut in best.cuts if cut.removed == best.removed_at_target), None)
+    safe = at_target(best)
     deepest = max(passing, key=lambda cut: (cut.removed, cut.retention), default=None)
     point = deepest if deepest is not None and deepest.removed > best.removed_at_target else None
-    depths = [max((cut for cut in passing if cut.removed == k), key=lambda cut: (lower_bound(cut.interval), cut.val_accuracy))
-              for k in sorted({cut.removed for cut in passing})]
+    depths = [max((cut for cut in passing if cut.removed == k), key=rank) for k in sorted({cut.removed for cut in passing})]
     return best, safe, point, depths
 
 
