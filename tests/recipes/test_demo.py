@@ -37,9 +37,17 @@ def test_demo_runs_end_to_end_and_its_summary_matches_the_report(tmp_path):
     assert saved["compress"]["verdict"] == report["final"]["verdict"]
     assert saved["compress"]["verdict"].split(",")[0] in ("PASS", "FAIL")
     assert saved["compress"]["test_accuracy"] == report["final"]["test_accuracy"]
-    assert report["config"]["stream"] is False  # no silence or unknown class: no streaming figures
+    assert report["config"]["stream"] is False  # compress judges no detector in the demo
+    # the streaming figures are shown (not judged): yes/no as keywords, up/down the speech between them
+    st = saved["stream"]
+    assert set(st["keywords"]) == {"yes", "no"} and st["judged"] is False and set(st["figures"]) == {"original", "compressed"}
+    written = json.loads((tmp_path / "demo" / "report" / "stream" / "stream_eval.json").read_text())
+    assert set(written["negatives"]) == {"up", "down"} and written["audio"]["keyword_clips"] == st["keyword_occurrences"] > 0
+    for name, f in st["figures"].items():
+        assert f["miss_rate"] == (written["results"][name]["chosen"] or {}).get("miss_rate")
+    assert st["fa_per_hour_resolution"] == pytest.approx(1 / written["results"]["original"]["negative_hours"])
     s = saved["seconds"]
-    assert s["total"] >= s["data"] + s["teacher"] + s["compress"] - 0.01
+    assert s["total"] >= s["data"] + s["teacher"] + s["compress"] + s["stream"] - 0.01
 
 
 def test_synthetic_data_can_hold_unknown_words_and_silence(tmp_path):
@@ -55,3 +63,17 @@ def test_synthetic_data_can_hold_unknown_words_and_silence(tmp_path):
 
     silence = [sf.read(i.path)[0] for i in ds.splits["train"] if i.label == "_silence_"]
     assert all(len(x) == 16000 and 0 < abs(x).max() < 0.2 for x in silence)  # noise only, no speech peak
+
+
+def test_the_demo_prints_its_streaming_figures_with_their_resolution():
+    from spc.cli.job_commands import demo_stream_lines
+
+    stream = {"keywords": ["yes", "no"], "keyword_occurrences": 50, "negative_hours": 0.25, "fa_per_hour_resolution": 4.0,
+              "max_fa_per_hour": 1.0, "figures": {"original": {"threshold": 0.9, "miss_rate": 0.1, "fa_per_hour": 0.0},
+                                                  "compressed": {"threshold": None, "miss_rate": None, "fa_per_hour": None}}}
+    lines = demo_stream_lines(stream)
+    assert lines[0].startswith("streams (not judged): keywords yes, no, 50 occurrences, 0.25 h")
+    assert "one false accept = 4.0 per hour" in lines[0]
+    assert lines[1] == "  original: miss rate 0.100 at threshold 0.9 (0.0 FA/h)"
+    assert lines[2] == "  compressed: no threshold meets the budget"
+    assert demo_stream_lines(None) == []

@@ -124,6 +124,23 @@ def demo(out_dir, epochs):
         f"{result['params']['total'] / 1e6:.2f} M parameters"
     )
     print_compress_summary(read_json(Path(out_dir) / "report" / "report.json", "compress report"), Path(out_dir) / "report")
+    for line in demo_stream_lines(result.get("stream")):
+        stdout().print(line)
     took = result["seconds"]
     stdout().print(f"demo took {took['total']:.0f} s (data {took['data']:.0f} s, teacher {took['teacher']:.0f} s, "
-                   f"compress {took['compress']:.0f} s); summary in {Path(out_dir) / 'demo.json'}")
+                   f"compress {took['compress']:.0f} s, streams {took.get('stream', 0):.0f} s); summary in "
+                   f"{Path(out_dir) / 'demo.json'}")
+
+
+def demo_stream_lines(stream: dict | None) -> list[str]:
+    """The demo's streaming figures in plain lines (shown, not judged)."""
+    if not stream:
+        return []
+    lines = [f"streams (not judged): keywords {', '.join(stream['keywords'])}, {stream['keyword_occurrences']} "
+             f"occurrences, {stream['negative_hours']:.2f} h of non-keyword stream (one false accept = "
+             f"{stream['fa_per_hour_resolution']:.1f} per hour); at <= {stream['max_fa_per_hour']:g} FA/h:"]
+    for name, f in stream["figures"].items():
+        lines.append(f"  {name}: " + (f"miss rate {f['miss_rate']:.3f} at threshold {f['threshold']:g} "
+                                      f"({f['fa_per_hour']:.1f} FA/h)" if f["miss_rate"] is not None
+                                      else "no threshold meets the budget"))
+    return lines
