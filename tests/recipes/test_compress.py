@@ -312,7 +312,7 @@ def test_a_tiny_student_is_a_candidate_with_its_own_front_end(teacher_and_data, 
     from spc.models import MimicConfig, load_model
 
     teacher, data = teacher_and_data
-    tiny = MimicConfig("tiny", 1, width=16, heads=2, mel_bins=16)
+    tiny = MimicConfig("tiny", 1, width=16, heads=2, mel_bins=16, n_fft=256)
     report = run_compress(teacher, data, tmp_path / "r", "cpu", config=replace(FAST, method="mimic", tiny=tiny),
                           show_progress=False)
     entry = report["candidates"]["tiny"]
@@ -321,5 +321,8 @@ def test_a_tiny_student_is_a_candidate_with_its_own_front_end(teacher_and_data, 
     assert student.meta.family == "whisper" and student.width == 16 and student.labels == load_model(teacher).labels
     assert entry["params"]["total"] < report["candidates"]["original"]["params"]["total"]
     assert "val_retention" in entry and entry["latency_onnx_ms"]["p50_ms"] > 0
+    assert student.front.preprocessor.n_fft == 256
+    md = (tmp_path / "r" / "report.md").read_text()  # the report says what its front end computes
+    assert "`tiny` has a front end of its own" in md and "16 bands, 16 ms windows" in md and "16 channels" in md
     with pytest.raises(SpcError, match="kind 'tiny'"):
         replace(FAST, tiny=MimicConfig("linear"))

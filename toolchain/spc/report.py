@@ -82,6 +82,7 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
             f"{e['latency_onnx_ms']['p50_ms']:.2f} | "
             f"{e['latency_ratio']:.2f}x | {_x_floor(e)} | {e['parity']['max_abs_diff']:.1e} |")
     lines += _floor_lines(report.get("latency_floor"))
+    lines += _tiny_lines((report.get("config") or {}).get("tiny"), "tiny" in report.get("candidates", {}))
     lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, e in report["candidates"].items():
@@ -130,6 +131,19 @@ def _floor_lines(floor: dict | None) -> list[str]:
     return ["", f"Latency floor: {floor['p50_ms']:.2f} ms p50 ({floor['vs_original']:.2f} of the original's), "
                 f"{floor['what']}. \"x floor\" is each candidate's latency over it: 1.00x would leave nothing to gain "
                 "by shrinking the stack further; the rest is the front end's."]
+
+
+def _tiny_lines(design: dict | None, present: bool) -> list[str]:
+    """What the tiny candidate's own front end computes, beside the original's (which every other candidate keeps)."""
+    if not design or not present:
+        return []
+    width = design.get("width") or 96
+    return ["", f"`tiny` has a front end of its own, trained from nothing with the student: log-mel features computed in "
+                f"the graph ({design.get('mel_bins', 40)} bands, {design.get('n_fft', 400) / 16:g} ms windows, 10 ms hop) "
+                f"-> two 1-D convolutions (kernel 3, the second with stride 2: 50 frames per second, {width} channels) -> "
+                f"fixed sinusoidal positions -> {design.get('n_layers', 1)} block(s) {width} wide. Every other candidate "
+                "keeps the original's pre-trained front end, so its features are the original's; the tiny student's are "
+                "its own, tied to the original's only through the stage-1 projection of its last hidden state."]
 
 
 def _detector_lines(final: dict) -> list[str]:
