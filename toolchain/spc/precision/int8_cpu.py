@@ -60,8 +60,6 @@ def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: Quanti
     per_channel = config.per_channel
     if config.conv == "static" and (calib_audio is None or not len(calib_audio)):
         raise SpcError("static INT8 convolutions need calibration clips: give --calibration MANIFEST --data DIR")
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     src_path, out = Path(onnx_path), Path(out_path)
     src = read_manifest(src_path)
@@ -70,11 +68,8 @@ def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: Quanti
                        f"{src.get('precision', 'fp32')}): quantise the export spc export or compress wrote")
     check_output_file(out)
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
-        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
-        quant_pre_process(str(src_path), str(pre), skip_symbolic_shape=True)
-        quantize_dynamic(str(pre), str(q), op_types_to_quantize=list(INT8_OPS), per_channel=per_channel,
-                         weight_type=QuantType.QInt8)
-        convs = static_convolutions(q, q, calib_audio, src["input"], per_channel) if config.conv == "static" else []
+        q = Path(tmp) / "int8.onnx"
+        convs = int8_graph(src_path, q, config, calib_audio, src["input"])
         gate = agreement(q, src_path, parity_cases(src))
         if gate["top1_agreement"] < MIN_AGREEMENT:
             raise SpcError(f"the INT8 graph disagrees with FP32 on {1 - gate['top1_agreement']:.0%} of speech-like "
@@ -91,6 +86,24 @@ def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: Quanti
                                config=config.as_dict())
     write_manifest(out, manifest)
     return manifest
+
+
+def int8_graph(src: Path, dst: Path, config: QuantizeConfig, calib_audio: np.ndarray | None, input_name: str
+               ) -> list[str]:
+    """The INT8 CPU graph of ``src`` written to ``dst``, ungated (``quantize_for_cpu`` gates it; a benchmark of a
+    model with random weights, whose logits tie, cannot be): integer projections and, with ``conv="static"``,
+    static INT8 convolutions calibrated on ``calib_audio``; returns the convolutions converted."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = dst.with_name(dst.name + ".pre.onnx")
+    quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    quantize_dynamic(str(pre), str(dst), op_types_to_quantize=list(INT8_OPS), per_channel=config.per_channel,
+                     weight_type=QuantType.QInt8)
+    pre.unlink()
+    if config.conv != "static":
+        return []
+    return static_convolutions(dst, dst, calib_audio, input_name, config.per_channel)
 
 
 def calibration_audio(onnx_path: str | Path, calib: str | Path, data_dir: str | Path) -> tuple[np.ndarray, dict]:
