@@ -45,7 +45,8 @@ def one_run(out: Path, log: Path) -> dict:
             "retention": c["retention"], "retention_ci": c["retention_ci"], "mcnemar_p": c["mcnemar_p"],
             "speedup_p50": c["speedup_p50"], "progress_lines_in_log": len(progress), "stdout": proc.stdout,
             "detector": c.get("detector"), "chance": demo["chance"],
-            "miss_rate": {n: ((c.get("stream") or {}).get(n) or {}).get("miss_rate") for n in ("original", "compressed")}}
+            "miss_rate": {n: ((c.get("stream") or {}).get(n) or {}).get("miss_rate") for n in ("original", "compressed")},
+            "stream": demo.get("stream")}
 
 
 def pct(x: float) -> str:
@@ -67,11 +68,26 @@ def readme_paragraph(runs: list[dict], clips: dict) -> str:
         f"(chance {pct(last.get('chance', 0.1))}); compress chose `{last['chosen']}` and its CPU artifact keeps "
         f"{pct(last['test_accuracy'])} on test, retention {last['retention']:.3f} (95% interval [{lo:.3f}, {hi:.3f}])"
         f"{_detector_text(last)}: **{last['verdict']}**, "
-        f"{last['speedup_p50']:.2f}x lower ONNX Runtime latency (p50) than the teacher; {last['wall_seconds'] / 60:.1f} min "
+        f"{last['speedup_p50']:.2f}x lower ONNX Runtime latency (p50) than the teacher{_stream_text(last)}; "
+        f"{last['wall_seconds'] / 60:.1f} min "
         f"in all (install excluded). Verdicts of the {len(runs)} runs: {verdicts}; teacher test accuracy: {teachers}; "
         f"minutes: {walls} (`benchmarks/results/demo/`). The teachers differ from run to run although every choice is "
         f"seeded: espeak-ng's output is not reproducible between processes (see `spc/synth.py`)."
     )
+
+
+def _stream_text(run: dict) -> str:
+    """The demo's streaming figures (shown, not judged): misses at the false-accept budget, teacher and artifact."""
+    st = run.get("stream")
+    if not st:
+        return ""
+    f = st["figures"]
+    fmt = lambda x: "no threshold meets the budget" if x is None else f"misses {x:.3f} of them"  # noqa: E731
+    return (f". Streamed (shown, not judged; `spc-demo/report/stream/`) with {' and '.join(f'`{k}`' for k in st['keywords'])} "
+            f"as keywords ({st['keyword_occurrences']} occurrences) among the other words, {st['negative_hours']:.2f} h of "
+            f"keyword-free stream (one false accept = {st['fa_per_hour_resolution']:.1f} per hour), at "
+            f"{st['max_fa_per_hour']:g} false accept per hour the teacher {fmt(f['original']['miss_rate'])} and the "
+            f"compressed artifact {fmt(f['compressed']['miss_rate'])}")
 
 
 def _detector_text(run: dict) -> str:

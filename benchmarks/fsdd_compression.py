@@ -172,6 +172,20 @@ def readme(teacher: Path | None = None, work: Path | None = None) -> str:
         lines += ["", f"Chosen order: **{p['best']}**, kept layers {p['kept_layers']}: test "
                   f"{_pct(p['pruned_test_accuracy'])}, retention {p['pruned_test_accuracy'] / orig['test_accuracy']:.3f}; "
                   f"healing took {p['heal_seconds']:.0f} s of the {p['seconds']:.0f} s run.", ""]
+        if p.get("depths"):
+            lines += ["Every healed depth that passes the target on validation, by the interval rule (the deepest "
+                      "**safe** cut, whose paired-bootstrap lower bound clears the target, is the pruned model; a cut "
+                      "passing on the point estimate only is flagged; each is a `pruned-k` candidate of compress):", "",
+                      "| removed | order | val retention [95% interval] | passed by (clips) | standing | test retention |",
+                      "| ---: | --- | ---: | ---: | --- | ---: |"]
+            for dep in p["depths"]:
+                lo, hi = dep["interval"]
+                test = dep.get("test_accuracy")
+                test_s = "-" if test is None else f"{test / orig['test_accuracy']:.3f}"
+                lines.append(f"| {dep['removed']} of {p['n_layers']} | {dep['order']} | "
+                             f"{dep['retention']:.3f} [{lo:.3f}, {hi:.3f}] | {dep['margin_clips']:+d} | "
+                             f"{dep['standing']} | {test_s} |")
+            lines.append("")
     if d:
         lines += ["### Mimic distillation (`results/fsdd/distill.json`)", "",
                   "Default recipe: one teacher layer as the mimic, stage 1 MSE on per-channel standardised targets, "

@@ -68,6 +68,11 @@ def teacher_head(work: Path) -> dict:
     return teachers(work, ("head",))
 
 
+def teacher_full(work: Path) -> dict:
+    """The fully fine-tuned teacher alone (15 minutes here)."""
+    return teachers(work, ("full",))
+
+
 def prune(work: Path, which: tuple[str, ...] | None = None) -> dict:
     from spc.data import DataConfig
     from spc.prune import HealConfig, PruneConfig
@@ -108,6 +113,11 @@ def prune(work: Path, which: tuple[str, ...] | None = None) -> dict:
 def prune_head(work: Path) -> dict:
     """Healed pruning of the head-only teacher (what compress does), by the interval rule."""
     return prune(work, ("head/head",))
+
+
+def prune_healed(work: Path) -> dict:
+    """Healed (head) pruning of both teachers by the interval rule (what compress does)."""
+    return prune(work, ("head/head", "full/head"))
 
 
 def _mimic(work: Path, which: tuple[str, ...]) -> dict:
@@ -162,12 +172,12 @@ def mimic_paper(work: Path) -> dict:
     return _mimic(work, ("head/paper-shortened",))
 
 
-def compress(work: Path) -> dict:
+def compress(work: Path, name: str = "compress", config=None) -> dict:
     from spc.data import DataConfig
     from spc.recipes.compress import CompressConfig, run_compress
 
-    r = run_compress(work / "teacher-head", DataConfig(str(FSDD)), work / "compress-head", "cpu",
-                     config=CompressConfig(), overwrite=True)
+    r = run_compress(work / "teacher-head", DataConfig(str(FSDD)), work / f"{name}-head", "cpu",
+                     config=config or CompressConfig(), overwrite=True)
     f = r["final"]
     out = {"chosen": r["chosen"], "verdict": f["verdict"], "retention": f["retention"],
            "retention_ci": f["retention_ci"], "mcnemar_p": f["mcnemar_p"], "test_accuracy": f["test_accuracy"],
@@ -177,10 +187,20 @@ def compress(work: Path) -> dict:
                                                      "latency_ratio", "latency_x_floor", "params")}
                           for n, c in r["candidates"].items()},
            "latency_floor": r.get("latency_floor"), "choice": r["choice"], "stages": r["stages"],
-           "seconds": r["seconds"]}
-    _save("compress", out)
+           "seconds": r["seconds"], "config": r.get("config"), "warnings": r.get("warnings", [])}
+    _save(name, out)
     print(out["chosen"], out["verdict"], out["speedup_p50"], flush=True)
     return out
+
+
+def compress_beyond(work: Path) -> dict:
+    """compress on the head-only teacher with the tiny student (2 blocks, 12.5 ms STFT) and the INT8 CPU variants
+    among its candidates (issue 25): what it chooses and why."""
+    from spc.models.mimic import MimicConfig
+    from spc.recipes.compress import CompressConfig
+
+    config = CompressConfig(tiny=MimicConfig(kind="tiny", n_layers=2, n_fft=200), int8_cpu=True)
+    return compress(work, "compress_beyond", config)
 
 
 def latency(work: Path) -> dict:
@@ -224,7 +244,7 @@ START, END = "<!-- whisper-fsdd:start -->", "<!-- whisper-fsdd:end -->"
 def readme(work: Path | None = None) -> str:
     """The README section, from the recorded JSON only."""
     pct = lambda x: "-" if x is None else f"{100 * x:.1f}%"  # noqa: E731
-    t, p, m, c, lat = (_load(n) for n in ("teachers", "prune", "mimic", "compress", "latency"))
+    t, p, m, c, lat = (_load(n) for n in ("teachers", "prune", "mimic", "compress", "latency"))  # and compress_beyond
     lines = [START, "## Pre-trained Whisper tiny.en on FSDD (`pretrained_whisper.py`)", "",
              "OpenAI Whisper tiny.en's encoder (4 layers, 384 wide, `../shared/models/whisper-tiny.en-encoder`) with a "
              "10-digit head, FSDD split by take (300 validation, 300 test, 2,400 train clips), 2 CPU cores. "
@@ -307,6 +327,28 @@ def readme(work: Path | None = None) -> str:
                   f"{c['mcnemar_p']:.3g}), {c['speedup_p50']:.2f}x lower ONNX Runtime latency (p50 "
                   f"{c['latency_ms']['p50_ms']:.2f} ms against {c['original_latency_ms']['p50_ms']:.2f} ms); "
                   f"{c['seconds']:.0f} s in all ({', '.join(c['stages'])})." + _floor_text(c), ""]
+    b = _load("compress_beyond")
+    if b:
+        lo, hi = b["retention_ci"]
+        lines += ["### compress with the tiny student and the INT8 CPU variants among its candidates", "",
+                  "`spc compress TEACHER --data FSDD --target cpu --tiny --int8-cpu` (the tiny student: 2 blocks, "
+                  "12.5 ms STFT windows, via `--config`; the default distillation epochs). Chosen: "
+                  f"**{b['chosen']}**; verdict **{b['verdict']}**: retention {b['retention']:.3f} [{lo:.3f}, {hi:.3f}], "
+                  f"{b['speedup_p50']:.2f}x lower ONNX Runtime latency; {b['seconds']:.0f} s in all. Why: "
+                  f"{b['choice'].get('reason', '-') if isinstance(b.get('choice'), dict) else '-'}.", "",
+                  "| candidate | parameters | validation retention [95% interval] | latency vs teacher | x floor |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for name, cand in b["candidates"].items():
+            ci = cand.get("val_retention_ci") or [None, None]
+            ci_s = "" if ci[0] is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+            ratio, xf = cand.get("latency_ratio"), cand.get("latency_x_floor")
+            params = cand.get("params")
+            params_s = "-" if not params else f"{(params.get('total') if isinstance(params, dict) else params) / 1e6:.2f} M"
+            lines.append(f"| {name} | {params_s} | {cand['val_retention']:.3f}{ci_s} | "
+                         f"{'-' if ratio is None else f'{ratio:.2f}'} | {'-' if xf is None else f'{xf:.2f}'} |")
+        if b.get("warnings"):
+            lines += ["", "Warnings: " + "; ".join(b["warnings"])]
+        lines.append("")
     from readme_section import replace_section
 
     return replace_section(HERE / "README.md", START, END, "\n".join(lines[1:]))
