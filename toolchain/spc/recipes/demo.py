@@ -39,7 +39,7 @@ DEMO_SYNTH = SynthConfig(clips_per_word=300)  # 1,800 train / 750 validation / 4
 DEMO_COMPRESS = CompressConfig(stream=False, prune=PruneConfig(orders=PRUNE_ORDERS, heal=HealConfig(stream_windows=0.0)),
                                distill=DistillConfig(stream_windows=0.0))
 #: the demo's streams: two words are the keywords, the other eight the non-keyword speech between them
-DEMO_STREAM = StreamEvalConfig(keywords=("yes", "no"), max_clips=250)
+DEMO_STREAM = StreamEvalConfig(keywords=("yes", "no"), max_clips=150)
 DEMO_TRAIN = FinetuneConfig(train=TrainConfig(epochs=25, batch_size=32, lr=2e-3, weight_decay=0.01, warmup_ratio=0.1,
                                               seed=0, device="auto", max_grad_norm=1.0),
                             freeze_feature_encoder=False, augment=True)
