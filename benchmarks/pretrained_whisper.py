@@ -172,12 +172,12 @@ def mimic_paper(work: Path) -> dict:
     return _mimic(work, ("head/paper-shortened",))
 
 
-def compress(work: Path, name: str = "compress", config=None) -> dict:
+def compress(work: Path, name: str = "compress", config=None, overwrite: bool = True) -> dict:
     from spc.data import DataConfig
     from spc.recipes.compress import CompressConfig, run_compress
 
     r = run_compress(work / "teacher-head", DataConfig(str(FSDD)), work / f"{name}-head", "cpu",
-                     config=config or CompressConfig(), overwrite=True)
+                     config=config or CompressConfig(), overwrite=overwrite)
     f = r["final"]
     out = {"chosen": r["chosen"], "verdict": f["verdict"], "retention": f["retention"],
            "retention_ci": f["retention_ci"], "mcnemar_p": f["mcnemar_p"], "test_accuracy": f["test_accuracy"],
@@ -200,7 +200,7 @@ def compress_beyond(work: Path) -> dict:
     from spc.recipes.compress import CompressConfig
 
     config = CompressConfig(tiny=MimicConfig(kind="tiny", n_layers=2, n_fft=200), int8_cpu=True)
-    return compress(work, "compress_beyond", config)
+    return compress(work, "compress_beyond", config, overwrite=False)  # a rerun reuses the stages already done
 
 
 def latency(work: Path) -> dict:

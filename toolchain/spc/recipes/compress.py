@@ -354,7 +354,8 @@ INT8_CALIB_CLIPS = 64  # of the calibration clips: enough for min/max ranges, ch
 
 def int8_variants(run: Run, entries: dict[str, dict], candidates: dict) -> dict[str, dict]:
     """Stage 5a (CPU targets): the INT8 CPU variant (``spc quantize --conv static``, its convolutions calibrated on
-    the analysis's calibration clips) of the original and of every candidate,
+    the analysis's calibration clips; where those fail the agreement gate, integer projections alone) of the
+    original and of every candidate,
     each a candidate of its own (``NAME-int8``), added to ``entries``; one whose INT8 graph fails the agreement
     gate is left out with a note."""
     config, target = run.config, run.inp.target
@@ -368,11 +369,17 @@ def int8_variants(run: Run, entries: dict[str, dict], candidates: dict) -> dict[
         path, res = run.stage("int8", entry["weights_sha256"], name, INT8_CONFIG.as_dict(), info)
         if res is None:
             try:
-                m = quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx", INT8_CONFIG, audio, info)
-            except SpcError as exc:
-                run.notes.append(f"{name}: no INT8 variant ({exc})")
-                continue
-            res = finish(path, {"onnx": f"{name}-int8.onnx", "gate": m["int8_gate"]})
+                m, fallback = quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx", INT8_CONFIG, audio, info), None
+            except SpcError as exc:  # static convolutions can fail the gate where integer projections alone pass
+                try:
+                    m, fallback = quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx"), str(exc)
+                except SpcError as exc2:
+                    run.notes.append(f"{name}: no INT8 variant ({exc2})")
+                    continue
+            res = finish(path, {"onnx": f"{name}-int8.onnx", "gate": m["int8_gate"], "conv_fallback": fallback})
+        if res.get("conv_fallback"):
+            run.notes.append(f"{name}: its INT8 variant keeps the convolutions FP32 (static INT8 convolutions: "
+                             f"{res['conv_fallback']})")
         added[f"{name}-int8"] = {"method": f"{entry['method']}+int8-cpu", "model": entry["model"], "int8_of": name}
         entries[f"{name}-int8"] = {**added[f"{name}-int8"], "weights_sha256": entry["weights_sha256"],
                                    "onnx": str(path / res["onnx"]), "params": entry["params"],
