@@ -8,7 +8,6 @@ kernel of this kind buy" on the machine that ran it.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -73,6 +72,7 @@ def summarize_trace(events: list[dict], warmup: int) -> tuple[list[float], dict,
 def profile_ops(path: str | Path, shape: tuple[int, int] = (1, 16000), *, runs: int = 30, warmup: int = 5,
                 threads: int = 0, seed: int = 0) -> OpProfile:
     """Profile ``path`` (an .onnx or a built .ort.onnx) on the CPU at (batch, samples) of seeded noise."""
+    from ..fileio import read_json_array
     from .ort_run import ort_session
 
     batch, samples = shape
@@ -83,7 +83,7 @@ def profile_ops(path: str | Path, shape: tuple[int, int] = (1, 16000), *, runs: 
         for _ in range(warmup + runs):
             session.run(None, {name: audio})
         trace = Path(session.end_profiling())
-        events = json.loads(trace.read_text())
+        events = read_json_array(trace, "ONNX Runtime profile")
         used = session.get_session_options().intra_op_num_threads
     walls, per_op, per_node = summarize_trace(events, warmup)
     total = sum(us for us, _ in per_op.values()) or 1.0
