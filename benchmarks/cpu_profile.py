@@ -140,6 +140,8 @@ def readme() -> str:
     for k, v in b["p50_ms"].items():
         lines.append(f"| {k} | {v:.1f} | {b['vs_eager'][k]:.2f}x | {b['vs_fp32'][k]:.2f}x |")
     best = max((k for k in b["p50_ms"] if k != "pytorch eager"), key=lambda k: b["vs_eager"][k])
+    if r.get("conditions"):
+        lines += ["", f"Conditions: {r['conditions']}"]
     lines += ["", f"Goal 1.9x against PyTorch eager at batch 1: the FP32 build reaches {b['vs_eager']['fp32']:.2f}x "
               f"({'met' if b['vs_eager']['fp32'] >= 1.9 else 'not met'}); the fastest variant, {best}, "
               f"{b['vs_eager'][best]:.2f}x ({'met' if b['vs_eager'][best] >= 1.9 else 'not met'})."]
@@ -162,11 +164,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--teacher", type=Path, help="a trained wav2vec2-layout FSDD teacher (fsdd_compression.py's)")
     ap.add_argument("--readme-only", action="store_true")
+    ap.add_argument("--conditions", help="what else ran on the machine meanwhile (recorded in the JSON)")
     args = ap.parse_args()
     if not args.readme_only:
         from spc.timing import machine_info
 
-        result = {"machine": machine_info(), "base": profile_base(args.runs)}
+        result = {"machine": machine_info(), "base": profile_base(args.runs), "conditions": args.conditions}
         if args.teacher:
             result["trained"] = trained(args.teacher, 2 * args.runs)
         RESULTS.write_text(json.dumps(result, indent=2))
