@@ -334,7 +334,9 @@ def readme(work: Path | None = None) -> str:
                   "`spc compress TEACHER --data FSDD --target cpu --tiny --int8-cpu` (the tiny student: 2 blocks, "
                   "12.5 ms STFT windows, via `--config`; the default distillation epochs). Chosen: "
                   f"**{b['chosen']}**; verdict **{b['verdict']}**: retention {b['retention']:.3f} [{lo:.3f}, {hi:.3f}], "
-                  f"{b['speedup_p50']:.2f}x lower ONNX Runtime latency; {b['seconds']:.0f} s in all. Why: "
+                  f"{b['speedup_p50']:.2f}x lower ONNX Runtime latency; {b['seconds']:.0f} s for the recorded run (it reused the "
+                  "stages an earlier run in the same folder had finished: that run, before INT8 variants fell back to FP32 "
+                  "convolutions, took 1,231 s and chose `tiny`). Why: "
                   f"{b['choice'].get('reason', '-') if isinstance(b.get('choice'), dict) else '-'}.", "",
                   "| candidate | parameters | validation retention [95% interval] | latency vs teacher | x floor |",
                   "| --- | ---: | ---: | ---: | ---: |"]
