@@ -85,8 +85,9 @@ def readme(result: dict) -> str:
     lines += ["", f"Goal (at least 1.5x faster at batch 1 with at least 0.99 of the FP32 build's accuracy): met by "
               f"{len(goal)} of {len(result['rows'])} models. Every INT8 build keeps at least 0.99 of the accuracy and "
               "runs faster; the gain grows with the share of time in the projections (the teacher's four layers) and "
-              "shrinks for the one-layer students, whose time is mostly the FP32 convolutional front end. compress "
-              "does not yet consider the INT8 variants as candidates; `spc quantize` makes them by hand."]
+              "shrinks for the one-layer students, whose time is mostly the FP32 convolutional front end. These are "
+              "integer projections alone (`spc quantize`); static INT8 convolutions (`--conv static`) and compress's "
+              "`--int8-cpu` candidates came later: see the CPU profile and the Whisper tiny.en sections."]
     return replace_section(HERE / "README.md", START, END, "\n".join(lines))
 
 
