@@ -344,8 +344,7 @@ def readme(work: Path | None = None) -> str:
             ci = cand.get("val_retention_ci") or [None, None]
             ci_s = "" if ci[0] is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
             ratio, xf = cand.get("latency_ratio"), cand.get("latency_x_floor")
-            params = cand.get("params")
-            params_s = "-" if not params else f"{(params.get('total') if isinstance(params, dict) else params) / 1e6:.2f} M"
+            params_s = f"{cand['params']['total'] / 1e6:.2f} M" if cand.get("params") else "-"
             lines.append(f"| {name} | {params_s} | {cand['val_retention']:.3f}{ci_s} | "
                          f"{'-' if ratio is None else f'{ratio:.2f}'} | {'-' if xf is None else f'{xf:.2f}'} |")
         if b.get("warnings"):

@@ -73,34 +73,31 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _load_json(path: Path, what: str):
-    """The parsed JSON file; one user error line where it is missing or corrupt."""
+def _load_json(path: str | Path, what: str, kind: type, name: str):
+    """The parsed JSON file, which must be a ``kind`` (a JSON ``name``); one user error line where it is missing,
+    corrupt or of another kind."""
+    path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SpcError(f"{what} {path} does not exist") from None
     except IsADirectoryError:
         raise SpcError(f"{what} {path} is a folder, not a JSON file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SpcError(f"cannot read {what} {path}: {first_line(exc)}") from None
+    if not isinstance(data, kind):
+        raise SpcError(f"cannot read {what} {path}: not a JSON {name}")
+    return data
 
 
 def read_json(path: str | Path, what: str) -> dict:
     """A JSON object spc reads (metadata, manifest, report, rule); one user error line where it is missing or corrupt."""
-    path = Path(path)
-    data = _load_json(path, what)
-    if not isinstance(data, dict):
-        raise SpcError(f"cannot read {what} {path}: not a JSON object")
-    return data
+    return _load_json(path, what, dict, "object")
 
 
 def read_json_array(path: str | Path, what: str) -> list:
     """A JSON array spc reads (ONNX Runtime's profiler trace); the same one-line errors as ``read_json``."""
-    path = Path(path)
-    data = _load_json(path, what)
-    if not isinstance(data, list):
-        raise SpcError(f"cannot read {what} {path}: not a JSON array")
-    return data
+    return _load_json(path, what, list, "array")
 
 
 def first_line(exc: BaseException) -> str:
