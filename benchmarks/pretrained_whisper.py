@@ -12,6 +12,8 @@ between its markers from those files):
             head-only one
   compress  `spc compress --target cpu` on the head-only teacher
   latency   ONNX Runtime latency of the teacher, the pruned and the mimic models, side by side in one run
+  tiny      the tiny student (its own front end, 12.5 ms STFT windows) on both teachers (tiny_student.py's
+            measurements; its README section), about 25 minutes with both teachers to train
 """
 
 from __future__ import annotations
@@ -39,23 +41,31 @@ def _load(name: str):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def teachers(work: Path, which: tuple[str, ...] = ("head", "full")) -> dict:
-    from spc.data import DataConfig
+def teacher_configs() -> dict:
+    """The two teachers' fine-tuning settings: the head alone on the frozen encoder, and everything."""
     from spc.training.finetuning import FinetuneConfig
-    from spc.recipes.finetune import run_finetune
     from spc.training.loop import TrainConfig
 
-    runs = {
+    return {
         "head": FinetuneConfig(train=TrainConfig(epochs=20, batch_size=64, lr=1e-3, patience=5, max_grad_norm=1.0),
                                train_layers=0),
         "full": FinetuneConfig(train=TrainConfig(epochs=4, batch_size=32, lr=2e-4, warmup_ratio=0.1, max_grad_norm=1.0),
                                augment=True),
     }
+
+
+def train_teacher(work: Path, name: str) -> dict:
+    """Fine-tune teacher ``name`` ("head" or "full") into WORK/teacher-NAME; its summary."""
+    from spc.data import DataConfig
+    from spc.recipes.finetune import run_finetune
+
+    return run_finetune(str(WHISPER), DataConfig(str(FSDD)), work / f"teacher-{name}", config=teacher_configs()[name])
+
+
+def teachers(work: Path, which: tuple[str, ...] = ("head", "full")) -> dict:
     out = _load("teachers") or {}
-    for name, cfg in runs.items():
-        if name not in which:
-            continue
-        s = run_finetune(str(WHISPER), DataConfig(str(FSDD)), work / f"teacher-{name}", config=cfg)
+    for name in which:
+        s = train_teacher(work, name)
         out[name] = {k: s[k] for k in ("val_accuracy", "test_accuracy", "best_epoch", "train_seconds", "seconds",
                                         "config", "params")}
         print(name, out[name]["val_accuracy"], out[name]["test_accuracy"], out[name]["seconds"], flush=True)
@@ -201,6 +211,28 @@ def compress_beyond(work: Path) -> dict:
 
     config = CompressConfig(tiny=MimicConfig(kind="tiny", n_layers=2, n_fft=200), int8_cpu=True)
     return compress(work, "compress_beyond", config, overwrite=False)  # a rerun reuses the stages already done
+
+
+def tiny(work: Path) -> dict:
+    """The tiny student (2 x 96 wide, 12.5 ms STFT windows) on both teachers, measured by tiny_student.py's
+    ``measure`` (training time, parameters, retention, latency against the teacher and its floor); a teacher
+    missing from WORK is trained first with the settings of ``teachers`` (not recorded over teachers.json, whose
+    teachers the other steps measured)."""
+    import tiny_student
+
+    out = {}
+    for name in ("head", "full"):
+        teacher = work / f"teacher-{name}"
+        if not (teacher / "config.json").is_file():
+            train_teacher(work, name)
+        r = tiny_student.measure(teacher, FSDD, f"whisper-tiny-en-fsdd-digits-{name}-stft200", width=96, layers=2,
+                                 runs=30, work=work, epochs=(30, 60), n_fft=200)
+        r["run"] = "pretrained_whisper.py --only tiny"
+        tiny_student.save(r)
+        out[name] = {k: r[k] for k in ("params", "retention", "retention_ci", "latency_p50_ms", "train_seconds")}
+        print(name, json.dumps(out[name]), flush=True)
+    tiny_student.readme()
+    return out
 
 
 def latency(work: Path) -> dict:

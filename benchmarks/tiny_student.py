@@ -78,6 +78,7 @@ def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, r
         acc_onnx = {who: evaluate(runners[who], test, 32).accuracy
                     for who in ("teacher", "tiny", "tiny-int8", "tiny-int8-static-conv")}
         lat = {r["artifact"]: r for r in bench_callables(runners, [(1, teacher.meta.clip_samples)], warmup=5, runs=runs)}
+        threads = {who: r.threads for who, r in runners.items()}
     tp, sp = count_parameters(teacher), count_parameters(student)
     p50 = {k: v["p50_ms"] for k, v in lat.items()}
     ci = retention_interval(res["teacher"].correct, res["tiny"].correct, seed=0)
@@ -93,7 +94,7 @@ def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, r
         "test_clips": len(test), "teacher_test": res["teacher"].accuracy, "tiny_test": res["tiny"].accuracy,
         "retention": retention_point(res["teacher"].correct, res["tiny"].correct),
         "retention_ci": [float(x) for x in ci], "onnx_test_accuracy": acc_onnx,
-        "latency_p50_ms": p50, "speedup_vs_teacher": p50["teacher"] / p50["tiny"],
+        "latency_p50_ms": p50, "threads": threads, "speedup_vs_teacher": p50["teacher"] / p50["tiny"],
         "speedup_int8_vs_teacher": p50["teacher"] / p50["tiny-int8"], "tiny_x_floor": p50["tiny"] / p50["floor"],
         "speedup_best_vs_teacher": p50["teacher"] / min(v for k, v in p50.items() if k.startswith("tiny")),
         "best_tiny": min((k for k in p50 if k.startswith("tiny")), key=p50.get),
@@ -104,6 +105,12 @@ def measure(teacher_dir: Path, data: Path, name: str, width: int, layers: int, r
         "runs": runs, "machine": machine_info(), "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d"),
     }
+
+
+def save(r: dict) -> None:
+    """results/tiny_student/NAME.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{r['name']}.json").write_text(json.dumps(r, indent=2))
 
 
 def readme() -> str:
@@ -137,7 +144,9 @@ def readme() -> str:
                   "replacing only the stack cannot go below; the tiny student replaces the front end too. "
                   f"Its front end: {rows[0]['front_end']}. The fastest form is timed among the tiny student on the "
                   "build's threads (one per core), on 1 thread, and its INT8 CPU variants (integer projections; and "
-                  "static INT8 convolutions, calibrated on 64 validation clips), where recorded."]
+                  "static INT8 convolutions, calibrated on 64 validation clips), where recorded. Each CPU build runs on "
+                  "the thread count it timed fastest at build (`spc build --target cpu`; threads per model in the JSON), "
+                  "where recorded; earlier rows ran on one thread per core."]
     section = replace_section(HERE / "README.md", START, END, "\n".join(lines))
     print(section)
     return section
@@ -161,8 +170,7 @@ def main() -> None:
             p.error("--teacher, --data and --name are needed (or --readme)")
         a.work.mkdir(parents=True, exist_ok=True)
         r = measure(a.teacher, a.data, a.name, a.width, a.layers, a.runs, a.work, tuple(a.epochs), a.n_fft)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"{a.name}.json").write_text(json.dumps(r, indent=2))
+        save(r)
         print(json.dumps({k: r[k] for k in ("params", "retention", "retention_ci", "latency_p50_ms", "train_seconds")},
                          indent=1))
     readme()

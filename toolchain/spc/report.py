@@ -47,6 +47,14 @@ def _figures(report: dict, out: Path) -> dict[str, str]:
     return found
 
 
+def _threads_text(final: dict) -> str:
+    """The ONNX Runtime threads each side ran on, where recorded (a CPU build picks its own by timing)."""
+    mine, orig = final["latency_ms"].get("threads"), final["original_latency_ms"].get("threads")
+    if mine is None or orig is None:
+        return ""
+    return f", {mine or 'default'} vs {orig or 'default'} ONNX Runtime threads, as each build chose"
+
+
 def render_markdown(report: dict, figures: dict[str, str]) -> str:
     f = report["final"]
     t = report["target"]
@@ -58,7 +66,8 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         f"({pct(f['test_accuracy'])} vs {pct(f['original_test_accuracy'])}; target {report['retention_target']:.2f}"
         f"{_uncertainty(f)}), and runs **{f['speedup_p50']:.2f}x** faster (p50 {f['latency_ms']['p50_ms']:.2f} ms vs "
         f"{f['original_latency_ms']['p50_ms']:.2f} ms, batch {f['latency_ms']['batch']}, "
-        f"{f['latency_ms']['samples']} samples) on {report['machine'].get('gpu') or report['machine']['cpu']}.",
+        f"{f['latency_ms']['samples']} samples{_threads_text(f)}) on "
+        f"{report['machine'].get('gpu') or report['machine']['cpu']}.",
         "",
         *_detector_lines(f),
         *[f"> **Warning:** {w}\n" for w in report.get("warnings", [])],

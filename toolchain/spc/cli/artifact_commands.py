@@ -91,14 +91,18 @@ def quantize(ctx, onnx_path, out_path, calib, data_dir, config_file, **_):
             help="TensorRT: keep in FP32 the layers this precision.json (spc precision) flagged.")
 @cfg_option(BUILD_CFG, "timing_cache", "--timing-cache", type=click.Path(),
             help="TensorRT: folder of timing caches, one per GPU and TensorRT version (default: the artifact's).")
+@cfg_option(BUILD_CFG, "threads", "--threads", type=THREADS,
+            help="CPU: ONNX Runtime threads the artifact runs with (0: the target's, else the fastest count timed here).")
 @config_file_option
 @click.pass_context
 def build(ctx, onnx_path, target_name, out_path, config_file, **_):
     """Build the artifact TARGET runs from ONNX_PATH: a TensorRT engine, or an optimised ONNX Runtime graph.
 
     A GPU target is built only on its own GPU (name, compute capability, SM count); elsewhere this
-    says why and stops. An INT8 QDQ model from spc precision (int8.onnx) becomes an INT8 engine. The
-    artifact's manifest records the build settings: --config ARTIFACT.json builds the same again.
+    says why and stops. An INT8 QDQ model from spc precision (int8.onnx) becomes an INT8 engine. A CPU
+    build times its graph at 1, 2, ... threads up to the cores and keeps the fastest (fewest within 5%),
+    which its runners use. The artifact's manifest records the build settings: --config ARTIFACT.json
+    builds the same again.
 
     \b
     Examples:
@@ -111,8 +115,10 @@ def build(ctx, onnx_path, target_name, out_path, config_file, **_):
 
     target = get_target(target_name)
     report = build_artifact(onnx_path, target, out_path, make_config(ctx, BUILD_CFG, config_file, key="build_config"))
+    choice = report.manifest.get("thread_choice") or {}
+    threads = "" if not choice else f", {choice['threads']} thread{'s' * (choice['threads'] != 1)} ({choice['chosen_by']})"
     stdout().print(f"built [bold]{report.artifact}[/] for {target.name} ({target.backend}, "
-                   f"{report.manifest.get('precision', target.precision)}); manifest {report.artifact}.json")
+                   f"{report.manifest.get('precision', target.precision)}{threads}); manifest {report.artifact}.json")
 
 
 @cli.command(name="run")

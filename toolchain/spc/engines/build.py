@@ -12,19 +12,25 @@ from .artifact_manifest import read_manifest, write_manifest
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """TensorRT build settings beyond the target's: ONNX nodes kept in FP32 (``fp32_layers``, and the layers a
-    ``spc precision`` precision.json flagged, ``fp32_from``) and the timing-cache folder (None: the artifact's)."""
+    """Build settings beyond the target's. TensorRT: ONNX nodes kept in FP32 (``fp32_layers``, and the layers a
+    ``spc precision`` precision.json flagged, ``fp32_from``) and the timing-cache folder (None: the artifact's).
+    CPU: the ONNX Runtime threads the artifact runs with (``threads``; 0: the target's, else the fastest count
+    timed at build, ``engines.ort_threads``)."""
 
     fp32_layers: tuple[str, ...] = ()
     fp32_from: str | None = None
     timing_cache: str | None = None
-    version: int = 1
+    threads: int = 0
+    version: int = 2
 
     def __post_init__(self) -> None:
+        if int(self.threads) < 0:
+            raise SpcError(f"threads must be 0 (pick by timing) or more, not {self.threads}")
         names = []  # "a,b", ["a", "b"] or a repeated option's [("a", "b"), ("c",)]
         for item in self.fp32_layers:
             names += [str(n) for n in item] if isinstance(item, (tuple, list)) else str(item).split(",")
         object.__setattr__(self, "fp32_layers", tuple(n.strip() for n in names if n.strip()))
+        object.__setattr__(self, "threads", int(self.threads))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,7 +96,7 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
         out_path.parent.mkdir(parents=True, exist_ok=True)
         from .ort_build import build_ort
 
-        manifest = build_ort(src, target, out_path)
+        manifest = build_ort(src, target, out_path, threads=config.threads)
     manifest = {**manifest, "build_config": config.as_dict()}
     write_manifest(out_path, manifest)
     return BuildReport(str(out_path), manifest)

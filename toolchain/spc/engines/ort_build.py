@@ -108,8 +108,22 @@ def fused_build(onnx_path: Path, tmp: Path, threads: int, src: dict) -> dict:
     return record
 
 
-def build_ort(onnx_path: Path, target, out_path: Path) -> dict:
-    """Save ONNX Runtime's fused, optimised graph for the CPU as ``out_path``; returns its manifest."""
+def choose_threads(graph: Path, target, src: dict, threads: int = 0) -> dict:
+    """The artifact's intra-op thread count: ``threads`` where set, else the target's, else timed on ``graph``
+    at the target's opt shape (``ort_threads``)."""
+    from ..timing import bench_shapes
+    from .ort_threads import fixed_threads, time_threads
+
+    if threads:
+        return fixed_threads(threads, "build config")
+    if target.threads:
+        return fixed_threads(target.threads, f"target {target.name}")
+    return time_threads(graph, bench_shapes(target, [src])[0])
+
+
+def build_ort(onnx_path: Path, target, out_path: Path, threads: int = 0) -> dict:
+    """Save ONNX Runtime's fused, optimised graph for the CPU as ``out_path``, with its thread count
+    (``choose_threads``; ``threads`` 0: the target's or timed); returns its manifest."""
     import onnxruntime as ort
 
     src = load_artifact_manifest(onnx_path)
@@ -117,13 +131,14 @@ def build_ort(onnx_path: Path, target, out_path: Path) -> dict:
     tmp = out_path.with_name(out_path.name + ".tmp")
     try:
         fusion = fused_build(Path(onnx_path), tmp, target.threads, src)
+        thread_choice = choose_threads(tmp, target, src, threads)
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
     manifest = derive_manifest(
         out_path, src, parent_path=onnx_path, made_by={"recipe": "build", "target": target.name},
         kind="onnxruntime", target=target.as_dict(), precision=src.get("precision", target.precision),
-        onnxruntime=ort.__version__, threads=target.threads or os.cpu_count(), fusion=fusion,
+        onnxruntime=ort.__version__, threads=thread_choice["threads"], thread_choice=thread_choice, fusion=fusion,
         cpu=platform.processor() or platform.machine(), build_seconds=round(time.perf_counter() - t0, 2))
     write_manifest(out_path, manifest)
     return manifest

@@ -51,8 +51,18 @@ def ort_session(path: str | Path, threads: int = 0, providers: list[str] | None 
                        "the file is damaged or not an ONNX model: export it again") from None
 
 
+def built_threads(manifest: dict) -> int:
+    """The thread count a CPU build chose (``thread_choice``), where this machine has that many cores; else 0
+    (ONNX Runtime's default: one per core). Builds from before the choice record no ``thread_choice``."""
+    import os
+
+    n = int((manifest.get("thread_choice") or {}).get("threads") or 0)
+    return n if 0 < n <= (os.cpu_count() or 1) else 0
+
+
 class OrtRunner(Runner):
-    """An exported .onnx or a built .ort.onnx on the CPU; any batch size in one call."""
+    """An exported .onnx or a built .ort.onnx on the CPU; any batch size in one call, on ``threads`` (0: the
+    build's choice, ``built_threads``)."""
 
     def __init__(self, path: str | Path, threads: int = 0, manifest: dict | None = None):
         from .artifact_manifest import load_artifact_manifest
@@ -60,7 +70,8 @@ class OrtRunner(Runner):
         self.path = Path(path)
         self.manifest = manifest if manifest is not None else load_artifact_manifest(path)
         self.max_batch = None
-        self.session = ort_session(path, threads)
+        self.threads = threads or built_threads(self.manifest)
+        self.session = ort_session(path, self.threads)
         self.input = self.session.get_inputs()[0].name
         self.providers = self.session.get_providers()
 

@@ -483,6 +483,9 @@ def build_and_test(run: Run, entries: dict, choice: Choice, runners: ExitStack) 
     final_test, orig_test = evaluate(final_fn, test, 32), evaluate(orig_fn, test, 32)
     lat = {r["artifact"]: r for r in bench_callables({"original": orig_fn, "compressed": final_fn}, choice.opt,
                                                      warmup=3, runs=config.latency_runs, seed=config.seed)}
+    for name, fn in (("original", orig_fn), ("compressed", final_fn)):
+        if hasattr(fn, "threads"):  # ONNX Runtime: the count each CPU build chose (0: the library's default)
+            lat[name]["threads"] = fn.threads
     run.mark("final")
     return Final(build, artifact, original, final_fn.manifest.get("kind"), final_test, orig_test, lat)
 
