@@ -139,6 +139,9 @@ def readme() -> str:
                      f"{p['teacher']:.2f} / {p['tiny']:.2f} / {p['tiny-int8']:.2f} / {p['floor']:.2f} | "
                      f"{r['speedup_vs_teacher']:.1f}x ({r['speedup_int8_vs_teacher']:.1f}x) | {best_s} | "
                      f"{r['train_seconds'] / 60:.1f} min |")
+    noted = [r for r in rows if r.get("conditions")]
+    if noted:
+        lines += [""] + [f"Conditions, {r['name']}: {r['conditions']}." for r in noted]
     if rows:
         lines += ["", "The floor is the teacher with no transformer layer (its pre-trained front end and head): what "
                   "replacing only the stack cannot go below; the tiny student replaces the front end too. "
