@@ -113,9 +113,13 @@ def test_calib_build_quantize_and_bench_rerun_the_settings_they_recorded(tmp_pat
     _invoke("build", onnx, "--target", "cpu", "--out", f"{tmp_path}/one/")
     built = tmp_path / "one" / "m.cpu.ort.onnx"
     assert read_manifest(built)["build_config"] == {"fp32_layers": [], "fp32_from": None, "timing_cache": None,
-                                                   "version": 1}
+                                                   "threads": 0, "version": 2}
     _invoke("build", onnx, "--target", "cpu", "--out", f"{tmp_path}/two/", "--config", manifest_json(built))
     assert read_manifest(tmp_path / "two" / "m.cpu.ort.onnx")["build_config"] == read_manifest(built)["build_config"]
+    _invoke("build", onnx, "--target", "cpu", "--out", f"{tmp_path}/three/", "--config", manifest_json(built),
+            "--threads", "1")  # an option given wins over the file
+    three = read_manifest(tmp_path / "three" / "m.cpu.ort.onnx")
+    assert three["build_config"]["threads"] == 1 and three["thread_choice"] == {"threads": 1, "chosen_by": "build config"}
 
     # bench: the --json result records its settings; --config reruns them, an option given wins
     _invoke("bench", built, "--runs", 3, "--warmup", 1, "--json", tmp_path / "b1.json")

@@ -91,5 +91,7 @@ def test_build_threads_on_the_command_line(tmp_path):
     assert not (tmp_path / "x.onnx").exists()
     with pytest.raises(SpcError, match="threads must be 0"):
         BuildConfig(threads=-2)
+    r = CliRunner().invoke(cli, ["build", str(src), "--target", "rtx-4090", "--threads", "1", "--out", str(tmp_path / "g")])
+    assert r.exit_code == 1 and "--threads applies to CPU builds" in r.output and not (tmp_path / "g").exists()
     r = CliRunner().invoke(cli, ["build", "--help"])
     assert "fastest count timed here" in r.output

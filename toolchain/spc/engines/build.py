@@ -83,6 +83,8 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
         from .device import require_build
         from .fp32_layers import check_node_names, flagged_nodes
 
+        if config.threads:
+            raise SpcError("--threads applies to CPU builds (ONNX Runtime); a TensorRT engine has no thread count")
         require_build(target)
         nodes = check_node_names(list(fp32_layers), src) + (flagged_nodes(fp32_from, src) if fp32_from else [])
         out_path.parent.mkdir(parents=True, exist_ok=True)
