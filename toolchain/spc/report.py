@@ -79,8 +79,8 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         *_uncertainty_note(report),
         "## Candidates",
         "",
-        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | detector retention (val) | latency p50 (ms) | vs original | x floor | parity max diff |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | detector retention (val) | latency p50 (ms) | vs original | x floor | as built p50 (ms) | parity max diff |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, e in report["candidates"].items():
         mark = " *" if name == report["chosen"] else ""
@@ -89,7 +89,7 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
             f"{pct(e['val_accuracy'])} | {retention_text(e['val_retention'], e.get('val_retention_ci'))} | "
             f"{_margin(e.get('val_margin_clips'))} | {detector_text(e.get('detector_val'))} | "
             f"{e['latency_onnx_ms']['p50_ms']:.2f} | "
-            f"{e['latency_ratio']:.2f}x | {_x_floor(e)} | {e['parity']['max_abs_diff']:.1e} |")
+            f"{e['latency_ratio']:.2f}x | {_x_floor(e)} | {_as_built(e)} | {e['parity']['max_abs_diff']:.1e} |")
     lines += _floor_lines(report.get("latency_floor"))
     lines += _tiny_lines((report.get("config") or {}).get("tiny"), "tiny" in report.get("candidates", {}))
     lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
@@ -131,6 +131,16 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
 def _x_floor(entry: dict) -> str:
     x = entry.get("latency_x_floor")
     return "-" if x is None else f"{x:.2f}x"
+
+
+def _as_built(entry: dict) -> str:
+    """The candidate built for the target and timed as built (what compress ranks by), with its ratio to the
+    original built the same way; "-" where it was not built (it failed on validation, or a device builds it)."""
+    t = entry.get("latency_target_ms")
+    if not t:
+        return "-"
+    ratio = entry.get("latency_target_ratio")
+    return f"{t['p50_ms']:.2f}" + (f" ({ratio:.2f}x)" if ratio is not None else "")
 
 
 def _floor_lines(floor: dict | None) -> list[str]:

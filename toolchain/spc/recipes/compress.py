@@ -8,9 +8,11 @@ loaded once and handed to each:
   4. mimic_candidate   distil the stack into a mimic student, on clips and stream-like windows (mimic/auto)
   5. export_all        the original and every candidate to ONNX, parity-checked
      export_floor      the original without its stack (front end and head): the latency floor, timed beside them
-  6. choose            on validation, as classifiers and as detectors; the fastest on the target's backend
-  7. build_and_test    for the target (ONNX Runtime graph on the CPU; TensorRT engine where this machine can),
-  8.                   then the built artifact's test accuracy against the original built the same way
+  6. choose            on validation, as classifiers and as detectors; those that pass built for the target
+                       (ONNX Runtime graph on the CPU, on the threads its build chose; TensorRT engine where this
+                       machine can) and timed as built; the fastest that meets the target
+  7. build_and_test    the chosen one's build (and the original's), then the built artifact's test accuracy
+  8.                   against the original built the same way
   9. stream_test       the original and the chosen artifact as detectors on the test split's streams
  10. make_report       report.json, report.md and the figures; the artifacts with their manifests
 Each stage is kept in ``OUT/work`` under a key made of what it depends on by content (the model's
@@ -42,7 +44,7 @@ from ..calib import load_manifest, manifest_hash
 from ..calib.select import calibration_clips
 from ..data import DataConfig, clips_for
 from ..distill import DistillConfig, MimicConfig, build_student, distill
-from ..engines import BuildCheck, BuildDeferred, artifact_name, build_artifact, build_check, measure_on_target
+from ..engines import BuildCheck, artifact_name, build_artifact, build_check, time_built
 from ..engines.loader import open_runner
 from ..engines.artifact_manifest import manifest_path
 from ..errors import SpcError
@@ -401,9 +403,9 @@ def export_floor(run: Run) -> str:
 
 
 def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitStack, floor: str) -> Choice:
-    """Stage 6: every candidate on validation, as a classifier and as a detector, timed on the target's backend
-    (beside the stackless ``floor``); the fastest that meets the target in both terms (else the best, reported as
-    failing)."""
+    """Stage 6: every candidate on validation, as a classifier and as a detector, its ONNX export timed beside the
+    stackless ``floor``; those passing built for the target and timed as built (``target_latency``); the fastest
+    as built that meets the target in both terms (else the best, reported as failing)."""
     config, target, val = run.config, run.inp.target, run.inp.clips["validation"]
     fns, res = {}, {}
     for name, entry in entries.items():
@@ -429,9 +431,10 @@ def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitSt
         entry["latency_x_floor"] = lat[name]["p50_ms"] / lat[FLOOR]["p50_ms"]
         if on_target and name in on_target:
             entry["latency_target_ms"] = on_target[name].as_dict()
+            entry["latency_target_ratio"] = on_target[name].p50_ms / on_target["original"].p50_ms
 
-    def speed(n: str) -> float:
-        return on_target[n].p50_ms if on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
+    def speed(n: str) -> float:  # as built where built (every candidate that could pass); else ONNX Runtime's
+        return on_target[n].p50_ms if on_target and n in on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
 
     scores = {n: CandidateScore(entries[n]["val_retention"], val_ci[n], speed(n),
                                 *_detector_score(entries[n].get("detector_val"))) for n in candidates}
@@ -442,16 +445,26 @@ def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitSt
 
 
 def target_latency(run: Run, entries: dict, candidates: dict, check: BuildCheck) -> dict | None:
-    """On a GPU target this machine can build for: the passing candidates and the original timed as engines."""
+    """Where this machine can build for the target: the candidates passing on validation and the original, built
+    and timed as built (GPU: TensorRT engines; CPU: ONNX Runtime graphs on the threads each build chose)."""
     target, config = run.inp.target, run.config
-    if not (target.is_gpu and check):
+    if not check:
         return None
     passing = [n for n in candidates if entries[n]["val_retention"] >= config.retention - EPS]
-    try:
-        return measure_on_target({n: entries[n]["onnx"] for n in passing + ["original"]}, target, run.work / "engines",
-                                 runs=config.latency_runs, seed=config.seed)
-    except BuildDeferred:
-        return None
+    built = {n: build_stage(run, entries[n], n, check) for n in [*passing, "original"]}
+    return time_built(built, target, runs=config.latency_runs, seed=config.seed)
+
+
+def build_stage(run: Run, entry: dict, name: str, check: BuildCheck) -> str:
+    """One candidate built for the target (kept in its stage folder, keyed by its weights, the target, the
+    calibrated temperature its manifest inherits and what an engine is tied to); the artifact's path."""
+    target = run.inp.target
+    path, res = run.stage("build", entry["weights_sha256"], name, target.name,
+                          (entry.get("detector_val") or {}).get("temperature"), check.identity())
+    if res is None:
+        path.mkdir(parents=True, exist_ok=True)
+        res = finish(path, {"artifact": Path(build_artifact(entry["onnx"], target, path).artifact).name})
+    return str(path / res["artifact"])
 
 
 def build_and_test(run: Run, entries: dict, choice: Choice, runners: ExitStack) -> Final:
@@ -461,19 +474,8 @@ def build_and_test(run: Run, entries: dict, choice: Choice, runners: ExitStack) 
     build = {"target": target.as_dict(), "built_here": bool(choice.check)}
     artifact, original = entries[choice.name]["onnx"], entries["original"]["onnx"]
     if choice.check:
-        built = {}
-        for name in dict.fromkeys([choice.name, "original"]):
-            if choice.on_target and name in choice.on_target:
-                built[name] = choice.on_target[name].artifact
-                continue
-            # keyed by the calibrated temperature too: the built artifact's manifest inherits it
-            path, res = run.stage("build", entries[name]["weights_sha256"], name, target.name,
-                                  (entries[name].get("detector_val") or {}).get("temperature"), choice.check.identity())
-            if res is None:
-                path.mkdir(parents=True, exist_ok=True)
-                res = finish(path, {"artifact": Path(build_artifact(entries[name]["onnx"], target, path).artifact).name})
-            built[name] = str(path / res["artifact"])
-        artifact, original = built[choice.name], built["original"]
+        # built in the choose stage where it passed on validation (else now: the run reports it as failing)
+        artifact, original = (build_stage(run, entries[n], n, choice.check) for n in (choice.name, "original"))
         build["artifact"] = artifact
     else:
         build["deferred"] = choice.check.why
