@@ -9,7 +9,8 @@
    (``spc quantize``'s graph); the same with static INT8 convolutions (``--conv static``, calibrated on 32
    speech-like clips), ungated (random logits tie) and optimised at load; and each variant's own profile.
 2. ``--teacher``: a trained model (the FSDD teacher of ``fsdd_compression.py``, wav2vec2 layout) in the same
-   three forms, calibrated on the committed FSDD manifest, with test accuracy: what each INT8 form costs.
+   three forms, calibrated on the committed FSDD manifest, with test accuracy: what each INT8 form costs
+   (``int8_cpu.compare``, as for the Whisper models).
 
 Writes results/cpu_profile.json and the README section.
 """
@@ -20,7 +21,7 @@ import argparse
 import json
 import os
 import tempfile
-from contextlib import ExitStack
+import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # PyTorch's pool must not spin between the ORT runs
@@ -29,38 +30,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-FSDD = HERE.parents[1] / "shared" / "data" / "fsdd"
-CALIB = HERE.parent / "calibration" / "fsdd-take-split-256.json"
 RESULTS = HERE / "results" / "cpu_profile.json"
 START, END = "<!-- cpu-profile:start -->", "<!-- cpu-profile:end -->"
 
 
-def variants(model, work: Path, calib_audio: np.ndarray, calib_info: dict, gated: bool = True) -> dict[str, Path]:
-    """The FP32 CPU build and the two INT8 CPU variants of ``model``, each built for the CPU. ``gated`` False: the
-    INT8 graphs are made without spc quantize's agreement gate (random weights: their logits tie, so top-1 flips
-    at any perturbation; only their time is measured) and timed as ONNX Runtime optimises them at load."""
-    from spc.engines import build_artifact
-    from spc.export import ExportConfig, export_onnx
-    from spc.precision.int8_cpu import QuantizeConfig, int8_graph, quantize_for_cpu
-    from spc.targets import get_target
-
-    cpu = get_target("cpu")
-    onnx = work / "model.onnx"
-    export_onnx(model, onnx, ExportConfig(simplify=True, batch_sizes=(1, 2), seconds=(1.0,)))
-    out = {"fp32": build_artifact(onnx, cpu, work / "fp32.cpu.ort.onnx").artifact}
-    for name, cfg in (("int8", QuantizeConfig()), ("int8-static-conv", QuantizeConfig(conv="static"))):
-        q = work / f"{name}.onnx"
-        if gated:
-            quantize_for_cpu(onnx, q, cfg, calib_audio, calib_info)
-            out[name] = build_artifact(q, cpu, work / f"{name}.cpu.ort.onnx").artifact
-        else:
-            int8_graph(onnx, q, cfg, calib_audio, "audio")
-            out[name] = q
-    return out
-
-
 def profile_base(runs: int) -> dict:
     """Part 1: wav2vec2-base's profile and the variants, timed side by side against PyTorch eager."""
+    from int8_cpu import cpu_variants
     from spc.engines.ort_build import speechlike
     from spc.engines.ort_profile import profile_ops
     from spc.engines.ort_run import ort_session
@@ -70,8 +46,8 @@ def profile_base(runs: int) -> dict:
     model = load_model("preset:wav2vec2-base", labels=[str(i) for i in range(12)]).eval()
     x = (0.1 * np.random.default_rng(0).standard_normal((1, 16000))).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = variants(model, Path(tmp), speechlike(32, 16000, 16000, seed=1), {"clips": 32, "kind": "speech-like noise"},
-                         gated=False)
+        paths, _ = cpu_variants(model, Path(tmp), speechlike(32, 16000, 16000, seed=1),
+                                {"clips": 32, "kind": "speech-like noise"}, gated=False)
         profiles = {k: profile_ops(p, threads=2, runs=max(3, runs // 2), warmup=2).as_dict() for k, p in paths.items()}
         sessions = {"fp32": ort_session(paths["fp32"], 2), "fp32 (1 thread)": ort_session(paths["fp32"], 1),
                     "int8": ort_session(paths["int8"], 2), "int8-static-conv": ort_session(paths["int8-static-conv"], 2)}
@@ -90,44 +66,13 @@ def profile_base(runs: int) -> dict:
             "vs_fp32": {k: p50["fp32"] / v for k, v in p50.items()}, "profiles": profiles}
 
 
-def trained(teacher: Path, runs: int) -> dict:
-    """Part 2: a trained wav2vec2-layout teacher's FP32 and INT8 CPU builds: test accuracy and latency."""
-    from spc.accuracy import evaluate
-    from spc.data import load_clips, open_dataset
-    from spc.engines import open_runner
-    from spc.models import load_model
-    from spc.precision.int8_cpu import calibration_audio
-    from spc.timing import bench_callables
-
-    model = load_model(str(teacher)).eval()
-    ds = open_dataset(FSDD)
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = Path(tmp) / "probe.onnx"
-        from spc.export import ExportConfig, export_onnx
-
-        export_onnx(model, probe, ExportConfig(simplify=True, batch_sizes=(1, 2), seconds=(1.0,)))
-        audio, info = calibration_audio(probe, CALIB, FSDD)
-        paths = variants(model, Path(tmp), audio, info)
-        with ExitStack() as stack:
-            runners = {k: stack.enter_context(open_runner(p)) for k, p in paths.items()}
-            m = runners["fp32"].manifest
-            clips = load_clips(ds, "test", rate=int(m["sampling_rate"]), clip_seconds=float(m["clip_seconds"]),
-                               labels=list(m["labels"]), show_progress=False)
-            acc = {k: evaluate(r, clips, 32).accuracy for k, r in runners.items()}
-            lat = bench_callables(runners, [(1, 16000)], warmup=5, runs=runs, seed=0)
-    p50 = {r["artifact"]: r["p50_ms"] for r in lat}
-    return {"teacher": str(teacher), "calibration": info, "test_clips": len(clips.audio), "accuracy": acc,
-            "retention": {k: v / acc["fp32"] for k, v in acc.items()}, "p50_ms": p50,
-            "vs_fp32": {k: p50["fp32"] / v for k, v in p50.items()}}
-
-
 def readme() -> str:
     """The README section, from results/cpu_profile.json only."""
     r = json.loads(RESULTS.read_text())
     b = r["base"]
     lines = ["## Where wav2vec2-base spends its CPU time (issue 25)", "",
-             "Command: `python benchmarks/cpu_profile.py --runs 10 --teacher WORK/fsdd-teacher` (this section is "
-             "written by the script from `results/cpu_profile.json`). ONNX Runtime's profiler on the CPU build of "
+             f"Command: `python benchmarks/cpu_profile.py --runs {b['runs']}` ({r.get('run') or 'run alone'}; this section "
+             "is written by the script from `results/cpu_profile.json`). ONNX Runtime's profiler on the CPU build of "
              "`preset:wav2vec2-base` (random weights), batch 1, 1 s, 2 threads: kernel time per op type.", "",
              "| variant | kernel ms per run | op types, dearest first: ms per run (share) |", "| --- | ---: | --- |"]
     prof = b["profiles"]
@@ -147,7 +92,7 @@ def readme() -> str:
               f"{b['vs_eager'][best]:.2f}x ({'met' if b['vs_eager'][best] >= 1.9 else 'not met'})."]
     if r.get("trained"):
         t = r["trained"]
-        lines += ["", f"What the INT8 forms cost on a trained model (`{Path(t['teacher']).name}`, the FSDD teacher of "
+        lines += ["", f"What the INT8 forms cost on a trained model (`{Path(t['model']).name}`, the FSDD teacher of "
                   f"`fsdd_compression.py`; {t['test_clips']} test clips; convolutions calibrated on "
                   f"`{Path(t['calibration']['manifest']).name}`, {t['calibration']['clips']} clips):", "",
                   "| variant | test accuracy | retention | p50 ms | vs FP32 |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -169,9 +114,13 @@ def main() -> None:
     if not args.readme_only:
         from spc.timing import machine_info
 
-        result = {"machine": machine_info(), "base": profile_base(args.runs), "conditions": args.conditions}
+        result = {"machine": machine_info(), "base": profile_base(args.runs), "conditions": args.conditions,
+                  "date": time.strftime("%Y-%m-%d")}
         if args.teacher:
-            result["trained"] = trained(args.teacher, 2 * args.runs)
+            from int8_cpu import compare
+
+            with tempfile.TemporaryDirectory() as tmp:
+                result["trained"] = compare(args.teacher, 2 * args.runs, Path(tmp))
         RESULTS.write_text(json.dumps(result, indent=2))
     readme()
 

@@ -14,6 +14,14 @@ between its markers from those files):
   latency   ONNX Runtime latency of the teacher, the pruned and the mimic models, side by side in one run
   tiny      the tiny student (its own front end, 12.5 ms STFT windows) on both teachers (tiny_student.py's
             measurements; its README section), about 25 minutes with both teachers to train
+  compress_beyond  compress on the head-only teacher with the tiny student and the INT8 CPU variants among its
+            candidates, from nothing (about 20 minutes)
+  int8      the FP32 CPU build of every trained model in WORK (teachers, tiny students, compress's candidates)
+            against its two INT8 CPU variants (int8_cpu.py's measurements; its README section)
+  profile   where wav2vec2-base spends its CPU time (cpu_profile.py part 1; its README section)
+
+Issue 25's figures come from one run:
+    python benchmarks/pretrained_whisper.py --work WORK --only teachers tiny compress_beyond int8 profile readme
 """
 
 from __future__ import annotations
@@ -193,8 +201,9 @@ def compress(work: Path, name: str = "compress", config=None, overwrite: bool = 
            "retention_ci": f["retention_ci"], "mcnemar_p": f["mcnemar_p"], "test_accuracy": f["test_accuracy"],
            "original_test_accuracy": f["original_test_accuracy"], "speedup_p50": f["speedup_p50"],
            "latency_ms": f["latency_ms"], "original_latency_ms": f["original_latency_ms"],
-           "candidates": {n: {k: c.get(k) for k in ("val_accuracy", "val_retention", "val_retention_ci",
-                                                     "latency_ratio", "latency_x_floor", "params")}
+           "candidates": {n: {k: c.get(k) for k in ("method", "model", "val_accuracy", "val_retention",
+                                                     "val_retention_ci", "latency_ratio", "latency_x_floor",
+                                                     "latency_target_ms", "latency_target_ratio", "params")}
                           for n, c in r["candidates"].items()},
            "latency_floor": r.get("latency_floor"), "choice": r["choice"], "stages": r["stages"],
            "seconds": r["seconds"], "config": r.get("config"), "warnings": r.get("warnings", [])}
@@ -210,7 +219,31 @@ def compress_beyond(work: Path) -> dict:
     from spc.recipes.compress import CompressConfig
 
     config = CompressConfig(tiny=MimicConfig(kind="tiny", n_layers=2, n_fft=200), int8_cpu=True)
-    return compress(work, "compress_beyond", config, overwrite=False)  # a rerun reuses the stages already done
+    return compress(work, "compress_beyond", config)
+
+
+def int8(work: Path) -> dict:
+    """Every trained model in WORK against its INT8 CPU variants (int8_cpu.py), recorded with its README section."""
+    import int8_cpu
+
+    result = {**int8_cpu.measure(work, runs=30),
+              "run": "pretrained_whisper.py, its int8 step (results/whisper_fsdd/run.json)"}
+    int8_cpu.RESULTS.write_text(json.dumps(result, indent=2, default=str))
+    int8_cpu.readme(result)
+    return result
+
+
+def profile(work: Path) -> dict:
+    """wav2vec2-base's CPU profile and what buys its time back (cpu_profile.py part 1), with its README section."""
+    import cpu_profile
+    from spc.timing import machine_info
+
+    result = {"machine": machine_info(), "base": cpu_profile.profile_base(10),
+              "run": "pretrained_whisper.py, its profile step (results/whisper_fsdd/run.json)",
+              "date": time.strftime("%Y-%m-%d")}
+    cpu_profile.RESULTS.write_text(json.dumps(result, indent=2))
+    cpu_profile.readme()
+    return result
 
 
 def tiny(work: Path) -> dict:
@@ -227,7 +260,7 @@ def tiny(work: Path) -> dict:
             train_teacher(work, name)
         r = tiny_student.measure(teacher, FSDD, f"whisper-tiny-en-fsdd-digits-{name}-stft200", width=96, layers=2,
                                  runs=30, work=work, epochs=(30, 60), n_fft=200)
-        r["run"] = "pretrained_whisper.py --only tiny"
+        r["run"] = "pretrained_whisper.py, its tiny step (results/whisper_fsdd/run.json)"
         tiny_student.save(r)
         out[name] = {k: r[k] for k in ("params", "retention", "retention_ci", "latency_p50_ms", "train_seconds")}
         print(name, json.dumps(out[name]), flush=True)
@@ -366,18 +399,22 @@ def readme(work: Path | None = None) -> str:
                   "`spc compress TEACHER --data FSDD --target cpu --tiny --int8-cpu` (the tiny student: 2 blocks, "
                   "12.5 ms STFT windows, via `--config`; the default distillation epochs). Chosen: "
                   f"**{b['chosen']}**; verdict **{b['verdict']}**: retention {b['retention']:.3f} [{lo:.3f}, {hi:.3f}], "
-                  f"{b['speedup_p50']:.2f}x lower ONNX Runtime latency; {b['seconds']:.0f} s for the recorded run (it reused the "
-                  "stages an earlier run in the same folder had finished: that run, before INT8 variants fell back to FP32 "
-                  "convolutions, took 1,231 s and chose `tiny`). Why: "
-                  f"{b['choice'].get('reason', '-') if isinstance(b.get('choice'), dict) else '-'}.", "",
-                  "| candidate | parameters | validation retention [95% interval] | latency vs teacher | x floor |",
-                  "| --- | ---: | ---: | ---: | ---: |"]
+                  f"{b['speedup_p50']:.2f}x lower ONNX Runtime latency (the built artifacts, each on the threads its "
+                  f"build chose); {b['seconds']:.0f} s from nothing ({', '.join(b['stages'])}). Why: "
+                  f"{b['choice'].get('reason', '-') if isinstance(b.get('choice'), dict) else '-'}. Candidates passing "
+                  "on validation are built for the CPU and ranked by their latency as built; the ONNX exports are "
+                  "also timed at ONNX Runtime's default threads beside the floor.", "",
+                  "| candidate | parameters | validation retention [95% interval] | as built: latency vs teacher | "
+                  "export: latency vs teacher | export: x floor |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for name, cand in b["candidates"].items():
             ci = cand.get("val_retention_ci") or [None, None]
             ci_s = "" if ci[0] is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
             ratio, xf = cand.get("latency_ratio"), cand.get("latency_x_floor")
             params_s = f"{cand['params']['total'] / 1e6:.2f} M" if cand.get("params") else "-"
+            built = cand.get("latency_target_ratio")
             lines.append(f"| {name} | {params_s} | {cand['val_retention']:.3f}{ci_s} | "
+                         f"{'-' if built is None else f'{built:.2f}'} | "
                          f"{'-' if ratio is None else f'{ratio:.2f}'} | {'-' if xf is None else f'{xf:.2f}'} |")
         if b.get("warnings"):
             lines += ["", "Warnings: " + "; ".join(b["warnings"])]
@@ -404,10 +441,14 @@ def main() -> None:
     args = ap.parse_args()
     if not (WHISPER / "model.safetensors").is_file() or not (FSDD / "recordings").is_dir():
         raise SystemExit(f"needs {WHISPER} and {FSDD} (see their READMEs)")
+    run = {"command": "python benchmarks/pretrained_whisper.py --work WORK --only " + " ".join(args.only),
+           "started": time.strftime("%Y-%m-%d %H:%M"), "step_seconds": {}}
     for step in args.only:
         t0 = time.perf_counter()
         globals()[step](args.work)
-        print(f"{step}: {time.perf_counter() - t0:.0f} s", flush=True)
+        run["step_seconds"][step] = round(time.perf_counter() - t0)
+        print(f"{step}: {run['step_seconds'][step]} s", flush=True)
+        _save("run", {**run, "ended": time.strftime("%Y-%m-%d %H:%M")})  # which run recorded the figures
 
 
 if __name__ == "__main__":
