@@ -90,6 +90,8 @@ def readme() -> str:
     lines += ["", f"Goal 1.9x against PyTorch eager at batch 1: the FP32 build reaches {b['vs_eager']['fp32']:.2f}x "
               f"({'met' if b['vs_eager']['fp32'] >= 1.9 else 'not met'}); the fastest variant, {best}, "
               f"{b['vs_eager'][best]:.2f}x ({'met' if b['vs_eager'][best] >= 1.9 else 'not met'})."]
+    lines += ["", "What the INT8 forms cost on trained models (test accuracy beside the latency): the INT8 section, "
+              "on the Whisper tiny.en FSDD teachers and their students."]
     if r.get("trained"):
         t = r["trained"]
         lines += ["", f"What the INT8 forms cost on a trained model (`{Path(t['model']).name}`, the FSDD teacher of "

@@ -112,7 +112,8 @@ def measure(work: Path, runs: int) -> dict:
 
     rows = []
     for name, path in models_in(work).items():
-        r = {"name": name, **compare(path, runs, work / "int8-cpu" / name.split(" ")[0])}
+        slug = "".join(c if c.isalnum() or c == "-" else "_" for c in name)  # a folder per model
+        r = {"name": name, **compare(path, runs, work / "int8-cpu" / slug)}
         print(json.dumps({k: r[k] for k in ("name", "accuracy", "vs_fp32", "refused")}), flush=True)
         rows.append(r)
     return {"rows": rows, "runs": runs, "machine": machine_info(), "python": platform.python_version(),

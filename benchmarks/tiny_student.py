@@ -161,7 +161,7 @@ def readme() -> str:
         lines += ["", "The floor is the teacher with no transformer layer (its pre-trained front end and head): what "
                   "replacing only the stack cannot go below; the tiny student replaces the front end too. "
                   f"Its front end: {rows[0]['front_end']}. The fastest form is timed among the tiny student on the "
-                  "build's threads (one per core), on 1 thread, and its INT8 CPU variants (integer projections; and "
+                  "threads its build chose, on 1 thread, and its INT8 CPU variants (integer projections; and "
                   "static INT8 convolutions, calibrated on 64 validation clips), where recorded. Each CPU build runs on "
                   "the thread count it timed fastest at build (`spc build --target cpu`; threads per model in the JSON), "
                   "where recorded. The interleaved figures time the models in turn, one call each, so a small "

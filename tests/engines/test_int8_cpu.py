@@ -46,3 +46,23 @@ def test_only_an_fp32_export_is_quantised_and_the_cli_says_what_it_wrote(tmp_pat
         quantize_for_cpu(tmp_path / "m.int8-cpu.onnx", tmp_path / "again.onnx")
     r = CliRunner().invoke(cli, ["quantize", str(tmp_path / "nope.onnx")])
     assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_the_gate_compares_on_the_calibration_clips_where_given(tmp_path, monkeypatch):
+    """Real clips, not noise, where there are any: on noise a trained classifier's logits nearly tie, so its top-1
+    flips at any perturbation and the gate would refuse a variant that keeps the test accuracy."""
+    import spc.precision.int8_cpu as int8_cpu
+
+    src = trt_fakes.tiny_onnx(tmp_path / "m.onnx")
+    clips = (0.1 * np.random.default_rng(1).standard_normal((100, 16000)) + 0.05).astype(np.float32)
+    m = int8_cpu.quantize_for_cpu(src, tmp_path / "real.onnx", calib_audio=clips)
+    assert m["int8_gate"]["on"] == "calibration clips" and m["int8_gate"]["clips"] == int8_cpu.GATE_CLIPS == 64
+    cases, on = int8_cpu.gate_cases({}, clips)
+    assert on == "calibration clips" and [len(c) for c in cases] == [8] * 8
+    np.testing.assert_array_equal(np.concatenate(cases), clips[:64])  # the first 64, in order
+    m = int8_cpu.quantize_for_cpu(src, tmp_path / "noise.onnx")
+    assert m["int8_gate"]["on"] == "speech-like clips" and m["int8_gate"]["clips"] == 8
+    monkeypatch.setattr(int8_cpu, "MIN_AGREEMENT", 1.01)  # a gate nothing passes: the refusal names its clips
+    with pytest.raises(SpcError, match=r"disagrees with FP32 on 0% of 64 calibration clips .*nothing was written"):
+        int8_cpu.quantize_for_cpu(src, tmp_path / "refused.onnx", calib_audio=clips)
+    assert not (tmp_path / "refused.onnx").exists()

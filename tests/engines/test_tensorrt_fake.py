@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import trt_fakes
 from spc.engines.build import BuildConfig
-from spc.engines import BuildDeferred, build_artifact, build_check, measure_on_target, open_runner
+from spc.engines import BuildDeferred, build_artifact, build_check, open_runner, time_built
 from spc.engines.artifact_manifest import read_manifest
 from spc.errors import SpcError
 from spc.targets import get_target
@@ -235,25 +235,26 @@ def test_bench_shapes_come_from_the_engine_manifest(monkeypatch, onnx_model):
 # ---- point 7: choose and compare on the target's backend
 
 
-def test_measure_on_target_builds_and_times_engines(monkeypatch, tmp_path):
+def test_built_engines_are_timed_side_by_side_at_the_headline_shape(monkeypatch, tmp_path):
     trt, _ = trt_fakes.install(monkeypatch)
-    a = trt_fakes.tiny_onnx(tmp_path / "original.onnx")
-    b = trt_fakes.tiny_onnx(tmp_path / "pruned.onnx")
-    lat = measure_on_target({"original": a, "pruned": b}, get_target("jetson-orin"), tmp_path / "engines", runs=2, warmup=1)
+    target = get_target("jetson-orin")
+    built = {n: build_artifact(trt_fakes.tiny_onnx(tmp_path / f"{n}.onnx"), target, tmp_path / "engines").artifact
+             for n in ("original", "pruned")}
+    lat = time_built(built, target, runs=2, warmup=1)
     assert set(lat) == {"original", "pruned"}
     for name, row in lat.items():
         assert row.artifact.endswith(f"{name}.jetson-orin-nano.engine") and (row.batch, row.samples) == (1, 16000)
-    assert set(trt.executions) == {(1, 16000)}
-    builds = sum(1 for c in trt.calls if c[0] == "create_network")
-    measure_on_target({"original": a}, get_target("jetson-orin-nano"), tmp_path / "engines", runs=1, warmup=0)
-    assert sum(1 for c in trt.calls if c[0] == "create_network") == builds  # reused, same source sha256
-
+        assert row.p50_ms > 0 and row.as_dict()["name"] == name
+    assert set(trt.executions) == {(1, 16000)}  # batch 1 at the target's opt length, nothing else
     trt_fakes.install(monkeypatch, gpu="rtx-4090")
     with pytest.raises(BuildDeferred, match="cannot build jetson-orin-nano here"):
-        measure_on_target({"original": a}, get_target("jetson-orin-nano"), tmp_path / "x")
+        build_artifact(tmp_path / "original.onnx", target, tmp_path / "x")
 
 
-def test_measure_on_target_cpu_uses_onnxruntime(tmp_path):
-    a = trt_fakes.tiny_onnx(tmp_path / "original.onnx")
-    lat = measure_on_target({"original": a}, get_target("cpu"), tmp_path / "cpu", runs=2, warmup=1)
+def test_cpu_graphs_are_timed_on_the_threads_their_build_chose(tmp_path):
+    cpu = get_target("cpu")
+    built = {"original": build_artifact(trt_fakes.tiny_onnx(tmp_path / "original.onnx"), cpu, tmp_path / "cpu").artifact}
+    lat = time_built(built, cpu, runs=2, warmup=1)
     assert lat["original"].artifact.endswith("original.cpu.ort.onnx") and lat["original"].batch == 1
+    with open_runner(built["original"]) as r:  # what time_built opened: the build's own count
+        assert r.threads == read_manifest(built["original"])["thread_choice"]["threads"]

@@ -279,7 +279,8 @@ def test_compress_passes_on_a_separable_task_with_every_passing_depth_a_candidat
         assert e["latency_target_ratio"] == pytest.approx(t["p50_ms"] / cands["original"]["latency_target_ms"]["p50_ms"])
     safe = [n for n in built if n != "original" and cands[n]["val_retention_ci"][0] >= 0.95 - 1e-12]
     assert min(safe, key=lambda n: cands[n]["latency_target_ms"]["p50_ms"]) == report["chosen"]
-    assert read_manifest(f["artifact"])["sha256"] == read_manifest(cands[report["chosen"]]["latency_target_ms"]["artifact"])["sha256"]
+    assert report["build"]["artifact"] == cands[report["chosen"]]["latency_target_ms"]["artifact"]  # not rebuilt
+    assert read_manifest(f["artifact"])["sha256"] == read_manifest(report["build"]["artifact"])["sha256"]
     assert "| as built p50 (ms) |" in (tmp_path / "r" / "report.md").read_text()
     for name, e in report["candidates"].items():  # the margin in clips is the retention's, read back in clips
         if name != "original":
@@ -323,6 +324,13 @@ def test_int8_cpu_variants_compete_as_candidates_of_their_own(teacher_and_data, 
         assert e["weights_sha256"] == cands[e["int8_of"]]["weights_sha256"]
         assert e["latency_onnx_ms"]["p50_ms"] > 0 and "val_retention" in e
     assert report["config"]["int8_cpu"] is True
+    # built and timed as built exactly where it passed on validation; the rest show "-" in the as-built column
+    md = (tmp_path / "r" / "report.md").read_text()
+    for name, e in cands.items():
+        passed = name == "original" or e["val_retention"] >= 0.95 - 1e-12
+        assert ("latency_target_ms" in e) == passed, name
+        row = next(line for line in md.splitlines() if line.startswith(f"| {name} |") or line.startswith(f"| {name} * |"))
+        assert (row.split(" | ")[-2] == "-") == (not passed), row
 
 
 def test_a_tiny_student_is_a_candidate_with_its_own_front_end(teacher_and_data, tmp_path):

@@ -12,17 +12,23 @@ from .plotting import finish_axes, pyplot, save_png
 
 
 def accuracy_latency_figure(report: dict, path: Path) -> Path:
-    """Validation accuracy against measured latency, one point per candidate, with the retention line."""
+    """Validation accuracy against measured latency, one point per candidate, with the retention line: each
+    candidate's latency as built for the target (what compress ranks by) where it was built, else (it failed
+    on validation, or the target is built on a device) its ONNX export's, marked x."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=110)
+    any_built = any(e.get("latency_target_ms") for e in report["candidates"].values())
     for name, e in report["candidates"].items():
-        x, y = e["latency_onnx_ms"]["p50_ms"], e["val_accuracy"]
-        ax.scatter([x], [y], s=60, marker="*" if name == report["chosen"] else "o")
+        built = e.get("latency_target_ms")
+        x, y = (built or e["latency_onnx_ms"])["p50_ms"], e["val_accuracy"]
+        marker = "*" if name == report["chosen"] else "o" if built or not any_built else "x"
+        ax.scatter([x], [y], s=60, marker=marker)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     base = report["candidates"]["original"]["val_accuracy"]
     ax.axhline(report["retention_target"] * base, color="red", ls=":", lw=1,
                label=f"{report['retention_target']:.0%} of the original")
-    ax.set_xlabel("latency p50 (ms, ONNX Runtime, batch %d)" % report["target"]["profile"]["opt_batch"])
+    what = "as built for the target; x: ONNX export, not built" if any_built else "ONNX Runtime, ONNX exports"
+    ax.set_xlabel("latency p50 (ms, batch 1, %s)" % what)
     ax.set_title("candidates: accuracy vs measured latency", fontsize=10)
     ax.set_xlim(left=0)
     finish_axes(ax, legend_loc="lower right", legend_size=8)

@@ -46,15 +46,17 @@ def targets(as_json):
 @cfg_option(QUANTIZE_CFG, "per_channel", "--per-channel/--per-tensor", help="Weight scales per output channel.")
 @cfg_option(QUANTIZE_CFG, "conv", "--conv", type=click.Choice(["fp32", "static"]),
             help="Convolutions: FP32, or static INT8 (QLinearConv, calibrated: needs --calibration and --data).")
-@click.option("--calibration", "calib", help="Calibration manifest (spc calib make) for --conv static.")
+@click.option("--calibration", "calib", help="Calibration manifest (spc calib make): calibrates --conv static, and "
+              "the agreement gate runs on its clips (else on speech-like noise).")
 @click.option("--data", "data_dir", type=click.Path(), help="Data folder the calibration manifest's clips are in.")
 @config_file_option
 @click.pass_context
 def quantize(ctx, onnx_path, out_path, calib, data_dir, config_file, **_):
     """INT8 for the CPU: ONNX_PATH (an FP32 export) with its MatMul/Gemm weights in INT8, run by ONNX Runtime's
     integer kernels; the normalisations stay FP32, the convolutional front end too unless --conv static.
-    Checked against the FP32 graph on speech-like clips (top-1 agreement) before anything is written. For
-    TensorRT use spc precision's QDQ int8.onnx instead.
+    Checked against the FP32 graph (top-1 agreement) before anything is written: on the --calibration clips
+    where given, else on speech-like noise (where a trained model's logits nearly tie, so give real clips).
+    For TensorRT use spc precision's QDQ int8.onnx instead.
 
     \b
     Examples:
@@ -78,7 +80,8 @@ def quantize(ctx, onnx_path, out_path, calib, data_dir, config_file, **_):
     convs = len(m["quantization"].get("conv", {}).get("nodes", []))
     print_lines([f"wrote {out} (INT8 {', '.join(m['quantization']['ops'])} weights"
                  + (f", {convs} convolutions static INT8" if convs else "")
-                 + f"; top-1 agreement with FP32 {gate['top1_agreement']:.0%} on {gate['clips']} speech-like clips)"])
+                 + f"; top-1 agreement with FP32 {gate['top1_agreement']:.0%} on {gate['clips']} "
+                 + f"{gate.get('on', 'speech-like clips')})"])
 
 
 @cli.command()

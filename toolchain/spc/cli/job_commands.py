@@ -60,8 +60,9 @@ def compress(ctx, model, data_dir, target_name, out_dir, config_file, overwrite,
     Analyses, prunes (healing the candidates) and/or distils, exports to ONNX (parity-checked), judges
     every candidate on validation as a classifier (clip retention) and as a streaming detector (hit rate
     at --max-fa-per-hour on streams with --negatives-hours of negative audio; scores calibrated to the
-    original's), picks the fastest that meets --retention in both, builds it for the target and
-    evaluates the built artifact itself on the test split, as clips and as a detector.
+    original's), picks the fastest that meets --retention in both (timed as built for the target:
+    each passing candidate's CPU graph on the threads its build chose, or its engine), and evaluates
+    the built artifact itself on the test split, as clips and as a detector.
     Re-running reuses finished stages (keyed by the model's weights, the data and the settings).
     Where this machine cannot build the target's engine, it stops at ONNX and prints the commands to
     run on the device.

@@ -8,7 +8,7 @@ from .build import BuildReport, artifact_name, build_artifact
 from .device import BuildCheck, BuildDeferred, build_check
 from .loader import open_runner
 from .runner import Runner
-from .target_latency import TargetLatency, measure_on_target, time_built
+from .target_latency import TargetLatency, time_built
 
 __all__ = ["BuildCheck", "BuildDeferred", "BuildReport", "Runner", "TargetLatency", "artifact_name", "build_artifact",
-           "build_check", "measure_on_target", "open_runner", "time_built"]
+           "build_check", "open_runner", "time_built"]

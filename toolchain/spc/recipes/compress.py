@@ -373,8 +373,9 @@ def int8_variants(run: Run, entries: dict[str, dict], candidates: dict) -> dict[
             try:
                 m, fallback = quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx", INT8_CONFIG, audio, info), None
             except SpcError as exc:  # static convolutions can fail the gate where integer projections alone pass
-                try:
-                    m, fallback = quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx"), str(exc)
+                try:  # gated on the same calibration clips
+                    m, fallback = (quantize_for_cpu(entry["onnx"], path / f"{name}-int8.onnx", QuantizeConfig(), audio,
+                                                    info), str(exc))
                 except SpcError as exc2:
                     run.notes.append(f"{name}: no INT8 variant ({exc2})")
                     continue
@@ -433,8 +434,10 @@ def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitSt
             entry["latency_target_ms"] = on_target[name].as_dict()
             entry["latency_target_ratio"] = on_target[name].p50_ms / on_target["original"].p50_ms
 
-    def speed(n: str) -> float:  # as built where built (every candidate that could pass); else ONNX Runtime's
-        return on_target[n].p50_ms if on_target and n in on_target else entries[n]["latency_onnx_ms"]["p50_ms"]
+    def speed(n: str) -> float:  # as built where built; one not built (it failed on validation) ranks last
+        if on_target:
+            return on_target[n].p50_ms if n in on_target else float("inf")
+        return entries[n]["latency_onnx_ms"]["p50_ms"]
 
     scores = {n: CandidateScore(entries[n]["val_retention"], val_ci[n], speed(n),
                                 *_detector_score(entries[n].get("detector_val"))) for n in candidates}
