@@ -196,6 +196,22 @@ def compress(work: Path, name: str = "compress", config=None, overwrite: bool = 
 
     r = run_compress(work / "teacher-head", DataConfig(str(FSDD)), work / f"{name}-head", "cpu",
                      config=config or CompressConfig(), overwrite=overwrite)
+    out = summarise(r)
+    _save(name, out)
+    print(out["chosen"], out["verdict"], out["speedup_p50"], flush=True)
+    return out
+
+
+def _thread_choice(candidate: dict) -> dict | None:
+    """The thread count a candidate's CPU build timed and chose (its manifest's record), where it was built."""
+    from spc.engines.artifact_manifest import read_manifest
+
+    built = candidate.get("latency_target_ms")
+    return read_manifest(built["artifact"]).get("thread_choice") if built else None
+
+
+def summarise(r: dict) -> dict:
+    """What the benchmark records of a compress report (report.json)."""
     f = r["final"]
     out = {"chosen": r["chosen"], "verdict": f["verdict"], "retention": f["retention"],
            "retention_ci": f["retention_ci"], "mcnemar_p": f["mcnemar_p"], "test_accuracy": f["test_accuracy"],
@@ -207,8 +223,8 @@ def compress(work: Path, name: str = "compress", config=None, overwrite: bool = 
                           for n, c in r["candidates"].items()},
            "latency_floor": r.get("latency_floor"), "choice": r["choice"], "stages": r["stages"],
            "seconds": r["seconds"], "config": r.get("config"), "warnings": r.get("warnings", [])}
-    _save(name, out)
-    print(out["chosen"], out["verdict"], out["speedup_p50"], flush=True)
+    for n, c in r["candidates"].items():
+        out["candidates"][n]["thread_choice"] = _thread_choice(c)
     return out
 
 
@@ -313,7 +329,7 @@ def readme(work: Path | None = None) -> str:
     lines = [START, "## Pre-trained Whisper tiny.en on FSDD (`pretrained_whisper.py`)", "",
              "OpenAI Whisper tiny.en's encoder (4 layers, 384 wide, `../shared/models/whisper-tiny.en-encoder`) with a "
              "10-digit head, FSDD split by take (300 validation, 300 test, 2,400 train clips), 2 CPU cores. "
-             "Command: `python benchmarks/pretrained_whisper.py --work WORK`.", ""]
+             "Command: `python benchmarks/pretrained_whisper.py --work WORK`.", ""] + _run_lines(_load("run"))
     if t:
         lines += ["### Teachers", "", "| teacher | trained | validation | test | time |", "| --- | --- | ---: | ---: | ---: |"]
         for name, what in (("head", "head only (`--train-layers 0`, encoder frozen, features cached)"),
@@ -405,8 +421,8 @@ def readme(work: Path | None = None) -> str:
                   "on validation are built for the CPU and ranked by their latency as built; the ONNX exports are "
                   "also timed at ONNX Runtime's default threads beside the floor.", "",
                   "| candidate | parameters | validation retention [95% interval] | as built: latency vs teacher | "
-                  "export: latency vs teacher | export: x floor |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+                  "as built: threads (its build's p50 ms on 1 / 2) | export: latency vs teacher | export: x floor |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for name, cand in b["candidates"].items():
             ci = cand.get("val_retention_ci") or [None, None]
             ci_s = "" if ci[0] is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
@@ -414,14 +430,47 @@ def readme(work: Path | None = None) -> str:
             params_s = f"{cand['params']['total'] / 1e6:.2f} M" if cand.get("params") else "-"
             built = cand.get("latency_target_ratio")
             lines.append(f"| {name} | {params_s} | {cand['val_retention']:.3f}{ci_s} | "
-                         f"{'-' if built is None else f'{built:.2f}'} | "
+                         f"{'-' if built is None else f'{built:.2f}'} | {_threads_text(cand.get('thread_choice'))} | "
                          f"{'-' if ratio is None else f'{ratio:.2f}'} | {'-' if xf is None else f'{xf:.2f}'} |")
+        slow = [(n, c) for n, c in b["candidates"].items() if c.get("latency_target_ratio") and c.get("latency_ratio")
+                and c["latency_target_ratio"] > 1.2 * c["latency_ratio"]]
+        for n, c in slow:  # a thread pick that timing on a shared machine got wrong, said where it shows
+            lines += ["", f"{n} runs slower as built than as exported ({c['latency_target_ratio']:.2f} against "
+                      f"{c['latency_ratio']:.2f} of the teacher): its build timed "
+                      + ", ".join(f"{v:.2f} ms on {k}" for k, v in (c["thread_choice"] or {}).get("p50_ms", {}).items())
+                      + f" threads and kept {(c['thread_choice'] or {}).get('threads')} (the fewest within 5% of the "
+                      "fastest), but side by side it ran slower on that count than its export on ONNX Runtime's "
+                      "default threads: a pick the build's 15 timed runs got wrong on this noisy machine "
+                      "(`spc build --threads N` fixes a count)."]
         if b.get("warnings"):
             lines += ["", "Warnings: " + "; ".join(b["warnings"])]
         lines.append("")
     from readme_section import replace_section
 
     return replace_section(HERE / "README.md", START, END, "\n".join(lines[1:]))
+
+
+def _threads_text(choice: dict | None) -> str:
+    """"2 (11.18 / 8.14)": the count a build chose and the p50s it chose by."""
+    if not choice:
+        return "-"
+    p50 = choice.get("p50_ms") or {}
+    return f"{choice['threads']}" + (f" ({' / '.join(f'{v:.2f}' for v in p50.values())})" if p50 else "")
+
+
+def _run_lines(run: dict | None) -> list[str]:
+    """Which run recorded which tables: the last recorded run's steps; the other tables are older."""
+    if not run:
+        return []
+    steps = ", ".join(f"{k} {v / 60:.1f} min" for k, v in run["step_seconds"].items())
+    made = {"teachers": "the teachers", "compress_beyond": "compress with the tiny student and INT8",
+            "tiny": "the tiny-student section", "int8": "the INT8 section", "profile": "the CPU-profile section"}
+    mine = [made[k] for k in run["step_seconds"] if k in made]
+    older = [t for k, t in (("prune", "pruning"), ("mimic", "mimic"), ("compress", "compress"),
+                            ("latency", "latency")) if k not in run["step_seconds"]]
+    return [f"Recorded run: `{run['command']}`, started {run['started']} ({steps}): {', '.join(mine)}."
+            + (f" The {', '.join(older)} tables below are from earlier runs of the same steps, on teachers "
+               "trained earlier with the same settings." if older else ""), ""]
 
 
 def _floor_text(c: dict) -> str:
