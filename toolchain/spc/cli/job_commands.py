@@ -110,7 +110,7 @@ def demo(out_dir, epochs):
     1. 3,000 one-second clips of ten spoken words (ten voices, rates, pitches, noise), made offline;
     2. a Whisper-architecture teacher (0.87 M parameters, log-mel front) trained from scratch on them;
     3. spc compress --target cpu --method auto on that teacher, with its report.
-    Needs no network and no GPU; about 4.5 minutes on 2 CPU cores. Writes OUT/data, OUT/teacher,
+    Needs no network and no GPU; about 5 minutes on 2 CPU cores. Writes OUT/data, OUT/teacher,
     OUT/report (report.md, report.json, the CPU artifact) and OUT/demo.json. Re-running reuses what is done.
     """
     from dataclasses import replace
