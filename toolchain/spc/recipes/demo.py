@@ -10,7 +10,7 @@ class of their own. Measured with ``_unknown_`` and ``_silence_`` added (2,910 c
 per split and 3 minutes of negatives): the demo teacher reached 87.8% on test, missed every keyword at 1
 false accept per hour (0.476 of them at 1,296 per hour), and the run took 7.1 minutes.
 
-Runs with no network and no GPU in about 5 minutes on 2 CPU cores (benchmarks/demo_runs.py measures it: 4.9 minutes, teacher 15 epochs at batch 16 in 156 s; an earlier run 4.4 minutes, its teacher in 136 s; 25 epochs at batch 32 took 247 s for 96.2% against 96.0%); re-running reuses what is done.
+Runs with no network and no GPU in about 5 minutes on 2 CPU cores (benchmarks/demo_runs.py measures it: 4.9 minutes, teacher 15 epochs at batch 16 in 156 s, 97.1% on test; an earlier run: 4.4 minutes, teacher 136 s, 96.0%, where 25 epochs at batch 32 took 247 s for 96.2%); re-running reuses what is done.
 The teacher is a Whisper-architecture model trained from scratch (``preset:whisper-small``): a log-mel
 front end learns words from a few thousand clips in a few epochs, where a raw-waveform CNN needs far more.
 """
