@@ -450,6 +450,14 @@ def readme(work: Path | None = None) -> str:
     return replace_section(HERE / "README.md", START, END, "\n".join(lines[1:]))
 
 
+def _with_run(record: dict | None, run: dict) -> dict:
+    """run.json: every recorded run (this one replacing its own earlier entry), so each table can be traced to the
+    run that wrote it; a step a later run repeated belongs to the later one."""
+    runs = [r for r in (record or {}).get("runs", [record] if record and "command" in record else [])
+            if r["started"] != run["started"]]
+    return {"runs": runs + [run]}
+
+
 def _threads_text(choice: dict | None) -> str:
     """"2 (11.18 / 8.14)": the count a build chose and the p50s it chose by."""
     if not choice:
@@ -458,19 +466,25 @@ def _threads_text(choice: dict | None) -> str:
     return f"{choice['threads']}" + (f" ({' / '.join(f'{v:.2f}' for v in p50.values())})" if p50 else "")
 
 
-def _run_lines(run: dict | None) -> list[str]:
-    """Which run recorded which tables: the last recorded run's steps; the other tables are older."""
-    if not run:
+def _run_lines(record: dict | None) -> list[str]:
+    """Which run recorded which tables (run.json); tables no recorded run wrote are older."""
+    runs = (record or {}).get("runs", [record] if record and "command" in record else [])
+    if not runs:
         return []
-    steps = ", ".join(f"{k} {v / 60:.1f} min" for k, v in run["step_seconds"].items())
-    made = {"teachers": "the teachers", "compress_beyond": "compress with the tiny student and INT8",
+    made = {"teachers": "the teachers", "prune": "pruning", "mimic": "mimic", "compress": "compress",
+            "latency": "latency", "compress_beyond": "compress with the tiny student and INT8",
             "tiny": "the tiny-student section", "int8": "the INT8 section", "profile": "the CPU-profile section"}
-    mine = [made[k] for k in run["step_seconds"] if k in made]
-    older = [t for k, t in (("prune", "pruning"), ("mimic", "mimic"), ("compress", "compress"),
-                            ("latency", "latency")) if k not in run["step_seconds"]]
-    return [f"Recorded run: `{run['command']}`, started {run['started']} ({steps}): {', '.join(mine)}."
-            + (f" The {', '.join(older)} tables below are from earlier runs of the same steps, on teachers "
-               "trained earlier with the same settings." if older else ""), ""]
+    lines, done = [], set()
+    for run in runs:
+        steps = ", ".join(f"{k} {v / 60:.1f} min" for k, v in run["step_seconds"].items())
+        mine = [made[k] for k in run["step_seconds"] if k in made]
+        done |= set(run["step_seconds"])
+        lines.append(f"Recorded run: `{run['command']}`, started {run['started']} ({steps}): {', '.join(mine)}.")
+    older = [made[k] for k in ("prune", "mimic", "compress", "latency") if k not in done]
+    if older:
+        lines.append(f"The {', '.join(older)} tables below are from earlier runs of the same steps, on teachers "
+                     "trained earlier with the same settings.")
+    return [" ".join(lines), ""]
 
 
 def _floor_text(c: dict) -> str:
@@ -497,7 +511,8 @@ def main() -> None:
         globals()[step](args.work)
         run["step_seconds"][step] = round(time.perf_counter() - t0)
         print(f"{step}: {run['step_seconds'][step]} s", flush=True)
-        _save("run", {**run, "ended": time.strftime("%Y-%m-%d %H:%M")})  # which run recorded the figures
+        if set(args.only) != {"readme"}:  # rewriting the README from the records measures nothing
+            _save("run", _with_run(_load("run"), {**run, "ended": time.strftime("%Y-%m-%d %H:%M")}))
 
 
 if __name__ == "__main__":
