@@ -36,7 +36,7 @@ START, END = "<!-- cpu-profile:start -->", "<!-- cpu-profile:end -->"
 
 def profile_base(runs: int) -> dict:
     """Part 1: wav2vec2-base's profile and the variants, timed side by side against PyTorch eager."""
-    from int8_cpu import cpu_variants
+    from int8_cpu import cpu_variants, export_for_cpu
     from spc.engines.ort_build import speechlike
     from spc.engines.ort_profile import profile_ops
     from spc.engines.ort_run import ort_session
@@ -46,7 +46,7 @@ def profile_base(runs: int) -> dict:
     model = load_model("preset:wav2vec2-base", labels=[str(i) for i in range(12)]).eval()
     x = (0.1 * np.random.default_rng(0).standard_normal((1, 16000))).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        paths, _ = cpu_variants(model, Path(tmp), speechlike(32, 16000, 16000, seed=1),
+        paths, _ = cpu_variants(export_for_cpu(model, Path(tmp)), Path(tmp), speechlike(32, 16000, 16000, seed=1),
                                 {"clips": 32, "kind": "speech-like noise"}, gated=False)
         profiles = {k: profile_ops(p, threads=2, runs=max(3, runs // 2), warmup=2).as_dict() for k, p in paths.items()}
         sessions = {"fp32": ort_session(paths["fp32"], 2), "fp32 (1 thread)": ort_session(paths["fp32"], 1),

@@ -30,20 +30,26 @@ START, END = "<!-- int8-cpu:start -->", "<!-- int8-cpu:end -->"
 GOAL_SPEEDUP, GOAL_RETENTION = 1.5, 0.99
 
 
-def cpu_variants(model, work: Path, calib_audio, calib_info: dict, gated: bool = True) -> tuple[dict, dict]:
-    """``model``'s FP32 CPU build and its two INT8 CPU variants, each built for the CPU: ({variant: artifact},
-    {variant: why it was refused}). ``gated`` False: the INT8 graphs are made without spc quantize's agreement
-    gate (random weights: their logits tie, so top-1 flips at any perturbation; only their time is measured)
-    and timed as ONNX Runtime optimises them at load."""
+def export_for_cpu(model, work: Path) -> Path:
+    """WORK/model.onnx: ``model`` exported (simplified, batch 1 and 2, 1 s clips) for its CPU variants."""
+    from spc.export import ExportConfig, export_onnx
+
+    onnx = work / "model.onnx"
+    export_onnx(model, onnx, ExportConfig(simplify=True, batch_sizes=(1, 2), seconds=(1.0,)))
+    return onnx
+
+
+def cpu_variants(onnx: Path, work: Path, calib_audio, calib_info: dict, gated: bool = True) -> tuple[dict, dict]:
+    """An export's FP32 CPU build and its two INT8 CPU variants, each built for the CPU in WORK: ({variant:
+    artifact}, {variant: why it was refused}). ``gated`` False: the INT8 graphs are made without spc quantize's
+    agreement gate (random weights: their logits tie, so top-1 flips at any perturbation; only their time is
+    measured) and timed as ONNX Runtime optimises them at load."""
     from spc.engines import build_artifact
     from spc.errors import SpcError
-    from spc.export import ExportConfig, export_onnx
     from spc.precision.int8_cpu import QuantizeConfig, int8_graph, quantize_for_cpu
     from spc.targets import get_target
 
     cpu = get_target("cpu")
-    onnx = work / "model.onnx"
-    export_onnx(model, onnx, ExportConfig(simplify=True, batch_sizes=(1, 2), seconds=(1.0,)))
     out, refused = {"fp32": build_artifact(onnx, cpu, work / "fp32.cpu.ort.onnx").artifact}, {}
     for name, cfg in (("int8", QuantizeConfig()), ("int8-static-conv", QuantizeConfig(conv="static"))):
         q = work / f"{name}.onnx"
@@ -65,7 +71,6 @@ def compare(model_dir: Path, runs: int, work: Path) -> dict:
     from spc.accuracy import evaluate
     from spc.data import load_clips, open_dataset
     from spc.engines import open_runner
-    from spc.export import ExportConfig, export_onnx
     from spc.models import load_model
     from spc.params import count_parameters
     from spc.precision.int8_cpu import calibration_audio
@@ -74,10 +79,9 @@ def compare(model_dir: Path, runs: int, work: Path) -> dict:
     t0 = time.perf_counter()
     model = load_model(str(model_dir)).eval()
     work.mkdir(parents=True, exist_ok=True)
-    probe = work / "probe.onnx"
-    export_onnx(model, probe, ExportConfig(simplify=True, batch_sizes=(1, 2), seconds=(1.0,)))
-    audio, info = calibration_audio(probe, CALIB, FSDD)
-    paths, refused = cpu_variants(model, work, audio, info)
+    onnx = export_for_cpu(model, work)
+    audio, info = calibration_audio(onnx, CALIB, FSDD)  # read at the export's rate and clip length
+    paths, refused = cpu_variants(onnx, work, audio, info)
     with ExitStack() as stack:
         runners = {k: stack.enter_context(open_runner(p)) for k, p in paths.items()}
         m = runners["fp32"].manifest

@@ -453,8 +453,7 @@ def readme(work: Path | None = None) -> str:
 def _with_run(record: dict | None, run: dict) -> dict:
     """run.json: every recorded run (this one replacing its own earlier entry), so each table can be traced to the
     run that wrote it; a step a later run repeated belongs to the later one."""
-    runs = [r for r in (record or {}).get("runs", [record] if record and "command" in record else [])
-            if r["started"] != run["started"]]
+    runs = [r for r in (record or {}).get("runs", []) if r["started"] != run["started"]]
     return {"runs": runs + [run]}
 
 
@@ -468,7 +467,7 @@ def _threads_text(choice: dict | None) -> str:
 
 def _run_lines(record: dict | None) -> list[str]:
     """Which run recorded which tables (run.json); tables no recorded run wrote are older."""
-    runs = (record or {}).get("runs", [record] if record and "command" in record else [])
+    runs = (record or {}).get("runs", [])
     if not runs:
         return []
     made = {"teachers": "the teachers", "prune": "pruning", "mimic": "mimic", "compress": "compress",
