@@ -140,15 +140,76 @@ def check_output_file(path: str | Path) -> Path:
     return out
 
 
-def prepare_out_dir(out: Path, marker: str, overwrite: bool) -> None:
-    """Refuse an output folder that holds something else, before any long work starts."""
-    if overwrite and out.exists():
-        if out.is_file():
-            raise SpcError(f"output {out} is a file, not a folder")
-        shutil.rmtree(out)
+def prepare_out_dir(out: Path, marker: str, overwrite: bool, inputs: "dict[str, str | Path | None] | None" = None) -> None:
+    """Refuse an output folder that holds something else or overlaps an input, before any long work starts;
+    ``overwrite`` deletes it only where spc wrote it (``remove_output``)."""
+    refuse_overlap({"output folder": out}, inputs or {})
     if out.is_file():
         raise SpcError(f"output {out} is a file, not a folder")
-    ours = (out / marker).exists() or any(p.name.startswith(".spc-") for p in out.iterdir()) if out.is_dir() else True
-    if out.is_dir() and any(out.iterdir()) and not ours:
+    if overwrite:
+        remove_output(out, marker)
+    if out.is_dir() and any(out.iterdir()) and not spc_wrote(out, marker):
         raise SpcError(f"output folder {out} is not empty and holds no spc run; choose another output folder")
     check_output_dir(out)
+
+
+def _real(path: str | Path) -> Path:
+    """``path`` made absolute with every symlink it passes through followed (it need not exist)."""
+    return Path(os.path.realpath(Path(path).expanduser()))
+
+
+def refuse_overlap(outputs: "dict[str, str | Path | None]", inputs: "dict[str, str | Path | None]") -> None:
+    """One user error, before anything is written, where an output is, contains or sits inside an input.
+
+    ``outputs`` and ``inputs`` name what each path is ({"output folder": out}, {"model": src, "data": root});
+    None entries and inputs that do not exist on disk (a hub id, a preset) are skipped. Symlinks are followed,
+    so a link to the data folder is the data folder."""
+    ins = [(what, _real(p)) for what, p in inputs.items() if p is not None and Path(p).expanduser().exists()]
+    for out_what, out in outputs.items():
+        if out is None:
+            continue
+        o = _real(out)
+        for in_what, i in ins:
+            if o == i:
+                how = "is"
+            elif i in o.parents:
+                how = "sits inside"
+            elif o in i.parents:
+                how = "contains"
+            else:
+                continue
+            raise SpcError(f"{out_what} {out} {how} the {in_what} {i} (an input): choose an output outside it; "
+                           "nothing was written")
+
+
+OUTPUT_MARKER = ".spc-output"  # in every output folder spc creates: --overwrite removes only folders holding it
+
+
+def spc_wrote(folder: Path, marker: str | None = None) -> bool:
+    """True where ``folder`` carries a mark that spc wrote it (its output marker, the recipe's ``marker`` file, or a
+    ``.spc-`` work entry): the only folders ``--overwrite`` may delete."""
+    if not folder.is_dir():
+        return False
+    if (folder / OUTPUT_MARKER).exists() or (marker is not None and (folder / marker).exists()):
+        return True
+    return any(p.name.startswith(".spc-") for p in folder.iterdir())
+
+
+def mark_output(folder: Path, what: str) -> None:
+    """Create ``folder`` (if needed) with spc's output marker in it, naming the command that writes there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / OUTPUT_MARKER
+    if not marker.exists():
+        atomic_write_text(marker, json.dumps({"written_by": "spc", "command": what}) + "\n")
+
+
+def remove_output(folder: Path, marker: str | None = None) -> None:
+    """``--overwrite``: delete an output folder spc wrote; refuse, in one line, a folder it did not."""
+    if folder.is_file():
+        raise SpcError(f"output {folder} is a file, not a folder")
+    if not folder.exists():
+        return
+    if any(True for _ in folder.iterdir()) and not spc_wrote(folder, marker):
+        raise SpcError(f"--overwrite deletes only a folder spc wrote; {folder} holds no spc output marker "
+                       f"({OUTPUT_MARKER}): choose another output folder or empty it yourself")
+    shutil.rmtree(folder)

@@ -21,7 +21,7 @@ from ..data.hf_datasets import RowReaders
 from ..data.layouts import ClipItem, KwsDataset
 from ..data.reader import open_dataset
 from ..errors import SpcError
-from ..fileio import atomic_write_text, read_json, sha256_file
+from ..fileio import atomic_write_text, read_json, refuse_overlap, sha256_file
 
 FORMAT = "spc-calibration/1"
 RULES = ("class-balanced", "random")
@@ -81,11 +81,27 @@ def manifest_hash(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:16]
 
 
-def save_manifest(manifest: dict, out: str | Path) -> Path:
-    """Write a manifest (``NAME`` -> ``NAME.json``) atomically."""
+def manifest_file(out: str | Path) -> Path:
+    """Where ``save_manifest`` writes ``out`` (``NAME`` -> ``NAME.json``)."""
     path = Path(out)
-    if path.suffix != ".json":
-        path = path.with_name(path.name + ".json")
+    return path if path.suffix == ".json" else path.with_name(path.name + ".json")
+
+
+def save_manifest(manifest: dict, out: str | Path, data_root: str | Path | None = None) -> Path:
+    """Write a manifest (``NAME`` -> ``NAME.json``) atomically; refuse, before writing, a path inside the data
+    folder or an existing file that is not a calibration manifest (an artifact's manifest, a model's config)."""
+    path = manifest_file(out)
+    refuse_overlap({"calibration manifest": path}, {"data folder": data_root})
+    if path.is_dir():
+        raise SpcError(f"calibration manifest {path} is a folder, not a file")
+    if path.exists():
+        try:
+            old = read_json(path, "calibration manifest")
+        except SpcError:  # unreadable: not a manifest of ours either
+            old = {}
+        if old.get("format") != FORMAT:
+            raise SpcError(f"{path} exists and is not an spc calibration manifest: choose another --out "
+                           "(calib make replaces only a calibration manifest)")
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(path, json.dumps(manifest, indent=1))
 

@@ -38,18 +38,20 @@ def calib_make(ctx, data_dir, out, rule_file, config_file, **_):
       spc calib make --data ../shared/data/fsdd --n 256 --out fsdd-256
       spc calib make --data other-copy --config fsdd-256.json --out again   # the same draw on another copy
     """
-    from ..calib.manifest import make_from_rule, make_manifest, manifest_hash, save_manifest
+    from ..calib.manifest import make_from_rule, make_manifest, manifest_file, manifest_hash, save_manifest
+    from ..fileio import refuse_overlap
 
+    if not out and not rule_file:
+        raise SpcError("calib make needs --out NAME (or --from RULE)")
+    out = out or Path(rule_file).name.replace(".rule.json", "")
+    refuse_overlap({"calibration manifest": manifest_file(out)}, {"data folder": data_dir, "rule file": rule_file})
     if rule_file:
         manifest = make_from_rule(rule_file, data_dir)
-        out = out or Path(rule_file).name.replace(".rule.json", "")
     else:
-        if not out:
-            raise SpcError("calib make needs --out NAME (or --from RULE)")
         config = make_config(ctx, CALIB_CFG, *_older_manifest(config_file))
         ds = data_config(ctx).open()
         manifest = make_manifest(ds, config, name=str(out))
-    path = save_manifest(manifest, out)
+    path = save_manifest(manifest, out, data_dir)
     labels = {}
     for c in manifest["clips"]:
         labels[c["label"]] = labels.get(c["label"], 0) + 1

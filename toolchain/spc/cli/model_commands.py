@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from ..console import eval_table, params_table, pct, skipped_lines, stdout
 from ..errors import SpcError
-from ..fileio import check_output_dir, check_output_file
+from ..fileio import check_output_dir, check_output_file, refuse_overlap
 from .group import cli, print_lines
 from .options import (ANALYSIS_CFG, EVAL_CFG, PRECISION_CFG, CLIP_SECONDS, CSV, CSV_INT, DEVICE_HELP, DISTILL_CFG, EXPORT_CFG, FINETUNE_CFG,
                       MIMIC_CFG, NON_NEGATIVE, NON_NEGATIVE_FLOAT, POSITIVE, POSITIVE_FLOAT, PRUNE_CFG, RETENTION, SEED,
@@ -323,6 +323,8 @@ def export(ctx, model, out_path, data_dir, split, config_file, **_):
 
     if not str(out_path).endswith(".onnx"):
         raise SpcError(f"the output should be a .onnx file, got {out_path}")
+    refuse_overlap({"output": out_path, "output manifest": f"{out_path}.json"},
+                   {"model": model, "data folder": data_dir})
     check_output_file(out_path)  # before loading and exporting, not after
     m = load_model(model)
     audio = None

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import SpcError
-from ..fileio import check_output_file
-from .artifact_manifest import read_manifest, write_manifest
+from ..fileio import check_output_file, refuse_overlap
+from .artifact_manifest import manifest_path, read_manifest, write_manifest
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
     if out is not None and (out_path.is_dir() or str(out).endswith(("/", "\\"))
                             or out_path.suffix not in (".onnx", ".engine")):
         out_path = out_path / artifact_name(src, target)
+    refuse_overlap({"output": out_path, "output manifest": manifest_path(out_path)},
+                   {"ONNX source": src, "source manifest": manifest_path(src), "precision file": fp32_from})
     check_output_file(out_path)  # before the build, not after
     if target.is_gpu:
         from .device import require_build

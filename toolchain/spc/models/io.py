@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -43,6 +44,16 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
     return reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"), timeout)
 
 
+def refuse_custom_code(config_json: Path) -> None:
+    """One user error, before transformers reads it, for a config that asks for the folder's own Python code
+    (``auto_map``) or names a model type spc does not support: spc never runs a model's code (no prompt)."""
+    raw = read_json(config_json, "model config")
+    if "auto_map" in raw:
+        raise SpcError(f"{config_json} asks to run the model folder's own Python code (auto_map); spc never runs a "
+                       f"model's custom code: use a model of a supported family ({', '.join(supported_model_types())})")
+    get_adapter(str(raw.get("model_type")))  # an unknown type: one line, before transformers could prompt
+
+
 def _read_config(source: str):
     """(config, where the weights are or None, local folder or None) for any accepted source."""
     from transformers import AutoConfig
@@ -51,8 +62,9 @@ def _read_config(source: str):
     if source.startswith("preset:") or source in PRESETS:
         return preset_config(source.removeprefix("preset:")), None, None
     if path.is_file() and path.suffix == ".json":
+        refuse_custom_code(path)
         try:
-            return AutoConfig.from_pretrained(str(path)), None, None
+            return AutoConfig.from_pretrained(str(path), trust_remote_code=False), None, None
         except (OSError, ValueError) as exc:
             raise SpcError(f"cannot read model config {path}: {first_line(exc)}") from None
     if path.is_dir():
@@ -62,8 +74,9 @@ def _read_config(source: str):
                 raise SpcError(f"{path} holds an unfinished {UNFINISHED[unfinished[0]]} run ({unfinished[0]}); "
                                "run the same command again to finish it")
             raise SpcError(f"{path} is not a model folder: it has no config.json")
+        refuse_custom_code(path / "config.json")
         try:
-            config = AutoConfig.from_pretrained(str(path))
+            config = AutoConfig.from_pretrained(str(path), trust_remote_code=False)
         except (OSError, ValueError) as exc:
             raise SpcError(f"cannot read {path / 'config.json'}: {first_line(exc)}") from None
         has_weights = any((path / f).is_file() for f in WEIGHT_FILES)
@@ -74,7 +87,7 @@ def _read_config(source: str):
         raise SpcError(f"no such model folder: {path} ({path.parent} has no '{path.name}')")
     # a hub id: try the local cache first, then the hub, failing fast when it cannot be reached
     try:
-        return AutoConfig.from_pretrained(source, local_files_only=True), source, None
+        return AutoConfig.from_pretrained(source, local_files_only=True, trust_remote_code=False), source, None
     except (OSError, ValueError):
         pass
     if not _hub_reachable():
@@ -83,7 +96,7 @@ def _read_config(source: str):
             "download it where there is network and pass the local folder instead"
         )
     try:
-        return AutoConfig.from_pretrained(source), source, None
+        return AutoConfig.from_pretrained(source, trust_remote_code=False), source, None
     except (OSError, ValueError) as exc:
         raise SpcError(f"cannot load '{source}' from the hub: {first_line(exc)}") from None
 
@@ -172,7 +185,11 @@ def _from_pretrained(cls, weights: str, config, source: str, new_labels: bool):
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        hf, info = cls.from_pretrained(weights, config=config, ignore_mismatched_sizes=True, output_loading_info=True)
+        hf, info = cls.from_pretrained(weights, config=config, ignore_mismatched_sizes=True, output_loading_info=True,
+                                       trust_remote_code=False)
+    except pickle.UnpicklingError as exc:  # torch's weights_only loader refuses a pickle that is more than tensors
+        raise SpcError(f"refused the weights of '{source}': the pickled file holds more than tensors "
+                       f"({first_line(exc)}); spc loads only plain tensors (use model.safetensors)") from None
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise SpcError(f"cannot load weights of '{source}' ({first_line(exc)}); "
                        "the weight file is damaged or truncated: save or download it again") from None

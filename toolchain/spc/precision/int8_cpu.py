@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engines.artifact_manifest import derive_manifest, read_manifest, write_manifest
+from ..engines.artifact_manifest import derive_manifest, manifest_path, read_manifest, write_manifest
 from ..engines.ort_build import parity_cases
 from ..engines.ort_run import ort_session
 from ..errors import SpcError
-from ..fileio import check_output_file
+from ..fileio import check_output_file, refuse_overlap
 
 #: the ops whose weights are quantised (the projections and the classifier); convolutions stay FP32
 INT8_OPS = ("MatMul", "Gemm")
@@ -72,6 +72,8 @@ def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: Quanti
     if src.get("kind") != "onnx" or src.get("precision", "fp32") != "fp32":
         raise SpcError(f"{src_path.name} is not an FP32 ONNX export (kind {src.get('kind')}, precision "
                        f"{src.get('precision', 'fp32')}): quantise the export spc export or compress wrote")
+    refuse_overlap({"output": out, "output manifest": manifest_path(out)},
+                   {"ONNX source": src_path, "source manifest": manifest_path(src_path)})
     check_output_file(out)
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
         q = Path(tmp) / "int8.onnx"

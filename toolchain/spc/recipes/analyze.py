@@ -12,7 +12,7 @@ from ..analysis.plots import write_figures
 from ..analysis.run import AnalysisConfig, AnalysisResult, analyze_model, check_enough_clips
 from ..data import DataConfig, as_data_config, load_clips, map_labels
 from ..errors import SpcError
-from ..fileio import check_output_dir
+from ..fileio import check_output_dir, refuse_overlap
 from ..models import load_model
 
 RESULT = "analysis.json"
@@ -30,9 +30,10 @@ def run_analysis(model_src: str | Path, data: DataConfig | str | Path, out_dir: 
         raise SpcError(f"--batch-size ({config.batch_size}) must exceed --k ({config.k}) for mutual kNN")
     if calib is None:  # a calibration manifest's own size is checked once it is read
         check_enough_clips(config.n_clips, config)
+    data = as_data_config(data)
+    refuse_overlap({"output folder": out_dir}, {"model": model_src, "data folder": data.root, "calibration manifest": calib})
     out = check_output_dir(out_dir)  # before the analysis runs, not after
     model = load_model(model_src)
-    data = as_data_config(data)
     ds = data.open()
     order = map_labels(model.labels, ds.labels, by_name=data.subset)
     calib_info = None

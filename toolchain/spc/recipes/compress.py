@@ -50,7 +50,7 @@ from ..engines.artifact_manifest import manifest_path
 from ..errors import SpcError
 from ..accuracy import evaluate
 from ..export import ExportConfig, export_onnx
-from ..fileio import atomic_write_text, check_output_dir, read_json
+from ..fileio import atomic_write_text, check_output_dir, mark_output, read_json, refuse_overlap, remove_output
 from ..models import load_model, save_model, weights_hash
 from ..params import count_parameters
 from ..prune import PruneConfig, prune
@@ -137,6 +137,8 @@ def check_and_load(model_src, data: DataConfig, out: Path, target_name: str, con
                    overwrite: bool, show_progress: bool) -> Inputs:
     """Stage 1: every user error before long work; then the model and the clips, once."""
     target = get_target(target_name)
+    refuse_overlap({"output folder": out}, {"model": model_src, "data folder": data.root,
+                                            "calibration manifest": config.calib, "negatives folder": config.negatives})
     check_output_dir(out)
     model = load_model(model_src)
     ds = data.open()
@@ -156,8 +158,8 @@ def check_and_load(model_src, data: DataConfig, out: Path, target_name: str, con
     key = (weights_hash(model), ds.content_hash(), calib_hash)
     run_id = fingerprint(key, target.name, config.as_dict())
     job = fingerprint(str(model_src), ds.root, target.name)  # the same command; the model or data may have changed
-    if overwrite and out.is_dir():
-        shutil.rmtree(out)
+    if overwrite:
+        remove_output(out, REPORT)
     if (out / REPORT).is_file():
         if read_json(out / REPORT, "compress report").get("job") != job:
             raise SpcError(f"{out} holds the report of another run; choose another output folder or overwrite it")
@@ -235,6 +237,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     t0 = time.perf_counter()
     inp = check_and_load(model_src, data, out, target_name, config, overwrite, show_progress)
     run = Run(inp, config, str(model_src), data, out, show_progress, t0)
+    mark_output(out, "compress")
     run.work.mkdir(parents=True, exist_ok=True)
     run.mark("check and load")
     analysis = analyse(run)

@@ -18,7 +18,7 @@ from ..timing import torch_cpu_latency
 from ..data import DataConfig, clips_for
 from ..distill import DistillConfig, MimicConfig, build_student, distill
 from ..accuracy import evaluate, torch_predictor
-from ..fileio import check_output_dir, prepare_out_dir
+from ..fileio import check_output_dir, prepare_out_dir, refuse_overlap
 from ..models import load_model, save_model
 from ..params import count_parameters
 from ..training.loop import fingerprint, is_main_process, train_device
@@ -35,13 +35,15 @@ def run_distill(teacher_src: str | Path, data: DataConfig, out_dir: str | Path, 
     """Run the recipe; the student goes to ``out`` (loadable with ``spc.models.load_model``). ``negatives``:
     long non-keyword audio at the teacher's rate that the stream-like training windows are also cut from."""
     out = Path(out_dir)
+    inputs = {"teacher": teacher_src, "data folder": data.root}
+    refuse_overlap({"output folder": out}, inputs)
     check_output_dir(out)
     teacher = load_model(teacher_src)
     mimic.check_teacher(teacher.width, teacher.num_layers)
     ds = data.open()
     for split in ("train", "validation", "test"):
         ds.split(split)
-    prepare_out_dir(out, RESULT, overwrite)
+    prepare_out_dir(out, RESULT, overwrite, inputs)
     clips = clips_for(teacher, ds, ("train", "validation", "test"), subset=data.subset, show_progress=show_progress)
     student = build_student(teacher, mimic, seed=config.stage1.seed)
     run_id = fingerprint(str(teacher_src), mimic, config.as_dict(), ds.describe(), [len(x) for x in negatives or []])

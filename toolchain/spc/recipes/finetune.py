@@ -34,7 +34,7 @@ def run_finetune(backbone: str, data: DataConfig, out_dir: str | Path, *, config
     out = Path(out_dir)
     if not clip_seconds > 0:
         raise SpcError(f"clip length must be positive, got {clip_seconds} s")
-    prepare_out_dir(out, SUMMARY, overwrite)
+    prepare_out_dir(out, SUMMARY, overwrite, {"model": backbone, "data folder": data.root})
     ds = data.open()
     for split in ("train", "validation"):
         ds.split(split)

@@ -16,7 +16,7 @@ from ..data import DataConfig, as_data_config, load_clips, map_labels
 from ..accuracy import evaluate
 from ..export import ExportConfig, export_onnx
 from ..errors import SpcError
-from ..fileio import check_output_dir
+from ..fileio import check_output_dir, refuse_overlap
 from ..models import load_model
 from ..precision.fp16 import fp16_check, mixed_precision_onnx
 from ..precision.int8 import quantize_int8
@@ -53,9 +53,10 @@ def run_precision(model_src, data: DataConfig | str | Path, calib, out_dir, conf
     from ..engines.artifact_manifest import derive_manifest, read_manifest, write_manifest
     from ..engines.loader import open_runner
 
+    data = as_data_config(data)
+    refuse_overlap({"output folder": out_dir}, {"model": model_src, "data folder": data.root, "calibration manifest": calib})
     out = check_output_dir(out_dir)  # before any work; created once the inputs are read
     model = load_model(model_src)
-    data = as_data_config(data)
     ds = data.open()
     order = map_labels(model.labels, ds.labels)
     manifest = load_manifest(calib)

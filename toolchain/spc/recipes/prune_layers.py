@@ -18,7 +18,7 @@ from ..timing import torch_cpu_latency
 from ..data import DataConfig, clips_for
 from ..accuracy import evaluate, torch_predictor
 from ..calib.select import calibration_clips
-from ..fileio import check_output_dir, prepare_out_dir
+from ..fileio import check_output_dir, prepare_out_dir, refuse_overlap
 from ..models import load_model, save_model
 from ..params import count_parameters
 from ..prune import PruneConfig, prune, prune_model
@@ -34,6 +34,8 @@ def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, c
               calib: str | Path | None = None) -> dict:
     """Run the recipe; writes ``out/model`` (the pruned checkpoint), ``out/prune.json`` and ``out/curves.png``."""
     out = Path(out_dir)
+    inputs = {"model": model_src, "data folder": data.root, "calibration manifest": calib}
+    refuse_overlap({"output folder": out}, inputs)
     check_output_dir(out)
     model = load_model(model_src)
     config.check_model(model.num_layers)
@@ -42,7 +44,7 @@ def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, c
     for split in splits:
         ds.split(split)
     config.check_clips(len(ds.split("validation")), f"the validation split of {ds.root}")
-    prepare_out_dir(out, RESULT, overwrite)
+    prepare_out_dir(out, RESULT, overwrite, inputs)
     clips = clips_for(model, ds, splits, subset=data.subset, show_progress=show_progress)
     calib_clips, calib_info = calibration_clips(model, ds, data, config.calib_clips, config.seed, calib)
     t0 = time.perf_counter()
