@@ -108,10 +108,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     src.add_argument("--stdin", action="store_true", help="read raw s16le mono PCM at the model's rate from stdin")
     p.add_argument("--demo", metavar="DIR", help="make a tiny beeper artifact and a WAV with two tones in DIR and run on them")
     p.add_argument("--keywords", help="comma-separated classes to report (default: all but _silence_/_unknown_)")
-    p.add_argument("--threshold", type=float, default=0.8)
-    p.add_argument("--hop", type=float, default=0.1, help="window hop in seconds")
-    p.add_argument("--smooth", type=int, default=3, help="posteriors averaged over this many windows")
-    p.add_argument("--refractory", type=float, default=1.0, help="seconds between two detections")
+    p.add_argument("--threshold", type=float, help="detection threshold (default: the artifact's operating point)")
+    p.add_argument("--hop", type=float, help="window hop in seconds (default: the artifact's)")
+    p.add_argument("--smooth", type=int, help="posteriors averaged over this many windows (default: the artifact's)")
+    p.add_argument("--refractory", type=float, help="seconds between two detections (default: the artifact's)")
     p.add_argument("--chunk-ms", type=int, default=100, help="audio per push, as a sound card delivers it")
     return p.parse_args(argv)
 
@@ -133,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     with KeywordSpotter(a.artifact) as model:
         keep = [k.strip() for k in a.keywords.split(",")] if a.keywords else None
         ignore = tuple(x for x in model.labels if (x not in keep if keep else x in NON_KEYWORDS))
-        spotter = StreamingSpotter(model, a.hop, a.smooth, a.threshold, a.refractory, ignore=ignore)
+        spotter = StreamingSpotter(model, hop_seconds=a.hop, smooth=a.smooth, threshold=a.threshold,
+                                   refractory_seconds=a.refractory, ignore=ignore)
         chunk = max(1, int(a.chunk_ms * spotter.sampling_rate / 1000))
-        print(f"{a.artifact}: {len(model.labels)} classes at {spotter.sampling_rate} Hz, hop {a.hop} s, "
-              f"threshold {a.threshold}" + (f", ignoring {', '.join(ignore)}" if ignore else ""), flush=True)
+        print(f"{a.artifact}: {len(model.labels)} classes at {spotter.sampling_rate} Hz"
+              + (f", ignoring {', '.join(ignore)}" if ignore else ""), flush=True)
+        print(f"operating point: {spotter.point_source}: {spotter.point.describe()}", flush=True)
         if a.wav:
             chunks = wav_chunks(a.wav, spotter.sampling_rate, chunk)
         elif a.stdin:

@@ -82,7 +82,8 @@ def test_data_config_refuses_an_unknown_layout():
     ({"seed": "zero"}, "seed must be an integer, got 'zero'"),
     ({"latency_runs": 2.5}, "latency_runs must be an integer, got 2.5"),
     ({"stream": "yes"}, "stream must be true or false, got 'yes'"),
-    ({"keywords": ["yes", 3]}, r"keywords must be a list \(str items\) or null"),
+    ({"detector": {"keywords": ["yes", 3]}}, r"keywords must be a list \(str items\) or null"),
+    ({"keywords": ["yes"]}, r"unknown settings \['keywords'\]"),
 ])
 def test_config_files_are_type_checked_on_construction(tmp_path, settings, message):
     (tmp_path / "c.json").write_text(json.dumps(settings))
@@ -115,23 +116,18 @@ def test_distill_config_file_sets_the_student_seed_and_device(tmp_path, monkeypa
 
 
 def test_the_streaming_defaults_are_stated_once():
-    """hop, smoothing, threshold and refractory time come from spc.runtime.StreamSettings everywhere: the runtime,
-    stream-eval's config and the CLI options; no CLI option writes one of them as a literal."""
+    """hop, smoothing, threshold and refractory time come from spc.streaming.operating_point.DEFAULT everywhere: the
+    runtime falls back to it, stream-eval's config takes its hop from it, and no CLI option writes one as a literal
+    (``spc run``'s options default to the artifact's operating point)."""
     import ast
-    import inspect
     from pathlib import Path
 
-    from spc.runtime import STREAM, KeywordSpotter, StreamingSpotter
     from spc.streaming.evaluation import StreamEvalConfig
+    from spc.streaming.operating_point import DEFAULT
 
-    sig = inspect.signature(StreamingSpotter.__init__).parameters
-    assert (sig["hop_seconds"].default, sig["smooth"].default, sig["threshold"].default,
-            sig["refractory_seconds"].default) == (STREAM.hop_seconds, STREAM.smooth, STREAM.threshold,
-                                                   STREAM.refractory_seconds)
-    assert inspect.signature(KeywordSpotter.stream).parameters["threshold"].default == STREAM.threshold
     cfg = StreamEvalConfig()
-    assert (cfg.hop_seconds, cfg.smooth, cfg.refractory_seconds) == (STREAM.hop_seconds, STREAM.smooth,
-                                                                     STREAM.refractory_seconds)
+    assert cfg.hop_seconds == DEFAULT.hop_seconds and DEFAULT.smooth in cfg.smooth_choices
+    assert DEFAULT.refractory_seconds in cfg.refractory_choices
     cli_dir = Path(__file__).resolve().parents[2] / "toolchain" / "spc" / "cli"
     literal = []
     for f in cli_dir.glob("*.py"):
@@ -142,10 +138,12 @@ def test_the_streaming_defaults_are_stated_once():
                 if isinstance(default, ast.Constant):
                     literal.append(f"{f.name}: {node.args[0].value}")
     assert literal == []
-    for command in ("run", "stream-eval"):
-        text = CliRunner().invoke(cli, [command, "--help"], terminal_width=200).output
-        line = next(x for x in text.splitlines() if x.strip().startswith("--hop"))
-        assert f"default: {STREAM.hop_seconds}" in line
+    text = CliRunner().invoke(cli, ["stream-eval", "--help"], terminal_width=200).output
+    line = next(x for x in text.splitlines() if x.strip().startswith("--hop"))
+    assert f"default: {DEFAULT.hop_seconds}" in line
+    text = CliRunner().invoke(cli, ["run", "--help"], terminal_width=200).output
+    line = next(x for x in text.splitlines() if x.strip().startswith("--hop"))
+    assert "the artifact's operating point" in line
 
 
 def test_stream_eval_takes_its_options_from_the_config_and_reruns_its_json(tmp_path, monkeypatch):
@@ -154,21 +152,22 @@ def test_stream_eval_takes_its_options_from_the_config_and_reruns_its_json(tmp_p
 
     seen = []
 
-    def fake_figures(named, data, out, *, config, negatives, negatives_source):
+    def fake_evaluate(named, data, out, *, config, negatives_dir, noise_dir):
         seen.append(config)
         (Path(out)).mkdir(parents=True, exist_ok=True)
         (Path(out) / "stream_eval.json").write_text(json.dumps({"config": dataclasses.asdict(config)}))
         return {}
 
-    monkeypatch.setattr("spc.streaming.evaluation.stream_figures", fake_figures)
+    monkeypatch.setattr("spc.streaming.evaluation.evaluate_streams", fake_evaluate)
     monkeypatch.setattr("spc.streaming.evaluation.stream_eval_lines", lambda s: [])
     (tmp_path / "d").mkdir()
     args = ["stream-eval", "m.onnx", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "s")]
-    r = CliRunner().invoke(cli, args + ["--hop", "0.2", "--gap", "1,2", "--keywords", "yes,no", "--seed", "4"])
+    r = CliRunner().invoke(cli, args + ["--hop", "0.2", "--gap", "1,2", "--keywords", "yes,no", "--seed", "4",
+                                        "--snr-db", "0,20", "--smooth-choices", "3"])
     assert r.exit_code == 0, r.output
     first = seen[-1]
     assert first == dataclasses.replace(StreamEvalConfig(), hop_seconds=0.2, gap_seconds=(1.0, 2.0),
-                                        keywords=("yes", "no"), seed=4)
+                                        keywords=("yes", "no"), seed=4, snr_db=(0.0, 20.0), smooth_choices=(3,))
     r = CliRunner().invoke(cli, args + ["--config", str(tmp_path / "s" / "stream_eval.json")])
     assert r.exit_code == 0, r.output
     assert seen[-1] == first

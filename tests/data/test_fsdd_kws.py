@@ -18,7 +18,7 @@ from spc.streaming.negatives import DIGIT_WORDS, HOMOPHONES
 
 SPEAKERS = ("alice", "bob", "jackson", "theo")
 DIGITS, TAKES = ("0", "1", "2", "3", "4"), 3
-TINY = FsddKwsConfig(keywords=("0", "1"), unknown_takes=2, espeak_words=20, silence=20)
+TINY = FsddKwsConfig(keywords=("0", "1"), test_speakers=("theo",), unknown_takes=2, espeak_words=20, silence=20)
 
 
 @pytest.fixture(scope="module")
@@ -146,9 +146,10 @@ def test_cache_keeps_a_complete_task(task, fake_fsdd, monkeypatch):
 
 def test_rebuild_with_other_keywords_replaces_the_folders(fake_fsdd, tmp_path):
     dest = tmp_path / "kws"
-    make_fsdd_kws(fake_fsdd, dest, FsddKwsConfig(keywords=("0", "1", "2"), espeak_words=0, silence=2), show_progress=False)
-    make_fsdd_kws(fake_fsdd, dest, FsddKwsConfig(keywords=("3",), unknown_takes=None, espeak_words=0, silence=2),
-                  show_progress=False)
+    make_fsdd_kws(fake_fsdd, dest, FsddKwsConfig(keywords=("0", "1", "2"), test_speakers=("theo",), espeak_words=0,
+                                                 silence=2), show_progress=False)
+    make_fsdd_kws(fake_fsdd, dest, FsddKwsConfig(keywords=("3",), test_speakers=("theo",), unknown_takes=None,
+                                                 espeak_words=0, silence=2), show_progress=False)
     assert sorted(p.name for p in dest.iterdir() if p.is_dir()) == ["3", "_silence_", "_unknown_"]
     assert len(list((dest / "_unknown_").glob("*.wav"))) == 4 * 4 * TAKES  # unknown_takes=None: all of them
     assert set(lists(dest)["test"]) <= set(clips(dest))
@@ -171,7 +172,8 @@ def test_interrupted_build_leaves_nothing(fake_fsdd, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("bad, match", [
     (dict(keywords=()), "keywords"), (dict(keywords=("0", "0")), "repeat"), (dict(keywords=("_unknown_",)), "digits"),
-    (dict(test_speaker="theo", validation_speaker="theo"), "differ"), (dict(unknown_takes=-1), "unknown_takes"),
+    (dict(test_speakers=("theo",), validation_speaker="theo"), "differ"), (dict(test_speakers=()), "test_speakers"),
+    (dict(test_speakers=("theo", "theo")), "repeat"), (dict(unknown_takes=-1), "unknown_takes"),
     (dict(espeak_words=-3), "espeak_words"), (dict(silence=1.5), "silence"), (dict(splits=(0.5, 0.5, 0.5)), "splits"),
     (dict(splits=(1.0, float("nan"), 0.0)), "splits"), (dict(rate=10), "rate"), (dict(seed=-1), "seed"),
     (dict(version=0), "version"),
@@ -184,8 +186,9 @@ def test_bad_config_is_a_one_line_error(bad, match):
 
 @pytest.mark.parametrize("config, match", [
     (FsddKwsConfig(keywords=("7",)), "not FSDD labels"),
-    (FsddKwsConfig(test_speaker="nobody"), "test speaker 'nobody'"),
-    (FsddKwsConfig(validation_speaker="george"), "validation speaker 'george'"),
+    (FsddKwsConfig(test_speakers=("nobody",)), "test speaker 'nobody'"),
+    (FsddKwsConfig(test_speakers=("theo", "alice", "bob")), "needs a training speaker"),
+    (FsddKwsConfig(test_speakers=("theo",), validation_speaker="george"), "validation speaker 'george'"),
 ])
 def test_config_that_does_not_fit_the_data_is_an_error(fake_fsdd, tmp_path, config, match):
     with pytest.raises(SpcError, match=match):
@@ -205,7 +208,7 @@ def test_missing_or_empty_fsdd_and_bad_files(tmp_path):
             write_wav(src / f"{d}_{s}_0.wav", np.full(800, 0.1, np.float32), rate=8000)
     (src / "1_b_0.wav").write_bytes(b"RIFF broken")
     with pytest.raises(SpcError) as err:
-        make_fsdd_kws(src, tmp_path / "kws2", FsddKwsConfig(keywords=("0",), test_speaker="a", validation_speaker="c",
+        make_fsdd_kws(src, tmp_path / "kws2", FsddKwsConfig(keywords=("0",), test_speakers=("a",), validation_speaker="c",
                                                             espeak_words=0, silence=0), show_progress=False)
     assert "1_b_0.wav" in str(err.value) and "\n" not in str(err.value)
 
@@ -232,14 +235,14 @@ def test_real_fsdd(tmp_path):
     seconds = time.perf_counter() - t0
     manifest = json.loads((dest / "fsdd_kws.json").read_text())
     counts = manifest["counts"]
-    for split, speakers in (("train", 4), ("validation", 1), ("test", 1)):
+    for split, speakers in (("train", 3), ("validation", 1), ("test", 2)):  # 300 test keyword clips from two voices
         assert all(counts[split][k] == 50 * speakers for k in ("0", "1", "2")), split
-    assert [counts[s]["_unknown_"] for s in ("train", "validation", "test")] == [4 * 140 + 28, 140 + 6, 140 + 6]
+    assert [counts[s]["_unknown_"] for s in ("train", "validation", "test")] == [3 * 140 + 28, 140 + 6, 2 * 140 + 6]
     assert [counts[s]["_silence_"] for s in ("train", "validation", "test")] == [28, 6, 6]
-    assert manifest["speakers"] == {"train": ["george", "lucas", "nicolas", "yweweler"], "validation": ["jackson"],
-                                    "test": ["theo"]}
+    assert manifest["speakers"] == {"train": ["george", "lucas", "yweweler"], "validation": ["jackson"],
+                                    "test": ["nicolas", "theo"]}
     listed = lists(dest)
-    assert len(listed["test"]) == 150 + 146 + 6 and len(listed["validation"]) == 150 + 146 + 6
+    assert len(listed["test"]) == 300 + 286 + 6 and len(listed["validation"]) == 150 + 146 + 6
     assert set(listed["test"]) | set(listed["validation"]) <= set(clips(dest))
     assert len(clips(dest)) == sum(sum(c.values()) for c in counts.values())
     assert seconds < 60

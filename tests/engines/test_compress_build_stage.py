@@ -1,5 +1,5 @@
-"""compress's build stage: a candidate is built once per (weights, name, target, temperature, engine identity), so a
-second run reuses the build and a TensorRT upgrade, another GPU or a new calibrated temperature builds anew."""
+"""compress's build stage: a candidate is built once per (weights, name, target, operating point, engine identity), so a
+second run reuses the build and a TensorRT upgrade, another GPU or a new operating point builds anew."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _builds(trt) -> int:
     return sum(1 for c in trt.calls if c[0] == "create_network")
 
 
-def test_a_build_is_reused_until_tensorrt_or_the_temperature_changes(monkeypatch, tmp_path):
+def test_a_build_is_reused_until_tensorrt_or_the_operating_point_changes(monkeypatch, tmp_path):
     from spc.recipes.compress import build_stage
 
     trt, _ = trt_fakes.install(monkeypatch)
@@ -32,8 +32,8 @@ def test_a_build_is_reused_until_tensorrt_or_the_temperature_changes(monkeypatch
     first = build_stage(run, entry, "original", build_check(target))
     assert _builds(trt) == 1 and read_manifest(first)["tensorrt"] == "10.3.0"
     assert build_stage(run, entry, "original", build_check(target)) == first and _builds(trt) == 1  # reused
-    # a new calibrated temperature (the build inherits it from the export's manifest): built anew
-    warm = {**entry, "detector_val": {"temperature": 1.7}}
+    # a new operating point (the build inherits it from the export's manifest): built anew
+    warm = {**entry, "detector_val": {"operating_point": {"threshold": 0.7}}}
     assert build_stage(run, warm, "original", build_check(target)) != first and _builds(trt) == 2
     # TensorRT upgraded (JetPack update): the kept engine would not deserialise, so it is built again, not refused
     trt, _ = trt_fakes.install(monkeypatch, version="10.4.0")

@@ -55,7 +55,7 @@ def test_device_commands_need_no_torch(artifact_and_data, tmp_path):
     r = spc("bench", built, "--runs", "2", "--data", data, "--json", tmp_path / "bench.json")
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "bench.json").read_text())["latency"]
-    # --report: the figures go into a compress report (a real one, recorded by the detector benchmark)
+    # --report: the figures go into a compress report (a real one: the detector gate test's run on a tiny model)
     import shutil
     from pathlib import Path
 
@@ -68,7 +68,16 @@ def test_device_commands_need_no_torch(artifact_and_data, tmp_path):
     assert saved["device_results"][-1]["artifact"] == built.name and (report / "report.md").is_file()
     r = spc("run", built, data / "test" / "yes" / "0.wav")
     assert r.returncode == 0 and "_unknown_" in r.stdout, r.stderr
-    r = spc("stream-eval", built, "--data", data, "--out", tmp_path / "stream", "--negatives-hours", "0")
+    # a report compress did not write, or an older spc's, is refused in one line before any timing
+    (report / "report.json").write_text(json.dumps({"schema_version": 2, "run_id": "x", "chosen": "a", "final": {},
+                                                    "candidates": {}, "analysis": "", "artifacts": {}, "target": {}}))
+    r = spc("bench", built, "--runs", "2", "--report", report)
+    assert r.returncode == 1 and "written by another spc (report schema 2" in r.stderr, r.stderr
+    (report / "report.json").write_text(json.dumps({"results": []}))
+    r = spc("bench", built, "--runs", "2", "--report", report)
+    assert r.returncode == 1 and "is not a report spc compress wrote" in r.stderr, r.stderr
+    r = spc("stream-eval", built, "--data", data, "--out", tmp_path / "stream", "--negatives-hours", "0",
+            "--validation-negatives-hours", "0", "--max-fa-per-hour", "500")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "stream" / "stream_eval.json").is_file()
     code = (f"import sys\nfor m in {BLOCK!r}: sys.modules[m] = None\n"

@@ -42,10 +42,13 @@ def test_demo_runs_end_to_end_and_its_summary_matches_the_report(tmp_path):
     st = saved["stream"]
     assert set(st["keywords"]) == {"yes", "no"} and st["judged"] is False and set(st["figures"]) == {"original", "compressed"}
     written = json.loads((tmp_path / "demo" / "report" / "stream" / "stream_eval.json").read_text())
-    assert set(written["negatives"]) == {"up", "down"} and written["audio"]["keyword_clips"] == st["keyword_occurrences"] > 0
-    for name, f in st["figures"].items():
-        assert f["miss_rate"] == (written["results"][name]["chosen"] or {}).get("miss_rate")
-    assert st["fa_per_hour_resolution"] == pytest.approx(1 / written["results"]["original"]["negative_hours"])
+    assert set(written["non_keywords"]) == {"up", "down"} and written["audio"]["keyword_clips"] == st["keyword_occurrences"] > 0
+    for name, f in st["figures"].items():  # each at a point chosen on validation; no miss rate where unresolved
+        at = (written["results"][name]["test"] or {}).get("at_point") or {}
+        assert written["results"][name]["operating_point_source"].startswith("chosen here on the validation streams")
+        assert f["miss_rate"] == (at.get("miss_rate") if at.get("resolved") else None)
+    hours = written["results"]["original"]["test"]["at_point"]["negative_hours"]
+    assert st["fa_per_hour_resolution"] == pytest.approx(1 / hours) and st["resolved"] == (100 * hours >= 5)
     s = saved["seconds"]
     assert s["total"] >= s["data"] + s["teacher"] + s["compress"] + s["stream"] - 0.01
 
@@ -69,11 +72,16 @@ def test_the_demo_prints_its_streaming_figures_with_their_resolution():
     from spc.cli.job_commands import demo_stream_lines
 
     stream = {"keywords": ["yes", "no"], "keyword_occurrences": 50, "negative_hours": 0.25, "fa_per_hour_resolution": 4.0,
-              "max_fa_per_hour": 1.0, "figures": {"original": {"threshold": 0.9, "miss_rate": 0.1, "fa_per_hour": 0.0},
-                                                  "compressed": {"threshold": None, "miss_rate": None, "fa_per_hour": None}}}
+              "max_fa_per_hour": 100.0, "snr_db": [5.0, 25.0], "resolved": True, "note": None,
+              "figures": {"original": {"threshold": 0.9, "miss_rate": 0.1, "fa_per_hour": 0.0},
+                          "compressed": {"threshold": None, "miss_rate": None, "fa_per_hour": None}}}
     lines = demo_stream_lines(stream)
-    assert lines[0].startswith("streams (not judged): keywords yes, no, 50 occurrences, 0.25 h")
-    assert "one false accept = 4.0 per hour" in lines[0]
+    assert lines[0].startswith("streams (not judged): keywords yes, no at 5-25 dB SNR, 50 occurrences, 0.25 h")
+    assert "one false accept = 4.0 per hour" in lines[0] and lines[0].endswith("operating points chosen on validation:")
     assert lines[1] == "  original: miss rate 0.100 at threshold 0.9 (0.0 FA/h)"
     assert lines[2] == "  compressed: no threshold meets the budget"
+    unresolved = demo_stream_lines({**stream, "max_fa_per_hour": 1.0, "resolved": False,
+                                    "note": "0.25 h of negative audio (one false accept = 4 per hour) cannot resolve "
+                                            "1 FA/h; it needs 5 h"})
+    assert len(unresolved) == 2 and unresolved[1].endswith("cannot resolve 1 FA/h; it needs 5 h: no miss rate is shown")
     assert demo_stream_lines(None) == []

@@ -40,7 +40,7 @@ def test_files_add_up_to_the_hours_and_hashes_are_recorded(made):
     assert total == pytest.approx(36.0, abs=0.01) and manifest["seconds"] == pytest.approx(total)
     assert [f["seconds"] for f in files] == pytest.approx([15.0, 15.0, 6.0])
     assert manifest["excluded_words"] == sorted(V2_12)
-    assert manifest["config"]["hours"] == 0.01 and manifest["config"]["version"] == 1
+    assert manifest["config"]["hours"] == 0.01 and manifest["config"]["version"] == 2
     assert not [p for p in made.iterdir() if p.name.startswith(".tmp")]
 
 
@@ -135,9 +135,10 @@ def test_excluding_almost_everything_is_an_error():
 @pytest.mark.parametrize("bad", [
     dict(hours=0), dict(hours=-1), dict(hours=float("nan")), dict(hours=float("inf")), dict(rate=100),
     dict(rate=16000.5), dict(seed=-1), dict(voices=()), dict(words_per_minute=(300, 200)),
-    dict(pitch=(0, 120)), dict(noise_db=(-30, -50)), dict(noise_db=(-50, float("nan"))), dict(noise_db=(-40, 5)),
+    dict(pitch=(0, 120)), dict(snr_db=(30, 5)), dict(snr_db=(5, float("nan"))), dict(noise_db=5.0), dict(noise_db=float("nan")),
+    dict(colours=("purple",)), dict(version=1),
     dict(sentence_words=(0, 5)), dict(sentence_words=(2.5, 5)), dict(pause_seconds=(-1, 1)),
-    dict(file_minutes=0), dict(version=0), dict(excluded_words=(3,)), dict(speech_db=(-10,)),
+    dict(file_minutes=0), dict(version=0), dict(excluded_words=(3,)), dict(snr_db=(-10,)),
 ])
 def test_bad_config_is_a_one_line_error(bad):
     with pytest.raises(SpcError) as err:
@@ -153,8 +154,8 @@ def test_unknown_voice_fails_before_synthesis(tmp_path):
 
 
 def test_config_lists_become_tuples():
-    c = NegativesConfig(voices=["en-us"], noise_db=[-40, -30], excluded_words="yes")
-    assert c.voices == ("en-us",) and c.noise_db == (-40, -30) and c.excluded_words == ("yes",)
+    c = NegativesConfig(voices=["en-us"], snr_db=[5, 25], excluded_words="yes")
+    assert c.voices == ("en-us",) and c.snr_db == (5, 25) and c.excluded_words == ("yes",)
 
 
 def test_read_negatives_reads_a_folder_recursively(tmp_path):
@@ -196,3 +197,16 @@ def test_fa_resolution():
     for bad in (0, -1, float("nan")):
         with pytest.raises(SpcError):
             fa_resolution(bad)
+
+
+def test_a_cached_file_with_other_bytes_of_the_same_size_is_made_again(tmp_path):
+    """Issue 39: a zeroed negatives_000.wav of the right size was reused and false accepts measured on silence."""
+    dest = make_negative_audio(tmp_path / "n", NegativesConfig(hours=0.002), show_progress=False)
+    wav = dest / "negatives_000.wav"
+    good = wav.read_bytes()
+    wav.write_bytes(good[:44] + bytes(len(good) - 44))  # the header kept, the samples zeroed
+    make_negative_audio(dest, NegativesConfig(hours=0.002), show_progress=False)
+    remade = wav.read_bytes()
+    assert remade != good[:44] + bytes(len(good) - 44) and any(remade[44:])
+    manifest = json.loads((dest / "negatives.json").read_text())
+    assert manifest["files"][0]["sha256"] == sha256_file(wav)

@@ -1,5 +1,6 @@
-"""spc stream-eval: hand-counted misses, false accepts per hour and latency; recordings with planted tones
-scored end to end; the same detections as the live spotter; the CLI's lines and its user errors."""
+"""spc stream-eval: planted tones at a stated SNR scored end to end; the operating point carried by the artifact or
+chosen on validation and said; every occurrence and false accept kept with its source; the CLI's lines and its
+user errors; clips at the SNR they record, measured independently."""
 
 from __future__ import annotations
 
@@ -11,56 +12,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "kws_app"))
 from beeper import RATE, TONE_AMPLITUDE, TONE_SECONDS, make_beeper  # noqa: E402
 
+from spc.cli import cli  # noqa: E402
 from spc.errors import SpcError  # noqa: E402
-from spc.runtime import Detection, KeywordSpotter, StreamingSpotter  # noqa: E402
-from spc.streaming.evaluation import (PlacedClip, StreamEvalConfig, Tally, build_recordings, choose_threshold,  # noqa: E402
-                                decide, negative_seconds, split_classes, stream_figures, stream_posteriors,
-                                tally_recording, threshold_row)
+from spc.streaming.evaluation import StreamEvalConfig, evaluate_streams, split_classes  # noqa: E402
+from spc.streaming.mixing import active_rms  # noqa: E402
+from spc.streaming.operating_point import OperatingPoint  # noqa: E402
+from spc.streaming.streams import build_streams  # noqa: E402
+
+#: loud tones (the beeper is an energy detector), no espeak-ng hours (it fires on loud speech), a budget the few
+#: minutes of clip streams resolve
+CONFIG = StreamEvalConfig(hop_seconds=0.05, snr_db=(40.0, 40.0), recording_seconds=20.0, gap_seconds=(0.5, 2.0),
+                          negatives_hours=0.0, validation_negatives_hours=0.0, max_fa_per_hour=1000.0, bootstrap=50,
+                          live_seconds=5.0)
 
 
-def kw(label, a, b):
-    return PlacedClip(0, label, True, a, b, f"{label}.wav")
-
-
-def det(end_s, label):
-    return Detection(end_s - 0.5, label, 0.99, end_s)
-
-
-def test_counts_and_fa_per_hour_match_a_hand_count():
-    keywords = [kw("yes", 10.0, 10.5), kw("no", 20.0, 20.6), kw("yes", 20.8, 21.2), kw("no", 60.0, 60.5)]
-    found = [det(10.6, "yes"),   # hit, latency 0.1
-             det(11.0, "yes"),   # the same keyword again: duplicate
-             det(20.7, "no"),    # hit (the 'yes' at 20.8 has not started)
-             det(20.9, "stop"),  # overlaps both, neither label: substitution
-             det(21.3, "yes"),   # hit on the second 'yes', latency 0.1
-             det(30.0, "yes"),   # nothing near: false accept
-             det(50.0, "no")]    # false accept; the 'no' at 60 is missed
-    tally = Tally()
-    tally_recording(found, keywords, 1.0, tally)
-    assert (tally.keywords, tally.hits, tally.false_accepts, tally.duplicates, tally.substitutions) == (4, 3, 2, 1, 1)
-    assert tally.latencies == pytest.approx([0.1, 0.1, 0.1])
-    # window ends run from 1 s to 100 s (99 s); keyword zones (a, b + 1): (10, 11.5), (20, 22.2) merged, (60, 61.5)
-    negative = negative_seconds(keywords, 100.0, 1.0)
-    assert negative == pytest.approx(99.0 - 1.5 - 2.2 - 1.5)
-    row = threshold_row(0.9, tally, negative / 3600)
-    assert row["misses"] == 1 and row["miss_rate"] == pytest.approx(0.25)
-    assert row["fa_per_hour"] == pytest.approx(2 * 3600 / 93.8)
-    assert row["latency_median_s"] == pytest.approx(0.1) and row["latency_p90_s"] == pytest.approx(0.1)
-
-
-def test_threshold_choice_and_class_split():
-    rows = [{"threshold": t, "miss_rate": m, "fa_per_hour": f} for t, m, f in
-            ((0.5, 0.0, 12.0), (0.7, 0.05, 0.9), (0.8, 0.05, 0.0), (0.9, 0.2, 0.0))]
-    assert choose_threshold(rows, 1.0)["threshold"] == 0.8
-    assert choose_threshold(rows, 20.0)["threshold"] == 0.5
-    assert choose_threshold(rows[:1], 1.0) is None
+def test_class_split():
     assert split_classes(["_silence_", "_unknown_", "yes", "no"], None) == (["yes", "no"], ["_silence_", "_unknown_"])
     assert split_classes(list("0123"), ("0", "1")) == (["0", "1"], ["2", "3"])
-    with pytest.raises(SpcError, match="name the keywords with --keywords"):
+    with pytest.raises(SpcError, match="no keyword among the classes"):
+        split_classes(["_silence_", "_unknown_"], None)
+    with pytest.raises(SpcError, match="every class .* is a keyword"):
         split_classes(list("0123"), None)
     with pytest.raises(SpcError, match=r"keywords \['7'\] are not classes"):
         split_classes(list("0123"), ("7",))
@@ -68,11 +44,11 @@ def test_threshold_choice_and_class_split():
 
 @pytest.fixture(scope="module")
 def tones(tmp_path_factory):
-    """(beeper artifact, data folder): test clips of 'beep' (the 0.3 s tone) and '_silence_' (noise)."""
+    """(beeper artifact, data folder): validation and test clips of 'beep' (the 0.3 s tone) and '_silence_'."""
     root = tmp_path_factory.mktemp("stream")
     rng = np.random.default_rng(0)
     t = np.arange(int(TONE_SECONDS * RATE)) / RATE
-    for split, n in (("train", 2), ("validation", 2), ("test", 12)):
+    for split, n in (("train", 2), ("validation", 12), ("test", 12)):
         for k in range(n):
             folder = root / "data" / split
             (folder / "beep").mkdir(parents=True, exist_ok=True)
@@ -83,53 +59,96 @@ def tones(tmp_path_factory):
     return make_beeper(root / "beeper.onnx"), root / "data"
 
 
-CONFIG = StreamEvalConfig(hop_seconds=0.05, smooth=1, thresholds=(0.5, 0.9), recording_seconds=20.0, gap_seconds=(0.5, 2.0))
-
-
-def test_planted_tones_are_all_found_with_no_false_accept(tones, tmp_path):
+def test_planted_tones_are_all_found_at_a_point_chosen_on_validation(tones, tmp_path):
     artifact, data = tones
-    s = stream_figures(artifact, data, tmp_path / "out", config=CONFIG)
-    assert s["keywords"] == ["beep"] and s["negatives"] == ["_silence_"]
-    assert s["audio"]["keyword_clips"] == 12 and s["audio"]["non_keyword_clips"] == 12 and s["audio"]["recordings"] >= 2
+    s = evaluate_streams(artifact, data, tmp_path / "out", config=CONFIG, show_progress=False)
+    assert s["keywords"] == ["beep"] and s["non_keywords"] == ["_silence_"]
+    assert s["audio"]["keyword_clips"] == 12 and s["audio"]["non_keyword_clips"] == 12
     r = s["results"]["beeper.onnx"]
-    for row in r["thresholds"]:
-        assert (row["misses"], row["false_accepts"], row["substitutions"]) == (0, 0, 0)
-        assert -0.02 <= row["latency_median_s"] <= 0.05 and row["latency_p90_s"] <= 0.05  # within one hop
-    assert r["chosen"]["threshold"] == 0.9 and 0 < r["negative_hours"] < s["audio"]["total_hours"]
-    assert r["real_time_factor"] > 0 and r["windows"] > 0
+    assert r["operating_point_source"].startswith("chosen here on the validation streams")
+    point = OperatingPoint.from_dict(r["operating_point"])
+    assert point.chosen and point.max_fa_per_hour == 1000.0 and point.miss_rate == 0.0
+    at = r["test"]["at_point"]
+    assert (at["misses"], at["false_accepts"], at["substitutions"]) == (0, 0, 0) and at["resolved"]
+    assert -0.02 <= at["latency_median_s"] <= 0.05  # within one hop of the tone's end
+    assert at["one_false_accept_per_hour"] == pytest.approx(1 / at["negative_hours"])
+    assert len(r["test"]["occurrences"]) == 12 and all(o["hit"] and o["snr_db"] == 40.0 for o in r["test"]["occurrences"])
+    assert r["test"]["snr_bands"][-1]["keywords"] == 12 and r["oracle"]["miss_rate"] == 0.0
+    assert r["scoring"]["windows"] > 0 and r["scoring"]["live_real_time_factor"] > 0
     manifest = json.loads((tmp_path / "out" / "recordings.json").read_text())
-    assert len(manifest["clips"]) == 24 and {c["label"] for c in manifest["clips"]} == {"beep", "_silence_"}
     beep = next(c for c in manifest["clips"] if c["keyword"])
     assert beep["end_s"] - beep["start_s"] == pytest.approx(TONE_SECONDS, abs=2e-4)
     assert (tmp_path / "out" / "det.png").stat().st_size > 0
-    assert json.loads((tmp_path / "out" / "stream_eval.json").read_text())["results"]["beeper.onnx"]["chosen"]
+    again = evaluate_streams(artifact, data, tmp_path / "out", config=CONFIG, show_progress=False)
+    assert again["results"]["beeper.onnx"]["scoring"]["cached"]  # scored once, read back
+    assert again["results"]["beeper.onnx"]["test"]["at_point"] == {**at, **{k: again["results"]["beeper.onnx"]["test"]
+                                                                          ["at_point"][k] for k in ("miss_rate_ci",
+                                                                                                    "fa_per_hour_ci")}}
 
 
-def test_the_evaluation_decides_exactly_as_the_live_spotter(tones):
-    artifact, _ = tones
-    rng = np.random.default_rng(1)
-    audio = np.zeros((4, RATE), np.float32)
-    audio[:2, :4800] = TONE_AMPLITUDE * np.sin(2 * np.pi * 1000 * np.arange(4800) / RATE) + 0.01
-    audio[2:] = 0.01 * rng.standard_normal((2, RATE))
-    rec = build_recordings(audio, ["beep", "beep", "_silence_", "_silence_"], list("abcd"), ["beep"], RATE, RATE, CONFIG)
-    with KeywordSpotter(artifact) as sp:
-        live = StreamingSpotter(sp, 0.05, 3, 0.8)
-        posts, _ = stream_posteriors(live, rec.audio[0], 1600)
-        offline = decide(live, posts, 0.8)
-        live.reset()
-        assert len(offline) == 2 and live.push(rec.audio[0]) == offline
-
-
-def test_cli_prints_the_table_and_refuses_bad_input(tones, tmp_path):
-    from click.testing import CliRunner
-
-    from spc.cli import cli
+def test_a_carried_operating_point_is_used_and_said(tones, tmp_path):
+    from spc.engines.artifact_manifest import read_manifest, write_manifest
 
     artifact, data = tones
-    args = ["stream-eval", str(artifact), "--data", str(data), "--hop", "0.05", "--smooth", "1", "--thresholds", "0.5,0.9"]
+    carried = tmp_path / "carried.onnx"
+    carried.write_bytes(Path(artifact).read_bytes())
+    m = read_manifest(artifact)
+    point = OperatingPoint(threshold=0.5, smooth=1, refractory_seconds=0.5, hop_seconds=0.05, max_fa_per_hour=9.0,
+                           fa_per_hour=1.0, miss_rate=0.0, negative_hours=1.0, keywords=10, chosen_on="elsewhere")
+    write_manifest(carried, {**m, "operating_point": point.as_dict()})
+    s = evaluate_streams(carried, data, tmp_path / "out", config=CONFIG, show_progress=False)
+    r = s["results"]["carried.onnx"]
+    assert r["operating_point_source"] == "carried by the artifact" and r["operating_point"] == point.as_dict()
+    assert r["test"]["at_point"]["threshold"] == 0.5 and r["test"]["at_point"]["smooth"] == 1
+    assert not (tmp_path / "out" / "negatives-validation").exists()  # no validation streams were needed
+
+
+def test_user_negatives_add_hours_and_a_false_accept_names_its_file_and_offset(tones, tmp_path):
+    artifact, data = tones
+    rng = np.random.default_rng(5)
+    neg = tmp_path / "kitchen"
+    neg.mkdir()
+    t = np.arange(int(TONE_SECONDS * RATE)) / RATE
+    x = (0.01 * rng.standard_normal(40 * RATE)).astype(np.float32)
+    x[10 * RATE : 10 * RATE + len(t)] += (TONE_AMPLITUDE * 3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    sf.write(str(neg / "k.wav"), x, RATE, subtype="FLOAT")
+    a = evaluate_streams(artifact, data, tmp_path / "a", config=CONFIG, show_progress=False)["results"]["beeper.onnx"]
+    b = evaluate_streams(artifact, data, tmp_path / "b", config=CONFIG, negatives_dir=neg,
+                         show_progress=False)["results"]["beeper.onnx"]
+    ha, hb = a["test"]["at_point"]["negative_hours"], b["test"]["at_point"]["negative_hours"]
+    assert hb == pytest.approx(ha + (40 - 2) / 3600, abs=1e-6)  # two 20 s pieces, windows end from 1 s into each
+    assert b["test"]["at_point"]["false_accepts"] == a["test"]["at_point"]["false_accepts"] + 1
+    fa = b["test"]["false_accepts"][-1]
+    assert fa["source_kind"] == "user" and fa["source"].startswith(str(neg / "k.wav") + "@")
+    offset = float(fa["source"].rsplit("@", 1)[1].rstrip("s"))
+    assert 9.0 <= offset <= 10.0  # the window [offset, offset + 1 s] that fired holds the tone planted at 10 s
+    assert b["test"]["top_sources"][0]["source"] == str(neg / "k.wav")
+    assert b["test"]["per_source"]["user"]["false_accepts"] == 1
+
+
+def test_artifacts_with_other_classes_are_refused_not_scored_as_deaf(tones, tmp_path):
+    from spc.engines.artifact_manifest import read_manifest, write_manifest
+
+    artifact, data = tones
+    other = tmp_path / "other.onnx"
+    other.write_bytes(Path(artifact).read_bytes())
+    write_manifest(other, {**read_manifest(artifact), "labels": ["_silence_", "bleep"]})
+    with pytest.raises(SpcError, match="need the same classes"):
+        evaluate_streams({"a": artifact, "b": other}, data, tmp_path / "o", config=CONFIG, show_progress=False)
+
+
+def test_cli_prints_the_point_and_the_figures_and_refuses_bad_input(tones, tmp_path):
+    artifact, data = tones
+    args = ["stream-eval", str(artifact), "--data", str(data), "--hop", "0.05", "--snr-db", "40,40",
+            "--negatives-hours", "0", "--validation-negatives-hours", "0", "--max-fa-per-hour", "1000",
+            "--bootstrap", "20"]
     r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
-    assert "threshold 0.9 meets 1 FA/h: miss rate 0.000" in r.output and "h of negative audio" in r.output
+    assert "operating point chosen here on the validation streams (the artifact carries none)" in r.output
+    assert "at the carried point: miss rate 0.000" in r.output and "one false accept = " in r.output
+    unresolved = CliRunner().invoke(cli, args[:-4] + ["--max-fa-per-hour", "1", "--out", str(tmp_path / "u")])
+    assert unresolved.exit_code == 0 and "cannot resolve 1 FA/h" in unresolved.output
+    assert "miss rate not shown (unresolved)" in unresolved.output
     (tmp_path / "f").write_text("x")
     r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "f")])
     assert r.exit_code == 1 and "is a file, not a folder" in r.output
@@ -137,36 +156,33 @@ def test_cli_prints_the_table_and_refuses_bad_input(tones, tmp_path):
     assert r.exit_code == 1 and "keywords ['yes'] are not classes" in r.output
     r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "o3"), "--gap", "2"])
     assert r.exit_code == 1 and "gaps must be 0 <= min <= max" in r.output
+    r = CliRunner().invoke(cli, args + ["--out", str(data / "test" / "stream")])
+    assert r.exit_code == 1 and "sits inside the data folder" in r.output and not (data / "test" / "stream").exists()
+    r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "o4"), "--smooth-choices", "1000000000"])
+    assert r.exit_code == 1 and "smoothing choices must be whole numbers of windows in [1, 1000]" in r.output
 
 
-def test_cli_adds_a_folder_of_negative_recordings_and_says_so(tones, tmp_path):
-    """--negatives DIR: the user's own long recordings add negative hours (and a false accept shows per hour)."""
-    from click.testing import CliRunner
-
-    from spc.cli import cli
-
-    artifact, data = tones
-    rng = np.random.default_rng(5)
-    neg = tmp_path / "kitchen"
-    neg.mkdir()
-    t = np.arange(int(TONE_SECONDS * RATE)) / RATE
-    x = (0.01 * rng.standard_normal(40 * RATE)).astype(np.float32)
-    x[20 * RATE : 20 * RATE + len(t)] += (TONE_AMPLITUDE * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # fires once
-    sf.write(str(neg / "k.wav"), x, RATE, subtype="FLOAT")
-    args = ["stream-eval", str(artifact), "--data", str(data), "--hop", "0.05", "--smooth", "1", "--thresholds", "0.5,0.9"]
-    plain = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "a")])
-    more = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "b"), "--negatives", str(neg)])
-    assert plain.exit_code == 0 and more.exit_code == 0, more.output
-    a = json.loads((tmp_path / "a" / "stream_eval.json").read_text())
-    b = json.loads((tmp_path / "b" / "stream_eval.json").read_text())
-    ra, rb = a["results"]["beeper.onnx"], b["results"]["beeper.onnx"]
-    assert rb["negative_hours"] == pytest.approx(ra["negative_hours"] + (40 - 1) / 3600, abs=1e-6)
-    assert [r["false_accepts"] for r in rb["thresholds"]] == [r["false_accepts"] + 1 for r in ra["thresholds"]]
-    assert b["audio"]["negative_audio_hours"] == pytest.approx(40 / 3600) and b["audio"]["negative_audio"] == str(neg)
-    assert "of which 0.01 h negative audio" in more.output and "one false accept = " in more.output
-    assert "hits" not in rb  # per-occurrence flags stay out of the JSON
-    bad = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "c"), "--negatives", str(tmp_path / "none")])
-    assert bad.exit_code == 1 and "does not exist" in bad.output and not (tmp_path / "c" / "stream_eval.json").exists()
+def test_clips_are_placed_at_the_snr_they_record():
+    """The active-speech level of each placed clip, measured on the mixed stream minus its noise, over the noise RMS."""
+    rng = np.random.default_rng(3)
+    levels = [0.003, 0.03, 0.3]  # three 'speakers' 20 dB apart
+    audio = np.zeros((6, RATE), np.float32)
+    for k in range(6):
+        audio[k, 2000:10000] = levels[k % 3] * rng.standard_normal(8000)
+    labels = ["beep", "beep", "beep", "_unknown_", "_unknown_", "_unknown_"]
+    cfg = replace(CONFIG, snr_db=(5.0, 25.0), colours=("white",), recording_seconds=600.0)
+    s = build_streams("test", audio, labels, [f"c{i}.wav" for i in range(6)], ["beep"], RATE, RATE, cfg)
+    noise_rms = 10 ** (cfg.noise_db / 20)
+    x = s.recordings[0].audio
+    for c in s.clips:
+        a, b = int(round(c.start_s * RATE)), int(round(c.end_s * RATE))
+        clean = audio[int(c.path[1:].removesuffix(".wav"))][2000:10000]
+        gain = np.dot(x[a:b], clean) / np.dot(clean, clean)  # the clip's share of the mixture (noise is independent)
+        snr = 20 * np.log10(gain * active_rms(clean, RATE) / noise_rms)
+        assert snr == pytest.approx(c.snr_db, abs=0.3), c
+        assert 5.0 <= c.snr_db <= 25.0
+    with pytest.raises(SpcError, match="SNR range"):
+        replace(CONFIG, snr_db=(30.0, 5.0))
 
 
 def test_a_clip_limit_builds_the_streams_from_a_class_balanced_seeded_sample():
@@ -175,13 +191,29 @@ def test_a_clip_limit_builds_the_streams_from_a_class_balanced_seeded_sample():
     labels = ["beep"] * 30 + ["_silence_"] * 6 + ["_unknown_"] * 4
     audio = np.full((len(labels), RATE // 4), 0.1, np.float32)
     paths = [f"c{i}" for i in range(len(labels))]
-    every = build_recordings(audio, labels, paths, ["beep"], RATE, RATE, CONFIG)
-    some = build_recordings(audio, labels, paths, ["beep"], RATE, RATE, replace(CONFIG, max_clips=12))
+    every = build_streams("test", audio, labels, paths, ["beep"], RATE, RATE, CONFIG)
+    some = build_streams("test", audio, labels, paths, ["beep"], RATE, RATE, replace(CONFIG, max_clips=12))
     assert len(every.clips) == 40 and len(some.clips) == 12
     used = {c.path: c.label for c in some.clips}
     assert sorted(used.values()).count("beep") == 4 and list(used.values()).count("_unknown_") == 4  # 4 per class
-    again = build_recordings(audio, labels, paths, ["beep"], RATE, RATE, replace(CONFIG, max_clips=12))
-    assert [c.path for c in again.clips] == [c.path for c in some.clips]  # seeded
+    again = build_streams("test", audio, labels, paths, ["beep"], RATE, RATE, replace(CONFIG, max_clips=12))
+    assert [c.path for c in again.clips] == [c.path for c in some.clips] and again.fingerprint == some.fingerprint
     assert sorted(balanced_indices(labels, 12, seed=CONFIG.seed)) == sorted(int(s[1:]) for s in used)
     with pytest.raises(SpcError, match="at least 1"):
         replace(CONFIG, max_clips=0)
+
+
+@pytest.mark.parametrize("colour, slope", [("white", 0.0), ("pink", -1.0), ("brown", -2.0)])
+def test_noise_colours_have_their_spectral_slope(colour, slope):
+    """Power against frequency on log-log axes, fitted between 100 Hz and 4 kHz: 0, -1 and -2 (independently of how
+    the noise is made)."""
+    from spc.streaming.mixing import coloured_noise
+
+    x = coloured_noise(4096 * 80, colour, np.random.default_rng(0)).astype(np.float64)
+    assert np.sqrt(np.mean(x**2)) == pytest.approx(1.0, rel=1e-6)
+    seg = x.reshape(-1, 4096)
+    power = (np.abs(np.fft.rfft(seg * np.hanning(4096), axis=1)) ** 2).mean(0)
+    freq = np.fft.rfftfreq(4096, 1 / RATE)
+    band = (freq > 100) & (freq < 4000)
+    fitted = np.polyfit(np.log10(freq[band]), np.log10(power[band]), 1)[0]
+    assert fitted == pytest.approx(slope, abs=0.1)

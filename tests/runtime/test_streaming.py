@@ -50,8 +50,8 @@ def test_silence_and_noise_give_no_detection(spotter):
     rng = np.random.default_rng(3)
     for rec in (np.zeros(6 * RATE, np.float32), (0.05 * rng.standard_normal(6 * RATE)).astype(np.float32),
                 (0.1 * np.sin(2 * np.pi * 300 * np.arange(6 * RATE) / RATE)).astype(np.float32)):
-        assert push_all(StreamingSpotter(spotter, HOP, 3, 0.9), rec, 1600) == []
-        assert spotter.stream(rec, HOP, 3, 0.9) == []
+        assert push_all(StreamingSpotter(spotter, hop_seconds=HOP, smooth=3, threshold=0.9), rec, 1600) == []
+        assert spotter.stream(rec, hop_seconds=HOP, smooth=3, threshold=0.9) == []
 
 
 @pytest.mark.parametrize("chunk", [1, 160, RATE])
@@ -65,13 +65,13 @@ def test_any_chunk_size_gives_the_offline_detections(spotter, chunk):
 
 def test_a_stream_shorter_than_a_clip_is_padded_like_offline(spotter):
     rec = beeps(0.5, [0.1])
-    live = StreamingSpotter(spotter, HOP, 1, 0.5)
+    live = StreamingSpotter(spotter, hop_seconds=HOP, smooth=1, threshold=0.5)
     assert live.push(rec) == []
-    assert live.flush() == spotter.stream(rec, HOP, 1, 0.5)
+    assert live.flush() == spotter.stream(rec, hop_seconds=HOP, smooth=1, threshold=0.5)
 
 
 def test_memory_is_one_clip_and_reset_restarts_time(spotter):
-    live = StreamingSpotter(spotter, HOP, 1, 0.9)
+    live = StreamingSpotter(spotter, hop_seconds=HOP, smooth=1, threshold=0.9)
     first = push_all(live, beeps(10.0, [3.0]), 4000)
     assert live.ring.buf.shape == (RATE,) and live.ring.total == 10 * RATE
     live.reset()
@@ -102,6 +102,8 @@ def test_windows_completed_by_one_push_are_one_batch_up_to_max_batch(spotter, tm
 
 
 def test_bad_settings_are_one_user_error(spotter):
-    for kw in ({"hop_seconds": 0}, {"smooth": 0}, {"threshold": 1.5}, {"refractory_seconds": -1}):
-        with pytest.raises(SpcError, match="stream needs"):
+    for kw, what in (({"hop_seconds": 0}, "hop"), ({"smooth": 0}, "smoothing"), ({"threshold": 1.5}, "threshold"),
+                     ({"refractory_seconds": -1}, "refractory"), ({"smooth": 10**9}, "smoothing"),
+                     ({"threshold": 0.0}, "threshold")):
+        with pytest.raises(SpcError, match=f"stream settings: operating point: {what}"):
             StreamingSpotter(spotter, **kw)

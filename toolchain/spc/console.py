@@ -194,9 +194,9 @@ def compress_table(report: dict) -> Table:
 
 def detector_text(judged: dict | None) -> str:
     """A candidate's detector retention on validation with its interval, and its miss rate at the budget."""
-    if not judged or judged.get("retention") is None:
+    if not judged or not judged.get("judged") or judged.get("retention") is None:
         return "-"
-    miss = judged.get("miss_rate")
+    miss = (judged.get("validation") or {}).get("miss_rate")
     return retention_text(judged["retention"], judged.get("retention_ci")) + (f" (miss {miss:.3f})" if miss is not None else "")
 
 

@@ -6,13 +6,14 @@ length).
 
     spotter = KeywordSpotter("model.onnx")
     spotter.classify(clip)                       # [("yes", 0.97), ("no", 0.01), ...]
-    for d in spotter.stream(recording, hop_seconds=0.1, threshold=0.8):
+    for d in spotter.stream(recording):          # at the artifact's operating point (spc compress chose it)
         print(d.time_s, d.label, d.score)
+    spotter.stream(recording, threshold=0.9)     # one setting changed by hand
 
 Live audio goes through ``StreamingSpotter``, which ``KeywordSpotter.stream`` also uses, so the offline and
 the live detections come from one implementation:
 
-    live = StreamingSpotter("model.onnx", hop_seconds=0.1, threshold=0.8)
+    live = StreamingSpotter("model.onnx")        # the operating point the artifact carries (else spc's defaults)
     for chunk in sound_card_chunks:              # any chunk size, e.g. 10-100 ms
         for d in live.push(chunk):
             print(d.label, d.end_s, d.compute_s)
@@ -39,6 +40,7 @@ import numpy as np
 from .audio import fix_length
 from .engines.loader import open_runner
 from .errors import SpcError
+from .streaming.operating_point import DEFAULT, OperatingPoint, from_manifest
 
 NON_KEYWORDS = ("_silence_", "_unknown_")
 
@@ -46,20 +48,6 @@ NON_KEYWORDS = ("_silence_", "_unknown_")
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-@dataclass(frozen=True)
-class StreamSettings:
-    """How a live spotter decides, stated once: the runtime, ``spc run --stream``, ``spc stream-eval`` and
-    compress's detectors all take their defaults from here."""
-
-    hop_seconds: float = 0.1  # windows start this often
-    smooth: int = 3  # posteriors averaged over this many windows
-    threshold: float = 0.8  # a keyword is detected where its smoothed posterior reaches this
-    refractory_seconds: float = 1.0  # at most one detection per this many seconds
-
-
-STREAM = StreamSettings()
 
 
 @dataclass(frozen=True)
@@ -79,20 +67,54 @@ class KeywordSpotter:
     def __init__(self, artifact: str | Path, threads: int = 0, batch_size: int = 8, temperature: float | None = None):
         self.runner = open_runner(artifact, threads)
         self.manifest = self.runner.manifest
+        self.path = Path(artifact)
         try:
-            self.labels: list[str] = [str(x) for x in self.manifest["labels"]]
-            self.sampling_rate: int = int(self.manifest["sampling_rate"])
-            self.clip_samples = int(round(float(self.manifest["clip_seconds"]) * self.sampling_rate))
-            #: logits are divided by this before the softmax: a student calibrated to its teacher's scores
-            #: (``spc compress`` records it in the manifest) so that a threshold means the same for both
-            self.temperature = float(self.manifest.get("temperature", 1.0) if temperature is None else temperature)
-            if not (self.temperature > 0 and np.isfinite(self.temperature)):
-                raise ValueError(f"temperature {self.temperature}")
+            self.labels: list[str] = _labels(self.manifest)
+            self.sampling_rate: int = _whole(self.manifest["sampling_rate"], "sampling_rate", 1000, 384000)
+            clip_seconds = float(self.manifest["clip_seconds"])
+            if not (np.isfinite(clip_seconds) and 0 < clip_seconds <= 60):
+                raise ValueError(f"clip_seconds {self.manifest['clip_seconds']!r}")
+            self.clip_samples = int(round(clip_seconds * self.sampling_rate))
+            carried = from_manifest(self.manifest, str(artifact))
+            #: the operating point the artifact carries (``spc compress`` chose it on validation streams), or None
+            self.operating_point: OperatingPoint | None = carried
+            legacy = self.manifest.get("temperature", 1.0)  # written by spc before operating points
+            #: logits are divided by this before the softmax (the operating point's, where the artifact has one)
+            self.temperature = float(temperature if temperature is not None else
+                                     carried.temperature if carried is not None else legacy)
+            if not (np.isfinite(self.temperature) and 1e-3 <= self.temperature <= 1e3):
+                raise ValueError(f"temperature {self.temperature!r}")
+        except SpcError:
+            self.runner.close()
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             self.runner.close()
             raise SpcError(f"the manifest of {artifact} is damaged (labels, sampling_rate, clip_seconds, temperature: "
                            f"bad or missing {exc}); export or build it again") from None
         self.batch_size = batch_size
+
+    def point(self, point: OperatingPoint | None = None, **overrides) -> tuple[OperatingPoint, str]:
+        """(the operating point a stream runs at, where it comes from): ``point`` where given, else the artifact's,
+        else spc's defaults; then any setting in ``overrides`` (hop_seconds, smooth, threshold, refractory_seconds)
+        changed by hand."""
+        if point is not None:
+            base, source = point, "given"
+        elif self.operating_point is not None:
+            base, source = self.operating_point, "the artifact's"
+        else:
+            base, source = replace(DEFAULT, temperature=self.temperature), "spc's defaults (the artifact carries none)"
+        final = base.with_overrides(**overrides)
+        if final is not base:
+            source += ", changed by hand"
+        return final, source
+
+    def infer(self, audio: np.ndarray) -> np.ndarray:
+        """The backend's logits (N x C) for windows (N x S), checked against the manifest's classes."""
+        logits = self.runner.infer(audio)
+        if logits.ndim != 2 or logits.shape[1] != len(self.labels):
+            raise SpcError(f"the manifest of {self.path} names {len(self.labels)} classes but the model gives "
+                           f"{logits.shape[-1]} outputs: export or build it again")
+        return logits
 
     def posteriors_of(self, logits: np.ndarray) -> np.ndarray:
         """Posteriors (N x C, float64) of logits, at the artifact's calibrated temperature."""
@@ -101,7 +123,7 @@ class KeywordSpotter:
     def logits(self, audio: np.ndarray) -> np.ndarray:
         """Logits (N x C) for clips (N x S) already at the model's rate and length, in batches."""
         audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-        out = [self.runner.infer(audio[s : s + self.batch_size]) for s in range(0, len(audio), self.batch_size)]
+        out = [self.infer(audio[s : s + self.batch_size]) for s in range(0, len(audio), self.batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), np.float32)
 
     def close(self) -> None:
@@ -128,21 +150,54 @@ class KeywordSpotter:
         """The top class of each clip."""
         return [self.labels[i] for i in self.probabilities(clips).argmax(axis=1)]
 
-    def stream(self, recording: np.ndarray, hop_seconds: float = STREAM.hop_seconds, smooth: int = STREAM.smooth,
-               threshold: float = STREAM.threshold, refractory_seconds: float = STREAM.refractory_seconds,
-               ignore: tuple[str, ...] = NON_KEYWORDS) -> list[Detection]:
-        """Slide a clip-long window by ``hop_seconds``; detect where the posterior, averaged over the last
-        ``smooth`` windows, reaches ``threshold`` for a keyword; one detection per ``refractory_seconds``.
+    def stream(self, recording: np.ndarray, point: OperatingPoint | None = None, *,
+               ignore: tuple[str, ...] = NON_KEYWORDS, **overrides) -> list[Detection]:
+        """Slide a clip-long window by the hop; detect where a keyword's posterior, averaged over the last
+        ``smooth`` windows, reaches the threshold; one detection per refractory period. Runs at ``point`` (default:
+        the artifact's operating point, else spc's defaults) with any of ``overrides`` changed.
 
         The whole recording is pushed through a ``StreamingSpotter`` (the live path), then flushed."""
-        live = StreamingSpotter(self, hop_seconds, smooth, threshold, refractory_seconds, ignore=ignore)
+        live = StreamingSpotter(self, point, ignore=ignore, **overrides)
         return live.push(recording) + live.flush()
 
+    def window_posteriors(self, recording: np.ndarray, hop_seconds: float, temperature: float = 1.0,
+                          batch: int = 64) -> np.ndarray:
+        """Posteriors (K x C, float64) of every window a live spotter with this hop completes on ``recording``
+        (window k = samples [k * hop, k * hop + clip); a recording shorter than one clip: one zero-padded window),
+        scored ``batch`` windows at a time: the live path's numbers, computed at evaluation speed."""
+        x = np.asarray(recording, np.float32).reshape(-1)
+        hop = max(1, int(round(hop_seconds * self.sampling_rate)))
+        if len(x) < self.clip_samples:
+            windows = fix_length(x, self.clip_samples)[None] if len(x) else np.zeros((0, self.clip_samples), np.float32)
+            starts = range(len(windows))
+        else:
+            starts = range(0, len(x) - self.clip_samples + 1, hop)
+            windows = None
+        step = max(1, min(batch, self.runner.max_batch or batch))
+        out = []
+        for i in range(0, len(starts), step):
+            chunk = (windows[i : i + step] if windows is not None else
+                     np.stack([x[s : s + self.clip_samples] for s in starts[i : i + step]]))
+            out.append(_softmax(np.asarray(self.infer(chunk), np.float64) / temperature))
+        return np.concatenate(out) if out else np.zeros((0, len(self.labels)))
 
-def check_stream_settings(hop_seconds: float, smooth: int, threshold: float, refractory_seconds: float) -> None:
-    """One user error for settings a stream cannot run with."""
-    if not hop_seconds > 0 or smooth < 1 or not 0 < threshold <= 1 or not refractory_seconds >= 0:
-        raise SpcError("stream needs hop_seconds > 0, smooth >= 1, 0 < threshold <= 1 and refractory_seconds >= 0")
+
+def _labels(manifest: dict) -> list[str]:
+    """The class names a manifest gives (a list of distinct non-empty names), or ValueError."""
+    labels = manifest["labels"]
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, (str, int)) for x in labels):
+        raise ValueError(f"labels {labels!r} (a list of at least two class names)")
+    names = [str(x) for x in labels]
+    if len(set(names)) != len(names) or not all(n.strip() for n in names):
+        raise ValueError(f"labels {labels!r} (repeated or empty names)")
+    return names
+
+
+def _whole(value, name: str, lo: int, hi: int) -> int:
+    """A manifest's whole number in [lo, hi], or ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not lo <= value <= hi:
+        raise ValueError(f"{name} {value!r}")
+    return int(value)
 
 
 class WindowRing:
@@ -200,15 +255,16 @@ class WindowRing:
 
 
 class Decider:
-    """Smoothing, threshold and refractory period over window posteriors, one window at a time, in order."""
+    """Smoothing, threshold and refractory period over window posteriors, one window at a time, in order, at an
+    operating point (``spc.streaming.decisions`` computes the same decisions for a whole recording at once)."""
 
-    def __init__(self, labels: list[str], rate: int, clip_samples: int, hop_samples: int, smooth: int = STREAM.smooth,
-                 threshold: float = STREAM.threshold, refractory_seconds: float = STREAM.refractory_seconds,
+    def __init__(self, labels: list[str], rate: int, clip_samples: int, point: OperatingPoint = DEFAULT,
                  ignore: tuple[str, ...] = NON_KEYWORDS):
-        self.labels, self.rate, self.n, self.hop = labels, rate, clip_samples, hop_samples
-        self.smooth, self.threshold, self.refractory = smooth, threshold, refractory_seconds
+        self.labels, self.rate, self.n = labels, rate, clip_samples
+        self.hop = max(1, int(round(point.hop_seconds * rate)))
+        self.smooth, self.threshold, self.refractory = point.smooth, point.threshold, point.refractory_seconds
         self.keep = np.array([label not in ignore for label in labels])
-        self.history = np.zeros((smooth, len(labels)))
+        self.history = np.zeros((self.smooth, len(labels)))
         self.last = -np.inf
 
     def update(self, k: int, posterior: np.ndarray) -> Detection | None:
@@ -232,26 +288,27 @@ class StreamingSpotter:
     keeps a GPU engine busy when the hop is small. ``artifact`` is a path or an open ``KeywordSpotter``.
     """
 
-    def __init__(self, artifact: "str | Path | KeywordSpotter", hop_seconds: float = STREAM.hop_seconds,
-                 smooth: int = STREAM.smooth, threshold: float = STREAM.threshold,
-                 refractory_seconds: float = STREAM.refractory_seconds, *,
-                 ignore: tuple[str, ...] = NON_KEYWORDS, threads: int = 0, max_batch: int | None = None):
-        check_stream_settings(hop_seconds, smooth, threshold, refractory_seconds)
+    def __init__(self, artifact: "str | Path | KeywordSpotter", point: OperatingPoint | None = None, *,
+                 ignore: tuple[str, ...] = NON_KEYWORDS, threads: int = 0, max_batch: int | None = None, **overrides):
         self._owned = not isinstance(artifact, KeywordSpotter)
         self.spotter = KeywordSpotter(artifact, threads) if self._owned else artifact
         sp = self.spotter
-        self.hop_samples = max(1, int(round(hop_seconds * sp.sampling_rate)))
+        try:
+            #: the operating point it runs at, and where that comes from (the artifact's, given, spc's defaults)
+            self.point, self.point_source = sp.point(point, **overrides)
+        except (SpcError, TypeError) as exc:
+            self.close()
+            raise SpcError(f"stream settings: {exc}") from None
+        self.hop_samples = max(1, int(round(self.point.hop_seconds * sp.sampling_rate)))
         self.max_batch = max(1, int(max_batch or sp.runner.max_batch or sp.batch_size))
         self.ring = WindowRing(sp.clip_samples, self.hop_samples)
-        self._settings = (smooth, threshold, refractory_seconds, tuple(ignore))
+        self.ignore = tuple(ignore)
         self.decider = self.new_decider()
 
-    def new_decider(self, threshold: float | None = None) -> Decider:
-        """A fresh decision state with this spotter's settings (``threshold`` overridden if given)."""
-        smooth, thr, refractory, ignore = self._settings
+    def new_decider(self) -> Decider:
+        """A fresh decision state at this spotter's operating point."""
         sp = self.spotter
-        return Decider(sp.labels, sp.sampling_rate, sp.clip_samples, self.hop_samples, smooth,
-                       thr if threshold is None else threshold, refractory, ignore)
+        return Decider(sp.labels, sp.sampling_rate, sp.clip_samples, self.point, self.ignore)
 
     @property
     def labels(self) -> list[str]:
@@ -275,7 +332,8 @@ class StreamingSpotter:
             yield from self._score(batch)
 
     def _score(self, batch: list[tuple[int, np.ndarray]]):
-        post = self.spotter.posteriors_of(self.spotter.runner.infer(np.stack([w for _, w in batch])))
+        logits = np.asarray(self.spotter.infer(np.stack([w for _, w in batch])), np.float64)
+        post = _softmax(logits / self.point.temperature)
         yield from ((k, p) for (k, _), p in zip(batch, post))
 
     def push(self, chunk: np.ndarray) -> list[Detection]:

@@ -11,9 +11,8 @@ from rich.markup import escape
 from ..console import shown_path, stdout
 from ..errors import SpcError
 from ..fileio import check_output_file
-from ..runtime import STREAM
 from .group import cli, print_lines
-from .options import (BENCH_CFG, BUILD_CFG, CSV, HOP, POSITIVE, QUANTIZE_CFG, RUNS, THREADS, WARMUP, Finite, cfg_option,
+from .options import (BENCH_CFG, BUILD_CFG, CSV, HOP, POSITIVE, QUANTIZE_CFG, RUNS, SMOOTH, THREADS, WARMUP, Finite, cfg_option,
                       config_file_option, data_config, data_flags, make_config)
 
 
@@ -130,46 +129,55 @@ def build(ctx, onnx_path, target_name, out_path, config_file, **_):
 @click.option("--top", default=3, show_default=True, type=POSITIVE, help="Classes to show for a clip.")
 @click.option("--stream/--clip", "as_stream", default=None,
               help="Detect keywords along the recording (default: when it is longer than 1.5 clips).")
-@click.option("--hop", default=STREAM.hop_seconds, show_default=True, type=HOP,
-              help="Stream: window hop in seconds.")
-@click.option("--smooth", default=STREAM.smooth, show_default=True, type=POSITIVE, help="Stream: posteriors averaged over this many windows.")
-@click.option("--threshold", default=STREAM.threshold, show_default=True, type=Finite(0, 1),
-              help="Stream: detection threshold on the smoothed posterior.")
+@click.option("--hop", type=HOP, help="Stream: window hop in seconds (default: the artifact's operating point).")
+@click.option("--smooth", type=SMOOTH, help="Stream: posteriors averaged over this many windows (default: the artifact's).")
+@click.option("--threshold", type=Finite(0, 1, min_open=True),
+              help="Stream: detection threshold on the smoothed posterior (default: the artifact's).")
+@click.option("--refractory", type=Finite(0, 3600), help="Stream: seconds between detections (default: the artifact's).")
 @click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
-def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, threads):
+def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, refractory, threads):
     """Classify AUDIO_PATH with an exported model or engine, or detect keywords along a recording.
+
+    A stream runs at the operating point the artifact carries (spc compress chose it on validation streams at
+    your false-accept budget); an option given changes that one setting, and the output says which point is in
+    force. An artifact without one runs at spc's defaults, and says so.
 
     \b
     Examples:
       spc run model.onnx yes.wav
+      spc run report/artifacts/mimic.cpu.ort.onnx kitchen-recording.wav --stream
       spc run model.onnx kitchen-recording.wav --stream --threshold 0.9
     """
     from rich.table import Table
 
     from ..audio import BadAudio, read_audio
-    from ..runtime import KeywordSpotter
+    from ..runtime import KeywordSpotter, StreamingSpotter
 
-    spotter = KeywordSpotter(artifact, threads=threads)
-    try:
-        x = read_audio(audio_path, spotter.sampling_rate)
-    except BadAudio as exc:
-        raise SpcError(f"{shown_path(audio_path)}: {exc}") from None
-    if as_stream is None:
-        as_stream = len(x) > 1.5 * spotter.clip_samples
-    if as_stream:
-        table = Table(title=f"keywords in {escape(shown_path(audio_path))}")
-        for col in ("time (s)", "keyword", "score"):
-            table.add_column(col)
-        for d in spotter.stream(x, hop, smooth, threshold):
-            table.add_row(f"{d.time_s:.2f}", d.label, f"{d.score:.3f}")
-        stdout().print(table)
-    else:
-        table = Table(title=escape(shown_path(audio_path)))
-        table.add_column("class")
-        table.add_column("probability", justify="right")
-        for label, p in spotter.classify(x, top):
-            table.add_row(label, f"{p:.4f}")
-        stdout().print(table)
+    with KeywordSpotter(artifact, threads=threads) as spotter:
+        try:
+            x = read_audio(audio_path, spotter.sampling_rate)
+        except BadAudio as exc:
+            raise SpcError(f"{shown_path(audio_path)}: {exc}") from None
+        if as_stream is None:
+            as_stream = len(x) > 1.5 * spotter.clip_samples
+        if as_stream:
+            live = StreamingSpotter(spotter, hop_seconds=hop, smooth=smooth, threshold=threshold,
+                                    refractory_seconds=refractory)
+            found = live.push(x) + live.flush()
+            table = Table(title=f"keywords in {escape(shown_path(audio_path))}", title_justify="left")
+            for col in ("time (s)", "keyword", "score"):
+                table.add_column(col)
+            for d in found:
+                table.add_row(f"{d.time_s:.2f}", escape(d.label), f"{d.score:.3f}")
+            stdout().print(table)
+            stdout().print(f"operating point: {escape(live.point_source)}: {escape(live.point.describe())}")
+        else:
+            table = Table(title=escape(shown_path(audio_path)), title_justify="left")
+            table.add_column("class")
+            table.add_column("probability", justify="right")
+            for label, p in spotter.classify(x, top):
+                table.add_row(escape(label), f"{p:.4f}")
+            stdout().print(table)
 
 
 @cli.command(name="bench")

@@ -10,8 +10,8 @@ from rich.markup import escape
 from ..console import pct, stdout
 from ..fileio import check_output_dir, read_json
 from .group import cli
-from .options import (CSV, COMPRESS_CFG, DEMO_CFG, Finite, POSITIVE, RETENTION, RUNS, SEED, cfg_option,
-                      config_file_option, data_config, data_flags, make_config)
+from .options import (COMPRESS_CFG, DEMO_CFG, Finite, POSITIVE, RETENTION, RUNS, SEED, cfg_option, config_file_option,
+                      data_config, data_flags, detector_options, make_config)
 
 
 @cli.command()
@@ -35,20 +35,15 @@ from .options import (CSV, COMPRESS_CFG, DEMO_CFG, Finite, POSITIVE, RETENTION, 
 @cfg_option(COMPRESS_CFG, "seed", "--seed", type=SEED)
 @cfg_option(COMPRESS_CFG, "stream", "--stream/--no-stream",
             help="Also judge the original and the chosen artifact as streaming detectors (misses, false accepts/h).")
-@cfg_option(COMPRESS_CFG, "keywords", "--keywords", type=CSV,
-            help="Classes that are keywords in the streaming evaluation (default: all but _silence_/_unknown_).")
-@cfg_option(COMPRESS_CFG, "max_fa_per_hour", "--max-fa-per-hour", type=Finite(0, 1000),
-            help="False-accept budget: each detector's threshold is the one with the fewest misses at or under it.")
-@cfg_option(COMPRESS_CFG, "negatives_hours", "--negatives-hours", type=Finite(0, 100),
-            help="Hours of keyword-free speech (espeak-ng, made offline, cached) added to each split's streams.")
+@detector_options(COMPRESS_CFG, "detector.")
+@cfg_option(COMPRESS_CFG, "train_negatives_hours", "--train-negatives-hours", type=Finite(0, 100),
+            help="Hours of keyword-free espeak-ng speech the stream-like training windows are also cut from.")
 @cfg_option(COMPRESS_CFG, "negatives", "--negatives", type=click.Path(),
             help="A folder of your own long non-keyword recordings for the test streams.")
 @cfg_option(COMPRESS_CFG, "int8_cpu", "--int8-cpu/--no-int8-cpu",
             help="CPU targets: also try the INT8 CPU variant (integer projections, static INT8 convolutions) of the original and of every candidate.")
 @click.option("--tiny", "with_tiny", is_flag=True,
               help="Also distil a tiny student with its own log-mel front end (distill --kind tiny) as a candidate.")
-@cfg_option(COMPRESS_CFG, "stream_clips", "--stream-clips", type=POSITIVE,
-            help="Build each split's streams from at most this many clips (a seeded, class-balanced sample).")
 @config_file_option
 @click.option("--map-labels", is_flag=True, help="The data holds only some of the model's classes: match them by name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
@@ -58,11 +53,12 @@ def compress(ctx, model, data_dir, target_name, out_dir, config_file, overwrite,
     """The main job: MODEL -> an artifact for --target that keeps --retention of the accuracy, with a report.
 
     Analyses, prunes (healing the candidates) and/or distils, exports to ONNX (parity-checked), judges
-    every candidate on validation as a classifier (clip retention) and as a streaming detector (hit rate
-    at --max-fa-per-hour on streams with --negatives-hours of negative audio; scores calibrated to the
-    original's), picks the fastest that meets --retention in both (timed as built for the target:
+    every candidate on validation as a classifier (clip retention) and as a streaming detector (each at its
+    own operating point, chosen at --max-fa-per-hour on validation streams with --validation-negatives-hours
+    of negative audio, clips at --snr-db), picks the fastest that meets --retention in both (timed as built for the target:
     each passing candidate's CPU graph on the threads its build chose, or its engine), and evaluates
-    the built artifact itself on the test split, as clips and as a detector.
+    the built artifact itself on the test split, as clips and as a detector read at the operating point it
+    carries (its manifest holds it; spc run --stream and spc.runtime use it).
     Re-running reuses finished stages (keyed by the model's weights, the data and the settings).
     Where this machine cannot build the target's engine, it stops at ONNX and prints the commands to
     run on the device.
@@ -134,14 +130,19 @@ def demo(out_dir, epochs):
 
 
 def demo_stream_lines(stream: dict | None) -> list[str]:
-    """The demo's streaming figures in plain lines (shown, not judged)."""
+    """The demo's streaming figures in plain lines (shown, not judged): the miss rate at each model's operating point
+    (chosen on validation), or that the streams cannot resolve the budget."""
     if not stream:
         return []
-    lines = [f"streams (not judged): keywords {', '.join(stream['keywords'])}, {stream['keyword_occurrences']} "
-             f"occurrences, {stream['negative_hours']:.2f} h of non-keyword stream (one false accept = "
-             f"{stream['fa_per_hour_resolution']:.1f} per hour); at <= {stream['max_fa_per_hour']:g} FA/h:"]
+    res = stream["fa_per_hour_resolution"]
+    lines = [f"streams (not judged): keywords {', '.join(stream['keywords'])} at {stream['snr_db'][0]:g}-"
+             f"{stream['snr_db'][1]:g} dB SNR, {stream['keyword_occurrences']} occurrences, "
+             f"{stream['negative_hours']:.2f} h of non-keyword stream (one false accept = "
+             f"{res:.1f} per hour); at <= {stream['max_fa_per_hour']:g} FA/h, operating points chosen on validation:"]
+    if not stream["resolved"]:
+        return lines + [f"  {stream['note']}: no miss rate is shown"]
     for name, f in stream["figures"].items():
-        lines.append(f"  {name}: " + (f"miss rate {f['miss_rate']:.3f} at threshold {f['threshold']:g} "
+        lines.append(f"  {name}: " + (f"miss rate {f['miss_rate']:.3f} at threshold {f['threshold']:.4g} "
                                       f"({f['fa_per_hour']:.1f} FA/h)" if f["miss_rate"] is not None
                                       else "no threshold meets the budget"))
     return lines

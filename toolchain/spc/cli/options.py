@@ -31,6 +31,7 @@ RUNS = click.IntRange(1, 100_000)
 WARMUP = click.IntRange(0, 10_000)
 THREADS = click.IntRange(0, os.cpu_count() or 1)  # 0: the library's default; more than the cores only slows it
 HOP = Finite(min=0.001, max=10.0)
+SMOOTH = click.IntRange(1, 1000)  # windows a live history holds: a billion-row history is a user error
 def data_flags(f):
     f = click.option("--layout", default="auto", show_default=True, help=LAYOUT_HELP)(f)
     f = click.option("--split-by", type=click.Choice(["take", "speaker"]), help="fsdd layout: split rule.")(f)
@@ -142,3 +143,34 @@ def run_flags(f):
     return f
 
 
+
+
+def detector_options(config: str, prefix: str = ""):
+    """The streaming-detector option group compress and stream-eval share (Polygraphy's option groups as the model):
+    each option one field of a ``StreamEvalConfig`` (``prefix``: where it sits inside ``config``)."""
+    groups = [
+        ("keywords", ("--keywords",), dict(type=CSV, help="Comma-separated keyword classes (default: all but "
+                                           "_silence_/_unknown_); the other classes are non-keywords.")),
+        ("max_fa_per_hour", ("--max-fa-per-hour",), dict(type=Finite(0, 1000, min_open=True),
+                                                        help="False-accept budget the operating point is chosen at.")),
+        ("negatives_hours", ("--negatives-hours",), dict(type=Finite(0, 1000), help="Hours of keyword-free espeak-ng "
+                                                         "speech (made offline, cached) in the test streams.")),
+        ("validation_negatives_hours", ("--validation-negatives-hours",),
+         dict(type=Finite(0, 1000), help="Hours of it in the validation streams the operating point is chosen on.")),
+        ("snr_db", ("--snr-db",), dict(type=CSV_FLOAT, help="LO,HI: every clip in a stream at an SNR drawn from this "
+                                       "range (dB over the background noise), the same for every split.")),
+        ("max_clips", ("--stream-clips",), dict(type=POSITIVE, help="Build each split's clip streams from at most this "
+                                                "many clips (a seeded, class-balanced sample).")),
+        ("hop_seconds", ("--hop",), dict(type=HOP, help="Window hop (s) of the live spotter.")),
+        ("smooth_choices", ("--smooth-choices",), dict(type=CSV_INT, help="Smoothing (windows) the operating point "
+                                                       "may choose on validation.")),
+        ("refractory_choices", ("--refractory-choices",), dict(type=CSV_FLOAT, help="Refractory periods (s) it may "
+                                                               "choose.")),
+    ]
+
+    def add(f):
+        for field, decls, kw in reversed(groups):
+            f = cfg_option(config, prefix + field, *decls, **kw)(f)
+        return f
+
+    return add

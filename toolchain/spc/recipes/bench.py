@@ -53,7 +53,7 @@ def run_bench(items: list[str], target_name: str | None = None, *, data: DataCon
     if report_dir and not (Path(report_dir) / "report.json").is_file():
         raise SpcError(f"{report_dir} has no report.json (run spc compress first)")
     if report_dir:
-        read_json(Path(report_dir) / "report.json", "compress report")  # a damaged report fails before timing
+        check_report(Path(report_dir) / "report.json")  # a damaged, foreign or older report fails before timing
     for item in items:
         if not Path(item).exists():
             raise SpcError(f"{item} is neither an artifact file nor a model folder")
@@ -79,6 +79,25 @@ def run_bench(items: list[str], target_name: str | None = None, *, data: DataCon
     if report_dir:
         _add_to_report(Path(report_dir), names, result)
     return result
+
+
+#: what ``spc compress`` writes into every report (the layout ``bench --report`` adds to)
+REPORT_KEYS = ("schema_version", "run_id", "chosen", "candidates", "final", "analysis", "artifacts", "target")
+
+
+def check_report(path: Path) -> dict:
+    """The compress report at ``path``; one line, before any timing, where it is damaged, was not written by
+    ``spc compress``, or was written by an spc whose report layout this one does not render."""
+    from ..report import REPORT_SCHEMA
+
+    report = read_json(path, "compress report")
+    missing = [k for k in REPORT_KEYS if k not in report]
+    if missing:
+        raise SpcError(f"{path} is not a report spc compress wrote (no {', '.join(missing)})")
+    if report["schema_version"] != REPORT_SCHEMA:
+        raise SpcError(f"{path} was written by another spc (report schema {report['schema_version']!r}, this spc "
+                       f"writes {REPORT_SCHEMA}): run spc compress again with this spc, or bench without --report")
+    return report
 
 
 def _accuracy(runners: dict, data: DataConfig, split: str) -> tuple[dict, dict]:

@@ -30,7 +30,6 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import onnx
 import onnxruntime
 import torch
@@ -57,12 +56,15 @@ from ..prune import PruneConfig, prune
 from ..prune.curves import curves_figure
 from ..prune.surgery import stackless
 from ..precision.int8_cpu import QuantizeConfig, quantize_for_cpu
-from ..report import write_report
+from ..report import REPORT_SCHEMA, write_report
 from ..stats import (EPS, CandidateScore, choose_candidate, combined_verdict, margin_clips, mcnemar_exact,
                      retention_interval, retention_point, verdict)
-from ..streaming.detector import judge_detectors
+from ..runtime import KeywordSpotter
+from ..streaming.detector import detector_verdict, judge_test, judge_validation
+from ..streaming.evaluation import StreamEvalConfig, split_classes, split_streams
 from ..streaming.negatives import negative_audio
-from ..streaming.evaluation import StreamEvalConfig, build_recordings, split_classes, stream_figures
+from ..streaming.operating_point import MANIFEST_KEY as OP_KEY
+from ..streaming.scoring import score_streams
 from ..targets import get_target
 from ..training.loop import fingerprint
 from ..workdir import done, finish, stage_dir
@@ -87,17 +89,18 @@ class CompressConfig:
     seed: int = 0
     calib: str | None = None  # calibration manifest for analysis and BI scoring (else a seeded sample)
     stream: bool = True  # judge every candidate (validation) and the chosen artifact (test) as streaming detectors
-    keywords: tuple[str, ...] | None = None  # the classes that are keywords there (None: all but _silence_/_unknown_)
-    max_fa_per_hour: float = 1.0  # the false-accept budget each detector's threshold is chosen at
-    negatives_hours: float = 1.0  # keyword-free espeak-ng speech over noise added to each split's streams (0: none)
+    #: how detectors are judged: keywords, the false-accept budget, the streams (SNR, noise, hours of negatives) and
+    #: the choices an operating point may make; the chosen artifact carries its point in its manifest
+    detector: StreamEvalConfig = field(default_factory=StreamEvalConfig)
     negatives: str | None = None  # a folder of the user's own long non-keyword recordings (the test streams)
-    stream_clips: int | None = None  # the most clips per split the streams are built from (None: every clip)
+    #: keyword-free espeak-ng speech the heals' and students' stream-like training windows are also cut from
+    train_negatives_hours: float = 1.0
     #: CPU targets: the INT8 CPU variant (integer projections, static INT8 convolutions) of the original and of each candidate competes too (off by default: it
     #: doubles the candidates, so the time spent judging them as detectors)
     int8_cpu: bool = False
     #: a tiny student with its own front end (``MimicConfig`` kind ``tiny``) as one more candidate (None: none)
     tiny: MimicConfig | None = None
-    version: int = 4
+    version: int = 5
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -106,12 +109,10 @@ class CompressConfig:
             raise SpcError(f"the retention target must be in (0, 1], got {self.retention}")
         if self.analysis_clips < 4 or self.latency_runs < 1:
             raise SpcError("compress needs at least 4 analysis clips and 1 timed run")
-        if not (0 <= self.max_fa_per_hour < float("inf")) or not (0 <= self.negatives_hours <= 100):
-            raise SpcError("the false-accept budget must be a finite number >= 0 and the negative audio 0-100 hours")
+        if not (0 <= self.train_negatives_hours <= 100):
+            raise SpcError("the training negative audio must be 0-100 hours")
         if self.tiny is not None and self.tiny.kind != "tiny":
             raise SpcError(f"the tiny candidate must be of kind 'tiny', got '{self.tiny.kind}'")
-        if self.stream_clips is not None and self.stream_clips < 1:
-            raise SpcError(f"the streams need at least 1 clip per split, got {self.stream_clips}")
         object.__setattr__(self, "prune", replace(self.prune, retention=self.retention, seed=self.seed))
 
     def as_dict(self) -> dict:
@@ -248,7 +249,7 @@ def run_compress(model_src: str | Path, data: DataConfig, out_dir: str | Path, t
     with ExitStack() as runners:  # every runner this run opens is closed when the block ends, whatever happens
         choice = choose(run, entries, candidates, runners, floor)
         final = build_and_test(run, entries, choice, runners)
-    stream, warnings = stream_test(run, choice, final)
+    stream, warnings = stream_test(run, entries, choice, final)
     report = make_report(run, entries, analysis, choice, final, stream, warnings)
     write_report(report, out)
     return report
@@ -276,13 +277,12 @@ def prune_candidates(run: Run) -> dict[str, dict]:
     if config.method not in ("auto", "prune"):
         return {}
     clips = inp.clips
-    path, res = run.stage("prune", config.prune.as_dict(), config.negatives_hours)
+    path, res = run.stage("prune", config.prune.as_dict(), config.train_negatives_hours)
     if res is None:
         heal = config.prune.heal
         keywords, _ = stream_keywords(clips["validation"], config)
-        negatives = (split_negatives(config, keywords, run.work, inp.model.meta.sampling_rate, "train",
-                                     run.show_progress)[0] if keywords and heal.method != "none" and heal.stream_windows
-                     else None)
+        negatives = (train_negatives(config, keywords, run.work, inp.model.meta.sampling_rate, run.show_progress)
+                     if keywords and heal.method != "none" and heal.stream_windows else None)
         _, result = prune(inp.model, config.prune, clips["validation"], inp.calib_clips, test=clips["test"],
                           train=clips.get("train"), work=path / "heal", negatives=negatives or None,
                           show_progress=run.show_progress)
@@ -317,13 +317,13 @@ def mimic_candidate(run: Run) -> dict[str, dict]:
 def _student(run: Run, name: str, design: MimicConfig) -> dict:
     """One distilled student of the original (``design``), trained or read from its stage."""
     config, inp = run.config, run.inp
-    path, res = run.stage(name, asdict(design), config.distill.as_dict(), config.negatives_hours)
+    path, res = run.stage(name, asdict(design), config.distill.as_dict(), config.train_negatives_hours)
     if res is None:
         t1 = time.perf_counter()
         model, clips = inp.model, inp.clips
         student = build_student(model, design, seed=config.seed)
         keywords, _ = stream_keywords(clips["validation"], config)
-        negatives = (split_negatives(config, keywords, run.work, model.meta.sampling_rate, "train", run.show_progress)[0]
+        negatives = (train_negatives(config, keywords, run.work, model.meta.sampling_rate, run.show_progress)
                      if keywords and config.distill.stream_windows else None)
         result = distill(student, model, clips["train"], clips["validation"], config.distill.with_seed(config.seed),
                          path / "train", run_id=inp.run_id, show_progress=run.show_progress, negatives=negatives or None)
@@ -463,10 +463,10 @@ def target_latency(run: Run, entries: dict, candidates: dict, check: BuildCheck)
 
 def build_stage(run: Run, entry: dict, name: str, check: BuildCheck) -> str:
     """One candidate built for the target (kept in its stage folder, keyed by its weights, the target, the
-    calibrated temperature its manifest inherits and what an engine is tied to); the artifact's path."""
+    operating point its manifest inherits and what an engine is tied to); the artifact's path."""
     target = run.inp.target
     path, res = run.stage("build", entry["weights_sha256"], name, target.name,
-                          (entry.get("detector_val") or {}).get("temperature"), check.identity())
+                          (entry.get("detector_val") or {}).get("operating_point"), check.identity())
     if res is None:
         path.mkdir(parents=True, exist_ok=True)
         res = finish(path, {"artifact": Path(build_artifact(entry["onnx"], target, path).artifact).name})
@@ -498,9 +498,10 @@ def build_and_test(run: Run, entries: dict, choice: Choice, runners: ExitStack) 
     return Final(build, artifact, original, final_fn.manifest.get("kind"), final_test, orig_test, lat)
 
 
-def stream_test(run: Run, choice: Choice, final: Final) -> tuple[dict | None, list[str]]:
-    """Stage 9, the app's terms: the original and the chosen artifact as detectors on the test split's streams;
-    (their figures or None, warnings that say why the detector was not judged or the original is near chance)."""
+def stream_test(run: Run, entries: dict, choice: Choice, final: Final) -> tuple[dict | None, list[str]]:
+    """Stage 9, the app's terms: the original and the chosen artifact, built, read on the test split's streams at the
+    operating points they carry (chosen on validation); (their figures or None, warnings that say why the detector
+    was not judged or the original is near chance)."""
     config, model = run.config, run.inp.model
     warnings = []
     chance = 1.0 / len(model.labels)
@@ -510,18 +511,48 @@ def stream_test(run: Run, choice: Choice, final: Final) -> tuple[dict | None, li
     stream = None
     if config.stream and choice.detect.get("keywords"):
         keywords = choice.detect["keywords"]
-        negatives, source = split_negatives(config, keywords, run.work, model.meta.sampling_rate, "test",
-                                             run.show_progress)
         try:
-            stream = stream_figures({"original": final.original_artifact, "compressed": final.artifact}, run.data,
-                                    run.out / "stream", config=stream_config(config, keywords), negatives=negatives,
-                                    negatives_source=source)
-        except SpcError as exc:  # e.g. the test split holds no non-keyword clip: said in the report
+            stream = judge_final(run, entries, choice, final, keywords)
+        except SpcError as exc:  # e.g. the test split holds no keyword clip: said in the report
             warnings.append(f"the detector was not judged on the test split: {exc}")
     elif config.stream:
         warnings.append(f"the detector was not judged: {choice.detect['why']}")
     run.mark("stream")
     return stream, warnings
+
+
+def judge_final(run: Run, entries: dict, choice: Choice, final: Final, keywords: list[str]) -> dict:
+    """The built original and chosen artifact at their carried operating points on the test streams (the user's
+    negatives there where given), intervals re-choosing each point on the validation streams; written to
+    ``OUT/stream`` (detectors.json with every occurrence and false accept, det.png, recordings.json)."""
+    from ..streaming.evaluation import det_plot
+    from ..streaming.reading import make_view
+
+    config, inp, det = run.config, run.inp, run.config.detector
+    rate, n = inp.model.meta.sampling_rate, inp.model.meta.clip_samples
+    val = split_streams(inp.clips["validation"], "validation", keywords, rate, n, det, run.work, None, (),
+                        run.show_progress)
+    test = split_streams(inp.clips["test"], "test", keywords, rate, n, det, run.work, config.negatives, (),
+                         run.show_progress)
+    built = {"original": final.original_artifact, "compressed": final.artifact}
+    chosen_on = {"original": entries["original"]["onnx"], "compressed": entries[choice.name]["onnx"]}
+    judged = judge_test(built, chosen_on, val, test, det, cache_dir=run.work / "scores", show_progress=run.show_progress)
+    out = run.out / "stream"
+    out.mkdir(parents=True, exist_ok=True)
+    views = {}
+    for name, path in built.items():
+        with KeywordSpotter(path) as sp:
+            views[name] = make_view(test, score_streams(sp, test, det.hop_seconds, temperature=sp.temperature,
+                                                        cache_dir=run.work / "scores", show_progress=False))
+    results = {k: {**v, "operating_point": v["operating_point"]} for k, v in judged.items()}
+    det_plot(views, {k: {**v, "test": v["test"]} for k, v in results.items()}, out / "det.png", det)
+    atomic_write_text(out / "recordings.json", json.dumps(test.manifest(), indent=1))
+    summary = {"keywords": keywords, "audio": test.hours(), "validation_audio": val.hours(),
+               "config": det.as_dict(), "results": results,
+               "files": {"json": str(out / "detectors.json"), "det_png": str(out / "det.png"),
+                         "recordings": str(out / "recordings.json")}}
+    atomic_write_text(out / "detectors.json", json.dumps(summary, indent=1))
+    return summary
 
 
 def make_report(run: Run, entries: dict, analysis: Path, choice: Choice, final: Final, stream: dict | None,
@@ -532,7 +563,7 @@ def make_report(run: Run, entries: dict, analysis: Path, choice: Choice, final: 
     (out / "artifacts").mkdir(exist_ok=True)
     copied = {name: _copy_artifact(entry["onnx"], out / "artifacts") for name, entry in entries.items()}
     report = {
-        "schema_version": 2, "run_id": inp.run_id, "job": inp.job, "model": run.model_src,
+        "schema_version": REPORT_SCHEMA, "run_id": inp.run_id, "job": inp.job, "model": run.model_src,
         "keys": {"weights_sha256": inp.key[0], "data_sha256": inp.key[1], "calibration_sha256": inp.key[2]},
         "data": {**inp.dataset.describe(), "val_clips": len(val), "test_clips": len(test),
                  "skipped": [x for c in clips.values() for x in c.skipped]},
@@ -548,7 +579,7 @@ def make_report(run: Run, entries: dict, analysis: Path, choice: Choice, final: 
         "versions": _versions(), "stages": run.timeline, "seconds": round(time.perf_counter() - run.t0, 1),
         "device_results": [], "warnings": warnings + run.notes,
     }
-    report["final"].update(final_detector(stream, report["final"], config))
+    report["final"].update(final_detector(stream, report["final"], config, entries[choice.name].get("detector_val")))
     if not choice.check:
         report["next_steps"] = device_commands(report, run.data.root, out)
     return report
@@ -570,111 +601,115 @@ def final_figures(final: Final, config: CompressConfig, artifact_copy: str) -> d
             "speedup_p50": lat["original"]["p50_ms"] / lat["compressed"]["p50_ms"]}
 
 
-def stream_config(config: CompressConfig, keywords) -> "StreamEvalConfig":
-    """The streaming settings compress judges detectors with (the runtime's defaults, the run's budget and seed)."""
-    return StreamEvalConfig(keywords=tuple(keywords), max_fa_per_hour=config.max_fa_per_hour, seed=config.seed,
-                            max_clips=config.stream_clips)
-
-
-def split_negatives(config: CompressConfig, keywords, work: Path, rate: int, split: str,
-                    show_progress: bool) -> tuple[list, str | None]:
-    """Negative audio for ``split``'s streams: the user's folder for the test streams where given, else
-    ``negatives_hours`` of espeak-ng speech made offline (cached in ``work``; another seed per split, so that the
-    streams a candidate is chosen on are not those it is reported on, and the training windows a third set)."""
-    seed = config.seed + {"test": 0, "validation": 1, "train": 2}[split]
-    return negative_audio(rate, folder=config.negatives if split == "test" else None, hours=config.negatives_hours,
-                          cache=work / f"negatives-{split}", exclude_words=keywords, seed=seed,
-                          show_progress=show_progress)
+def train_negatives(config: CompressConfig, keywords, work: Path, rate: int, show_progress: bool) -> list:
+    """Keyword-free espeak-ng speech the training windows are cut from (its own seed: never the audio a candidate is
+    chosen or reported on), at the streams' SNR range; cached in ``work``."""
+    det = config.detector
+    return negative_audio(rate, hours=config.train_negatives_hours, cache=work / "negatives-train",
+                          exclude_words=keywords, seed=config.seed + 2, snr_db=det.snr_db, noise_db=det.noise_db,
+                          show_progress=show_progress)[0]
 
 
 def stream_keywords(clips, config: CompressConfig) -> tuple[list[str] | None, str]:
     """(the keyword classes of the streams, or None with why: no non-keyword class to measure false accepts by)."""
     present = [x for x in clips.labels if x in {clips.labels[t] for t in clips.targets}]
     try:
-        return split_classes(present, config.keywords)[0], ""
+        return split_classes(present, config.detector.keywords)[0], ""
     except SpcError as exc:
         return None, f"no false accepts can be measured on this data ({exc})"
 
 
 def judge_on_validation(entries: dict, val, inp: Inputs, config: CompressConfig, work: Path,
                         show_progress: bool) -> dict:
-    """Every candidate as a detector on streams built from the validation split (and its negative audio), its
-    scores calibrated to the original's; records ``detector_val`` per entry and the temperature in each
-    candidate's ONNX manifest. Returns {"keywords": [...]} or {"why": ...} when no detector can be judged."""
+    """The original and every candidate that passes the clip gate as a detector on streams built from the validation
+    split (and its negative audio): each gets its own operating point at the budget, recorded as ``detector_val``
+    and written into its ONNX manifest (so its build carries it). Returns {"keywords": [...]} or {"why": ...} when no
+    detector can be judged."""
     if not config.stream:
         return {"why": "streaming evaluation switched off"}
     keywords, why = stream_keywords(val, config)
     if keywords is None:
         return {"why": why}
-    stream_cfg = stream_config(config, keywords)
-    path = stage_dir(work, "detect-validation", *inp.key, asdict(stream_cfg), config.negatives_hours,
-                     sorted(e["weights_sha256"] for e in entries.values()))
+    det = config.detector
+    judged_names = [n for n, e in entries.items()
+                    if n == "original" or e["val_retention"] >= config.retention - EPS]
+    path = stage_dir(work, "detect-validation", *inp.key, det.as_dict(),
+                     sorted(entries[n]["weights_sha256"] + n for n in judged_names))
     res = done(path)
     if res is None:
-        negatives, source = split_negatives(config, keywords, work, inp.model.meta.sampling_rate, "validation",
-                                             show_progress)
-        rec = build_recordings(val.audio, [val.labels[t] for t in val.targets], val.paths, keywords,
-                               inp.model.meta.sampling_rate, inp.model.meta.clip_samples, stream_cfg, negatives=negatives)
-        judged = judge_detectors({n: e["onnx"] for n, e in entries.items()}, rec, stream_cfg, seed=config.seed)
+        streams = split_streams(val, "validation", keywords, inp.model.meta.sampling_rate, inp.model.meta.clip_samples,
+                                det, work, None, (), show_progress)
+        judged = judge_validation({n: entries[n]["onnx"] for n in judged_names}, streams, det,
+                                  cache_dir=work / "scores", show_progress=show_progress)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "detectors.json").write_text(json.dumps({"judged": judged, "negatives": source}, indent=2))
+        (path / "detectors.json").write_text(json.dumps({"judged": judged, "audio": streams.hours()}, indent=2))
         res = finish(path, {"summary": "detectors.json"})
     judged = read_json(path / res["summary"], "detector summary")["judged"]
     for name, entry in entries.items():
-        entry["detector_val"] = judged[name]
-        if name != "original":
-            _record_temperature(entry["onnx"], judged[name]["temperature"])
+        entry["detector_val"] = judged.get(name) or {"judged": False, "retention": None,
+                                                     "why": "fails the clip gate on validation: not read as a detector"}
+        _record_point(entry["onnx"], entry["detector_val"].get("operating_point"))
     return {"keywords": keywords}
 
 
-def _record_temperature(artifact: str, temperature: float) -> None:
-    """Write the calibrated temperature into an ONNX artifact's manifest (what the runtime and builds read)."""
+def _record_point(artifact: str, point: dict | None) -> None:
+    """Write the operating point chosen on validation into an ONNX artifact's manifest (what builds inherit and the
+    runtime runs at); None removes a stale one."""
     m = manifest_path(artifact)
     manifest = read_json(m, "artifact manifest")
-    if manifest.get("temperature") != temperature:
-        atomic_write_text(m, json.dumps({**manifest, "temperature": temperature}, indent=2))
+    if manifest.get(OP_KEY) != point:
+        manifest = {k: v for k, v in manifest.items() if k not in (OP_KEY, "temperature")}
+        atomic_write_text(m, json.dumps({**manifest, **({OP_KEY: point} if point else {})}, indent=2))
 
 
 def _detector_score(judged: dict | None) -> tuple:
     """(detector retention, its interval) of a candidate for the choice; (None, None) where not judged."""
-    if not judged or judged.get("retention") is None:
+    if not judged or not judged.get("judged") or judged.get("retention") is None:
         return None, None
-    lo, hi = judged["retention_ci"]
+    lo, hi = judged.get("retention_ci") or [None, None]
     return judged["retention"], (float("nan") if lo is None else lo, float("nan") if hi is None else hi)
 
 
-def final_detector(stream: dict | None, final: dict, config: CompressConfig) -> dict:
-    """The test verdict in both terms: clip retention and detector retention (hit rate at the budget on the test
-    streams, interval over keyword occurrences); the verdict names what failed, or says the detector was not judged."""
+def final_detector(stream: dict | None, final: dict, config: CompressConfig, chosen_val: dict | None = None) -> dict:
+    """The test verdict in both terms: clip retention and detector retention (hit rate at each model's carried
+    operating point on the test streams, interval over occurrences and negative blocks); the verdict names what
+    failed, or says why the detector was not judged (an unresolved budget, an original that meets no threshold)."""
     if stream is None:
         return {"detector": {"judged": False}, "verdict": final["clip_verdict"]}
-    orig, comp = (np.asarray(stream["results"][n]["hits"], bool) for n in ("original", "compressed"))
-    point = retention_point(orig, comp)
-    ci = retention_interval(orig, comp, seed=config.seed)
-    judged = point == point  # NaN: the original hit nothing at the budget
-    det_verdict = verdict(point, ci, config.retention, len(orig)).replace("clips", "keywords") if judged else None
-    detector = {"judged": bool(judged), "retention": point if judged else None, "retention_ci": _finite(ci),
-                "original_hit_rate": float(orig.mean()) if len(orig) else None,
-                "hit_rate": float(comp.mean()) if len(comp) else None, "keywords": int(len(orig)),
-                "verdict": det_verdict}
-    if not judged:
-        detector["why"] = f"the original detects no keyword at {config.max_fa_per_hour:g} false accepts per hour"
-    return {"detector": detector, "verdict": combined_verdict(final["clip_verdict"], det_verdict),
-            "passed": final["passed"] and (not judged or point >= config.retention - EPS)}
+    row = stream["results"]["compressed"]
+    orig = stream["results"]["original"]
+    detector = {k: row.get(k) for k in ("judged", "mode", "retention", "retention_ci", "hit_rate", "keywords", "why",
+                                        "miss_rate_ci")}
+    detector["original_hit_rate"] = orig.get("hit_rate")
+    if row.get("operating_point") is None and not (chosen_val or {}).get("judged", True):
+        # never read on validation (it failed the clip gate there), so it carries no point to read it at
+        detector.update(judged=False, retention=None, why=f"{chosen_val.get('why')}: no operating point to judge it at")
+        row = {**row, "judged": False}
+    detector["verdict"] = detector_verdict(row, config.retention)
+    detector["judged"] = detector["verdict"] is not None
+    if not detector["judged"]:
+        detector.setdefault("why", "not judged")
+    return {"detector": detector, "verdict": combined_verdict(final["clip_verdict"], detector["verdict"]),
+            "passed": final["passed"] and (not detector["judged"] or detector["retention"] >= config.retention - EPS)}
 
 
 def _stream_summary(stream: dict | None) -> dict | None:
-    """Per model, the figures an app is judged by at the threshold chosen for the false-accept budget."""
+    """Per model, the figures an app is judged by at its carried operating point (and the oracle beside it)."""
     if stream is None:
         return None
-    out = {"negative_hours": None, "keywords": stream["keywords"], "det_png": stream["files"]["det_png"],
-           "json": stream["files"]["json"], "max_fa_per_hour": stream["config"]["max_fa_per_hour"]}
+    det = stream["config"]
+    out = {"keywords": stream["keywords"], "det_png": stream["files"]["det_png"], "json": stream["files"]["json"],
+           "max_fa_per_hour": det["max_fa_per_hour"], "snr_db": det["snr_db"], "audio": stream["audio"]}
     for name, r in stream["results"].items():
-        out["negative_hours"] = r["negative_hours"]
-        row = r["chosen"]
-        out[name] = {"threshold": row["threshold"] if row else None, "real_time_factor": r["real_time_factor"],
-                     **({k: row.get(k) for k in ("miss_rate", "fa_per_hour", "latency_median_s", "latency_p90_s")}
-                        if row else {})}
+        at = (r.get("test") or {}).get("at_point") or {}
+        out["negative_hours"] = at.get("negative_hours", out.get("negative_hours"))
+        out[name] = {"operating_point": r.get("operating_point"), "oracle": r.get("oracle"),
+                     **{k: at.get(k) for k in ("threshold", "miss_rate", "miss_rate_ci", "fa_per_hour", "false_accepts",
+                                               "resolved", "one_false_accept_per_hour", "latency_median_s",
+                                               "latency_p90_s")},
+                     "snr_bands": (r.get("test") or {}).get("snr_bands"),
+                     "top_sources": ((r.get("test") or {}).get("top_sources") or [])[:10],
+                     "per_source": (r.get("test") or {}).get("per_source")}
     return out
 
 

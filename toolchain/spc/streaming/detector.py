@@ -1,132 +1,149 @@
-"""Candidates judged as detectors: misses at a false-accept budget, retention in the app's terms, calibrated scores.
+"""Candidates judged as detectors: an operating point each, chosen on validation, carried to test, compared there.
 
-A detector is run on seeded long recordings (``streaming_eval.build_recordings``: the split's keyword and
-non-keyword clips between gaps of noise, plus hours of negative audio), once per model, through the runtime's
-live path. Each model's threshold is chosen at the false-accept budget on those recordings
-(``choose_threshold``); its **hit rate** there is hits / keyword occurrences. Detector retention is the
-candidate's hit rate over the original's, with a paired bootstrap interval over keyword occurrences (both
-models face the same occurrences: ``stats.retention_interval`` on per-occurrence hits).
-
-Scores that carry their threshold: a student's window posteriors are calibrated to the original's by one
-temperature (``fit_temperature``: the T minimising the mean KL(original || softmax(log p_student / T)) over
-the validation windows); the runtime divides logits by the manifest's ``temperature``.
+compress reads every candidate (and the original) on the validation split's streams and gives each its own
+operating point at the user's budget (``spc.streaming.reading.choose_point``); the point goes into the candidate's
+manifest, so the built artifact carries it. On the test streams each built artifact is read **at its carried
+point**. Detector retention is the candidate's hit rate there over the original's, with an interval that resamples
+keyword occurrences and negative blocks together (``spc.streaming.intervals``). Two cases are said plainly instead
+of being turned into a ratio: a budget the negative audio cannot resolve (no detector verdict), and an original that
+misses most keywords (``UNUSABLE_MISS_RATE``): then candidates are judged by their absolute miss rate against it.
+No torch.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Mapping, Sequence
-
-import numpy as np
+from typing import Mapping
 
 from ..runtime import KeywordSpotter
-from ..stats import retention_interval, retention_point
-from .evaluation import Recordings, StreamEvalConfig, decide_all, stream_scores
+from . import intervals as iv
+from .evaluation import StreamEvalConfig, choose_on, test_figures
+from .reading import make_view, read_at, resolution_note, resolves
+from .scoring import score_streams
+from .streams import Streams
+
+#: an original missing more than this share of the keywords at the budget is not a usable detector: retention
+#: against it means little, so candidates are judged by absolute miss rate
+UNUSABLE_MISS_RATE = 0.5
 
 
-@dataclass
-class DetectorScore:
-    """One model on one set of recordings: the chosen threshold's figures and per-occurrence hits."""
-
-    rows: list[dict]
-    chosen: dict | None
-    hits: np.ndarray  # per keyword occurrence (recording order), hit at the chosen threshold
-    negative_hours: float
-    temperature: float = 1.0
-    uncalibrated: dict | None = None  # the chosen row before calibration (students)
-
-    @property
-    def hit_rate(self) -> float:
-        """Hits / keyword occurrences at the chosen threshold (0 when no threshold meets the budget)."""
-        return float(self.hits.mean()) if len(self.hits) else float("nan")
-
-    def summary(self) -> dict:
-        """The figures a report needs (JSON)."""
-        c = self.chosen or {}
-        return {"threshold": c.get("threshold"), "miss_rate": c.get("miss_rate"), "fa_per_hour": c.get("fa_per_hour"),
-                "false_accepts": c.get("false_accepts"), "hit_rate": self.hit_rate, "keywords": int(len(self.hits)),
-                "negative_hours": self.negative_hours, "temperature": self.temperature,
-                "uncalibrated": ({k: self.uncalibrated.get(k) for k in ("threshold", "miss_rate", "fa_per_hour")}
-                                 if self.uncalibrated else None)}
-
-
-def rescale(posteriors: Sequence[np.ndarray], temperature: float) -> list[np.ndarray]:
-    """Window posteriors (K x C per recording) as the model would give them with logits divided by ``temperature``."""
-    if temperature == 1.0:
-        return list(posteriors)
-    out = []
-    for p in posteriors:
-        z = np.log(np.clip(p, 1e-300, None)) / temperature
-        z -= z.max(axis=-1, keepdims=True) if len(z) else 0.0
-        e = np.exp(z)
-        out.append(e / e.sum(axis=-1, keepdims=True))
-    return out
-
-
-def fit_temperature(reference: Sequence[np.ndarray], student: Sequence[np.ndarray], *, max_windows: int = 20000,
-                    seed: int = 0) -> float:
-    """The temperature T that brings ``student``'s window posteriors closest to ``reference``'s (mean KL, one
-    value for all windows; bounded to [0.05, 20]); both are lists of K x C arrays over the same windows."""
-    from scipy.optimize import minimize_scalar
-
-    ref, stu = np.concatenate(list(reference)), np.concatenate(list(student))
-    if len(ref) == 0:
-        return 1.0
-    if len(ref) > max_windows:
-        pick = np.random.default_rng(seed).choice(len(ref), max_windows, replace=False)
-        ref, stu = ref[pick], stu[pick]
-    log_s = np.log(np.clip(stu, 1e-300, None))
-    log_r = np.log(np.clip(ref, 1e-300, None))
-
-    def kl(log_t: float) -> float:
-        z = log_s / math.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        log_q = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(np.mean(np.sum(ref * (log_r - log_q), axis=1)))
-
-    best = minimize_scalar(kl, bounds=(math.log(0.05), math.log(20.0)), method="bounded", options={"xatol": 1e-3})
-    return float(math.exp(best.x))
-
-
-def score_detector(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig, *,
-                   reference: list[np.ndarray] | None = None) -> tuple[DetectorScore, list[np.ndarray]]:
-    """(the detector's figures, its raw window posteriors); with ``reference`` (the original's posteriors on
-    the same recordings) the scores are first calibrated to it and the uncalibrated choice kept beside."""
-    scored = stream_scores(spotter, rec, config)
-    posts, hours = scored["posteriors"], scored["negative_hours"]
-    rows, chosen, hits = decide_all(spotter, rec, posts, hours, config)
-    if reference is None:
-        return DetectorScore(rows, chosen, np.asarray(hits, bool), hours), posts
-    temperature = fit_temperature(reference, posts, seed=config.seed)
-    cal_rows, cal_chosen, cal_hits = decide_all(spotter, rec, rescale(posts, temperature), hours, config)
-    return DetectorScore(cal_rows, cal_chosen, np.asarray(cal_hits, bool), hours, temperature, chosen), posts
-
-
-def detector_retention(original: DetectorScore, candidate: DetectorScore, seed: int = 0) -> dict:
-    """Hit rate at the budget over the original's, with its 95% paired bootstrap interval over keyword occurrences."""
-    point = retention_point(original.hits, candidate.hits)
-    lo, hi = retention_interval(original.hits, candidate.hits, seed=seed)
-    return {"retention": None if math.isnan(point) else point,
-            "retention_ci": [None if math.isnan(x) else x for x in (lo, hi)],
-            "original_hit_rate": original.hit_rate, "hit_rate": candidate.hit_rate}
-
-
-def judge_detectors(artifacts: Mapping[str, str], rec: Recordings, config: StreamEvalConfig, *,
-                    reference: str = "original", calibrate: bool = True, seed: int = 0) -> dict[str, dict]:
-    """Every artifact as a detector on ``rec``, ``reference`` first (uncalibrated). With ``calibrate`` (the
-    validation recordings) each other artifact's scores are calibrated to the reference's and the temperature
-    is returned; without (the test recordings) each runs at the temperature its manifest records, as an app
-    runs it. Per name: the summary, and the retention against the reference with its interval."""
-    out: dict[str, dict] = {}
-    with KeywordSpotter(artifacts[reference], threads=config.threads, temperature=1.0) as spotter:
-        ref_score, ref_posts = score_detector(spotter, rec, config)
-    out[reference] = {**ref_score.summary(), "retention": 1.0, "retention_ci": [1.0, 1.0]}
+def _views(artifacts: Mapping[str, str], streams: Streams, config: StreamEvalConfig, cache_dir, show_progress: bool,
+           carried: bool) -> tuple[dict, dict]:
+    """(views, carried operating points or None) of every artifact on ``streams`` (scores cached)."""
+    views, points = {}, {}
     for name, path in artifacts.items():
-        if name == reference:
-            continue
-        with KeywordSpotter(path, threads=config.threads, temperature=1.0 if calibrate else None) as spotter:
-            score, _ = score_detector(spotter, rec, config, reference=ref_posts if calibrate else None)
-            score.temperature = score.temperature if calibrate else spotter.temperature
-        out[name] = {**score.summary(), **detector_retention(ref_score, score, seed)}
+        with KeywordSpotter(path, threads=config.threads) as sp:
+            t = sp.temperature if carried else 1.0
+            scores = score_streams(sp, streams, config.hop_seconds, temperature=t, cache_dir=cache_dir,
+                                   show_progress=show_progress, name=name)
+            points[name] = sp.operating_point if carried else None
+        views[name] = make_view(streams, scores)
+    return views, points
+
+
+def judge_validation(artifacts: Mapping[str, str], streams: Streams, config: StreamEvalConfig, *, cache_dir,
+                     reference: str = "original", show_progress: bool = True) -> dict[str, dict]:
+    """Every artifact on the validation streams: its operating point (None where no threshold meets the budget),
+    the figures there and, against ``reference``, its detector retention and interval."""
+    views, _ = _views(artifacts, streams, config, cache_dir, show_progress, carried=False)
+    out, evidence = {}, {}
+    for name, view in views.items():
+        choice = choose_on(view, config, f"validation streams ({streams.hours()['total_hours']:.2f} h)")
+        out[name] = {"operating_point": choice.point.as_dict() if choice.point else None,
+                     "validation": choice.reading.summary(config.max_fa_per_hour) if choice.reading else None,
+                     "tried": choice.tried}
+        if choice.point is not None:
+            evidence[name] = iv.evidence(view, choice.point)
+    _retention(out, evidence, evidence, config, reference, "validation")
     return out
+
+
+def judge_test(built: Mapping[str, str], chosen_on: Mapping[str, str], validation: Streams, test: Streams,
+               config: StreamEvalConfig, *, cache_dir, reference: str = "original", show_progress: bool = True
+               ) -> dict[str, dict]:
+    """Every built artifact on the test streams at the operating point it carries, with the oracle beside it; the
+    intervals re-choose each threshold on resampled validation negatives (``chosen_on``: the artifact each point was
+    chosen on, whose validation scores are cached)."""
+    views, points = _views(built, test, config, cache_dir, show_progress, carried=True)
+    val_views, _ = _views(chosen_on, validation, config, cache_dir, show_progress, carried=False)
+    out, ev_val, ev_test = {}, {}, {}
+    for name, view in views.items():
+        point = points[name]
+        oracle = choose_on(view, config, "test streams (oracle)")
+        out[name] = {"operating_point": point.as_dict() if point else None,
+                     "oracle": oracle.reading.summary(config.max_fa_per_hour) if oracle.reading else None,
+                     "test": test_figures(view, point, config) if point else None,
+                     **({} if point else {"why": "the artifact carries no operating point"})}
+        if point is not None:
+            ev_test[name], ev_val[name] = iv.evidence(view, point), iv.evidence(val_views[name], point)
+    _retention(out, ev_val, ev_test, config, reference, "test")
+    return out
+
+
+def _retention(out: dict, ev_val: dict, ev_test: dict, config: StreamEvalConfig, reference: str, split: str) -> None:
+    """Add hit rates, the retention against ``reference`` and its interval, and how each is judged."""
+    budget = config.max_fa_per_hour
+    ref = out.get(reference, {})
+    ref_fig = _figures(ref, split)
+    ci = (iv.bootstrap({n: ev_val[n] for n in ev_test}, ev_test, budget, reference=reference,
+                       n_resamples=config.bootstrap, seed=config.seed)
+          if config.bootstrap and reference in ev_test else {})
+    for name, row in out.items():
+        fig = _figures(row, split)
+        row["hit_rate"] = None if fig is None else 1 - fig["miss_rate"]
+        row["keywords"] = None if fig is None else fig["keywords"]
+        row["miss_rate_ci"] = ci.get(name, {}).get("miss_rate_ci")
+        if name == reference:
+            row.update(retention=1.0, retention_ci=[1.0, 1.0], judged=fig is not None, mode="reference")
+            continue
+        row.update(_judgement(ref_fig, fig, ci.get(name, {}), budget))
+
+
+def _figures(row: dict, split: str) -> dict | None:
+    """A model's reading on ``split`` (validation summary, or the test figures at the carried point)."""
+    if not row:
+        return None
+    if split == "validation":
+        return row.get("validation")
+    return (row.get("test") or {}).get("at_point")
+
+
+def _judgement(ref: dict | None, fig: dict | None, ci: dict, budget: float) -> dict:
+    """How a candidate compares with the original as a detector: its retention and interval, or why not judged."""
+    if ref is None:
+        return {"judged": False, "retention": None, "retention_ci": [None, None],
+                "why": f"the original meets no threshold within {budget:g} false accepts per hour"}
+    if not resolves(budget, ref["negative_hours"]):
+        return {"judged": False, "retention": None, "retention_ci": [None, None],
+                "why": resolution_note(budget, ref["negative_hours"])}
+    if fig is None:
+        return {"judged": True, "retention": 0.0, "retention_ci": [0.0, 0.0], "mode": "ratio",
+                "why": f"no threshold keeps its false accepts within {budget:g} per hour: it detects nothing there"}
+    if ref["miss_rate"] > UNUSABLE_MISS_RATE:
+        # the original cannot detect under these negatives: compare absolute miss rates (1 - the extra misses)
+        return {"judged": True, "mode": "absolute", "retention": 1.0 - (fig["miss_rate"] - ref["miss_rate"]),
+                "retention_ci": ci.get("absolute_ci", [None, None]),
+                "why": f"the original misses {ref['miss_rate']:.0%} of the keywords at {budget:g} FA/h: it is not a "
+                       "usable detector under these negatives, so the candidate is judged by its absolute miss rate "
+                       "(1 - its extra misses) instead of a ratio"}
+    hit_ref = 1 - ref["miss_rate"]
+    return {"judged": True, "mode": "ratio",
+            "retention": (1 - fig["miss_rate"]) / hit_ref if hit_ref > 0 else float("nan"),
+            "retention_ci": ci.get("retention_ci", [None, None])}
+
+
+def detector_verdict(row: dict, target: float) -> str | None:
+    """PASS / "PASS, not significant at N keywords" / FAIL for a judged candidate row; None where not judged."""
+    if not row.get("judged") or row.get("retention") is None or math.isnan(row["retention"]):
+        return None
+    from ..stats import EPS
+
+    if row["retention"] < target - EPS:
+        return "FAIL"
+    lo = (row.get("retention_ci") or [None])[0]
+    if lo is None or lo < target - EPS:
+        return f"PASS, not significant at {row.get('keywords', 'these')} keywords"
+    return "PASS"
+
+
+__all__ = ["UNUSABLE_MISS_RATE", "detector_verdict", "judge_test", "judge_validation", "read_at"]

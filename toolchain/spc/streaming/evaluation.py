@@ -1,404 +1,402 @@
-"""Streaming evaluation: an artifact judged as an app judges it - misses, false accepts per hour, latency, cost.
+"""Streaming evaluation: artifacts judged as an app runs them, at one operating point carried to the test streams.
 
-Long recordings are built from the test split: keyword clips and non-keyword clips (with leading and
-trailing digital silence trimmed) in a seeded random order, separated by random gaps, over seeded pink
-background noise; ``recordings.json`` gives every clip's position. Each recording is pushed through
-``spc.runtime.StreamingSpotter`` in live-sized chunks (the same code an app runs), once per artifact;
-the window posteriors are then decided at every threshold by the runtime's own ``Decider``.
+For each artifact: the test split's streams (``spc.streaming.streams``: every clip at an SNR drawn from one range,
+over noise of several colours and babble, then hours of keyword-free negatives) are scored once (cached by
+content under ``OUT/scores``); the **operating point** is the one the artifact carries (``spc compress`` chose it
+on validation), else one chosen here on the validation split's streams (built the same way, with their own
+negatives) and said so; the test figures are read **at that point**: misses, false accepts per hour with the
+resolution of the negative audio ("one false accept = N per hour"), latency, misses per SNR band, false accepts
+per source and the sources that fire most, and every keyword occurrence and false accept. The oracle (the best
+point on test itself) is shown beside it, labelled. Intervals resample the keyword occurrences and blocks of
+negative audio together, with the threshold re-chosen on resampled validation negatives
+(``spc.streaming.intervals``).
 
-Scoring a detection emitted at stream time ``e`` (the end of its window, ``Detection.end_s``): its window
-``[e - clip, e]`` overlaps keyword clip ``[a, b]`` when ``a < e < b + clip``.
-
-- a **hit**: the first detection of the keyword's label whose window overlaps it; latency ``e - b``
-  (from the end of the keyword's audio to the end of the window that fired);
-- a **miss**: a keyword clip with no hit; miss rate = misses / keyword clips;
-- a **false accept**: a detection whose window overlaps no keyword clip (non-keyword speech or noise);
-  false accepts per hour = false accepts / **negative hours**: the stream time at which a window could end
-  (``clip`` s after the start to the end) and overlap no keyword clip;
-- a detection overlapping a keyword with another label is a **substitution**, a second one with the same
-  label a **duplicate**: both are counted and reported, neither is a hit nor a false accept.
-
-Real-time factor: wall-clock seconds spent in ``push`` (windowing, batching, the backend) over seconds of
-audio, chunks of ``chunk_seconds``.
+Scoring a detection emitted at stream time ``e`` (the end of its window): its window ``[e - clip, e]`` overlaps
+keyword clip ``[a, b]`` when ``a < e < b + clip``; the first detection of the keyword's class overlapping it is its
+hit, one overlapping no keyword a false accept; false accepts per hour = false accepts / the stream time at which
+a window can end overlapping no keyword. No torch.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..audio import trim_silence, unit_rms
-from ..data.clips import balanced_indices
 from ..errors import SpcError
-from ..fileio import atomic_write_text, check_output_dir
-from ..runtime import Detection, KeywordSpotter, NON_KEYWORDS, STREAM, StreamingSpotter
+from ..fileio import atomic_write_text, check_output_dir, refuse_overlap
+from ..runtime import NON_KEYWORDS, KeywordSpotter, StreamingSpotter
+from . import intervals as iv
+from .mixing import COLOURS, NOISE_DB, SNR_DB
+from .negatives import negative_sources
+from .operating_point import DEFAULT, MAX_SMOOTH, OperatingPoint
+from .reading import (Choice, View, choose_point, make_view, occurrence_records, per_source, read_at, resolution_note,
+                      resolves, snr_bands, top_sources)
+from .scoring import score_streams
+from .streams import Streams, build_streams
 
-#: the detection thresholds every artifact is swept over; fine near 1 because a confident model (a pruned one, a
-#: student before calibration) can fire on keyword-free speech above 0.999, and a grid that stops there would
-#: leave it no threshold at the false-accept budget (scored as detecting nothing) when a higher one would do
-DEFAULT_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
-                      0.9995, 0.9998, 0.9999, 0.99995, 0.99998, 0.99999, 0.999995, 0.999998, 0.999999)
+SYNTHETIC = ("espeak-ng",)  # negative sources that are synthetic speech (left out in the "real only" reading)
 
 
 @dataclass(frozen=True)
 class StreamEvalConfig:
-    """How recordings are built and detections decided; every field is recorded in the JSON."""
+    """How streams are built, how an operating point is chosen, how the figures are read; recorded in the JSON."""
 
     keywords: tuple[str, ...] | None = None  # None: every class but _silence_/_unknown_
-    hop_seconds: float = STREAM.hop_seconds
-    smooth: int = STREAM.smooth
-    refractory_seconds: float = STREAM.refractory_seconds
-    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
-    max_fa_per_hour: float = 1.0
+    max_fa_per_hour: float = 1.0  # the false-accept budget an operating point is chosen at
+    hop_seconds: float = DEFAULT.hop_seconds
+    smooth_choices: tuple[int, ...] = (1, 3, 5)  # smoothing (windows) an operating point may choose
+    refractory_choices: tuple[float, ...] = (1.0, 2.0, 3.0)  # refractory periods (s) it may choose
+    snr_db: tuple[float, float] = SNR_DB  # every placed clip's SNR, drawn uniformly per occurrence
+    noise_db: float = NOISE_DB  # background noise RMS, dBFS
+    colours: tuple[str, ...] = (*COLOURS, "babble")  # background scenes ("babble": the split's non-keyword clips)
     gap_seconds: tuple[float, float] = (0.5, 3.0)
-    noise_rms: float = 0.003
     recording_seconds: float = 600.0
     repeats: int = 1
-    #: the most clips the keyword recordings are built from: a seeded, class-balanced sample (None: every clip);
-    #: what keeps a quick run quick, at the price of fewer keyword occurrences (a wider interval)
+    #: the most clips the clip streams are built from: a seeded, class-balanced sample (None: every clip)
     max_clips: int | None = None
+    negatives_hours: float = 10.0  # espeak-ng negatives in the test streams (one false accept = 0.1 per hour)
+    validation_negatives_hours: float = 5.0  # and in the validation streams an operating point is chosen on
     seed: int = 0
-    chunk_seconds: float = 0.1
+    chunk_seconds: float = 0.1  # the live path is timed pushing chunks of this length, as an app pushes them
+    live_seconds: float = 60.0  # seconds of test stream timed through the live path (0: not timed)
+    bootstrap: int = 1000  # resamples of the intervals (0: none)
     threads: int = 0
-    version: int = 2
+    version: int = 3
 
     def __post_init__(self) -> None:
-        import math
-        import os
-
-        def finite(*xs) -> bool:
-            return all(isinstance(x, (int, float)) and math.isfinite(x) for x in xs)
-
-        problems = []
-        if not (finite(self.hop_seconds) and 0 < self.hop_seconds <= 10):
-            problems.append(f"the hop must be in (0, 10] seconds, got {self.hop_seconds}")
-        if self.smooth < 1 or self.repeats < 1:
-            problems.append("smoothing and repeats must be at least 1")
-        if self.max_clips is not None and self.max_clips < 1:
-            problems.append(f"the most clips must be at least 1 (or none for every clip), got {self.max_clips}")
-        if not (finite(self.refractory_seconds, self.noise_rms) and self.refractory_seconds >= 0 and self.noise_rms >= 0):
-            problems.append("the refractory time and the noise level must be finite numbers >= 0")
-        if not self.thresholds or not all(finite(t) and 0 <= t <= 1 for t in self.thresholds):
-            problems.append("thresholds must be numbers in [0, 1]")
-        if not (finite(self.max_fa_per_hour) and self.max_fa_per_hour >= 0):
-            problems.append(f"the false-accept budget must be a finite number >= 0 per hour, got {self.max_fa_per_hour}")
-        lo, hi = (tuple(self.gap_seconds) + (None, None))[:2] if len(self.gap_seconds) == 2 else (-1, -1)
-        if not (finite(lo, hi) and 0 <= lo <= hi <= 60):
-            problems.append("gaps must be 0 <= min <= max <= 60 seconds, given as MIN,MAX")
-        if not (finite(self.recording_seconds, self.chunk_seconds) and 0 < self.chunk_seconds <= 10
-                and 1 <= self.recording_seconds <= 86400):
-            problems.append("recordings must be 1 s to 24 h long and chunks (0, 10] s")
-        if not 0 <= self.threads <= (os.cpu_count() or 1):
-            problems.append(f"threads must be 0 (default) to {os.cpu_count() or 1} (the cores here), got {self.threads}")
+        for name in ("keywords", "smooth_choices", "refractory_choices", "snr_db", "colours", "gap_seconds"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, (value,) if isinstance(value, (str, int, float)) else tuple(value))
+        problems = _problems(self)
         if problems:
             raise SpcError("streaming settings: " + "; ".join(problems))
 
-
-@dataclass(frozen=True)
-class PlacedClip:
-    """One test clip inside a long recording (seconds from the recording's start)."""
-
-    recording: int
-    label: str
-    keyword: bool
-    start_s: float
-    end_s: float
-    path: str
+    def as_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
 
 
-@dataclass
-class Recordings:
-    """The long recordings and where every clip lies in them."""
-
-    audio: list[np.ndarray]
-    clips: list[PlacedClip]
-    rate: int
-    keywords: list[str]
-    negatives: list[str]
-
-    def seconds(self, i: int) -> float:
-        return len(self.audio[i]) / self.rate
-
-    def keyword_clips(self) -> list[list[PlacedClip]]:
-        """Per recording, its keyword clips (in placing order)."""
-        out: list[list[PlacedClip]] = [[] for _ in self.audio]
-        for c in self.clips:
-            if c.keyword:
-                out[c.recording].append(c)
-        return out
-
-    def manifest(self, config: StreamEvalConfig) -> dict:
-        """``recordings.json``: settings, each recording's length and each clip's position."""
-        return {"rate": self.rate, "keywords": self.keywords, "negatives": self.negatives, "config": config_dict(config),
-                "recordings": [{"index": i, "seconds": round(self.seconds(i), 4)} for i in range(len(self.audio))],
-                "clips": [asdict(c) for c in self.clips]}
+def _finite(*xs) -> bool:
+    return all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in xs)
 
 
-@dataclass
-class Tally:
-    """Counts of one threshold over all recordings."""
-
-    keywords: int = 0
-    hits: int = 0
-    false_accepts: int = 0
-    substitutions: int = 0
-    duplicates: int = 0
-    latencies: list[float] = field(default_factory=list)
-    hit_flags: list[bool] = field(default_factory=list)  # per keyword occurrence, in recording order: was it hit
+def _pair(p) -> bool:
+    return isinstance(p, tuple) and len(p) == 2 and _finite(*p) and p[0] <= p[1]
 
 
-def config_dict(config: StreamEvalConfig) -> dict:
-    """The config as plain JSON values."""
-    d = asdict(config)
-    d["keywords"] = list(config.keywords) if config.keywords else None
-    d["thresholds"], d["gap_seconds"] = list(config.thresholds), list(config.gap_seconds)
-    return d
+def _problems(c: StreamEvalConfig) -> list[str]:
+    """Every setting that cannot run, one phrase each."""
+    out = []
+    if c.version != StreamEvalConfig.version:
+        out.append(f"version {c.version!r} is not {StreamEvalConfig.version} (settings from another spc: write them again)")
+    if c.keywords is not None and (not c.keywords or not all(isinstance(k, str) and k.strip() for k in c.keywords)):
+        out.append("keywords must be class names (one or more)")
+    if not (_finite(c.max_fa_per_hour) and 0 < c.max_fa_per_hour <= 1000):
+        out.append(f"the false-accept budget must be in (0, 1000] per hour, got {c.max_fa_per_hour}")
+    if not (_finite(c.hop_seconds) and 0.001 <= c.hop_seconds <= 10):
+        out.append(f"the hop must be in [0.001, 10] seconds, got {c.hop_seconds}")
+    if not c.smooth_choices or not all(isinstance(s, int) and 1 <= s <= MAX_SMOOTH for s in c.smooth_choices):
+        out.append(f"smoothing choices must be whole numbers of windows in [1, {MAX_SMOOTH}]")
+    if not c.refractory_choices or not all(_finite(r) and 0 <= r <= 60 for r in c.refractory_choices):
+        out.append("refractory choices must be seconds in [0, 60]")
+    if not (_pair(c.snr_db) and -20 <= c.snr_db[0] and c.snr_db[1] <= 60):
+        out.append("the SNR range must be LO,HI dB with -20 <= LO <= HI <= 60")
+    if not (_finite(c.noise_db) and -90 <= c.noise_db <= -10):
+        out.append(f"the noise level must be in [-90, -10] dBFS, got {c.noise_db}")
+    if not c.colours or not set(c.colours) <= {*COLOURS, "babble"}:
+        out.append(f"noise colours must be some of {', '.join((*COLOURS, 'babble'))}")
+    if not (_pair(c.gap_seconds) and 0 <= c.gap_seconds[0] and c.gap_seconds[1] <= 60):
+        out.append("gaps must be 0 <= min <= max <= 60 seconds, given as MIN,MAX")
+    if not (_finite(c.recording_seconds) and 1 <= c.recording_seconds <= 86400):
+        out.append("recordings must be 1 s to 24 h long")
+    if not (isinstance(c.repeats, int) and 1 <= c.repeats <= 100):
+        out.append(f"repeats must be 1 to 100, got {c.repeats}")
+    if c.max_clips is not None and not (isinstance(c.max_clips, int) and c.max_clips >= 1):
+        out.append(f"the most clips must be at least 1 (or none for every clip), got {c.max_clips}")
+    for name in ("negatives_hours", "validation_negatives_hours"):
+        if not (_finite(getattr(c, name)) and 0 <= getattr(c, name) <= 1000):
+            out.append(f"{name} must be 0 to 1000 hours")
+    if not (_finite(c.chunk_seconds, c.live_seconds) and 0 < c.chunk_seconds <= 10 and 0 <= c.live_seconds <= 3600):
+        out.append("chunks must be (0, 10] s and the live timing 0 to 3600 s")
+    if not (isinstance(c.bootstrap, int) and 0 <= c.bootstrap <= 100000):
+        out.append("bootstrap resamples must be 0 to 100000")
+    if not (isinstance(c.threads, int) and 0 <= c.threads <= (os.cpu_count() or 1)):
+        out.append(f"threads must be 0 (default) to {os.cpu_count() or 1} (the cores here), got {c.threads}")
+    return out
 
 
-def check_config(config: StreamEvalConfig) -> None:
-    """One user error for settings that cannot run."""
-    lo, hi = config.gap_seconds
-    if not 0 <= lo <= hi or config.repeats < 1 or config.chunk_seconds <= 0 or config.recording_seconds <= 0:
-        raise SpcError("stream-eval needs 0 <= gap min <= gap max, repeats >= 1, chunk and recording seconds > 0")
-    if not config.thresholds or not all(0 < t <= 1 for t in config.thresholds):
-        raise SpcError("stream-eval thresholds must lie in (0, 1]")
-    if config.max_fa_per_hour < 0:
-        raise SpcError("--max-fa-per-hour must be >= 0")
-
-
-def split_classes(labels: list[str], keywords: tuple[str, ...] | None) -> tuple[list[str], list[str]]:
+def split_classes(labels: list[str], keywords: Sequence[str] | None) -> tuple[list[str], list[str]]:
     """(keyword classes, non-keyword classes) among ``labels`` (the data's classes)."""
     if keywords:
         unknown = [k for k in keywords if k not in labels]
         if unknown:
-            raise SpcError(f"keywords {unknown} are not classes of the test split ({', '.join(labels)})")
+            raise SpcError(f"keywords {unknown} are not classes of the data ({', '.join(labels)})")
         kws = [x for x in labels if x in keywords]
     else:
         kws = [x for x in labels if x not in NON_KEYWORDS]
     negatives = [x for x in labels if x not in kws]
-    if not kws or not negatives:
-        raise SpcError(f"stream-eval needs keyword and non-keyword classes; the test split has {', '.join(labels)}: "
-                       "name the keywords with --keywords (the other classes become non-keywords)")
+    if not kws:
+        raise SpcError(f"no keyword among the classes ({', '.join(labels)}): name the keywords with --keywords")
+    if not negatives:
+        raise SpcError(f"every class ({', '.join(labels)}) is a keyword, so only the negative audio can make false "
+                       "accepts: name fewer keywords with --keywords")
     return kws, negatives
 
 
-def pink_noise(n: int, rms: float, rng: np.random.Generator) -> np.ndarray:
-    """``n`` samples of 1/f noise at ``rms``."""
-    if n == 0 or rms == 0:
-        return np.zeros(n, np.float32)
-    spec = np.fft.rfft(rng.standard_normal(n))
-    spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1.0))
-    x = np.fft.irfft(spec, n)
-    return (rms * unit_rms(x)).astype(np.float32)
+# ------------------------------------------------------------------ building and scoring a split
+def load_split(data, split: str, rate: int, clip_samples: int, labels: list[str]):
+    """The clips of ``split`` at the artifact's rate and clip length, in its class order."""
+    from ..data import as_data_config, load_clips
+
+    ds = as_data_config(data).open()
+    return load_clips(ds, split, rate=rate, clip_seconds=clip_samples / rate, labels=labels, show_progress=False)
 
 
-def build_recordings(audio: np.ndarray, labels: list[str], paths: list[str], keywords: list[str], rate: int,
-                     clip_samples: int, config: StreamEvalConfig, negatives: Sequence[np.ndarray] = ()) -> Recordings:
-    """Seeded long recordings: the clips (``repeats`` times, shuffled; at most ``max_clips`` of them, a
-    class-balanced sample) separated by random gaps, over noise;
-    then ``negatives`` (long non-keyword audio at ``rate``: espeak-ng sentences over noise, a user's
-    recordings), cut into recordings of at most ``config.recording_seconds``, as they are."""
-    if config.max_clips is not None and len(audio) > config.max_clips:
-        keep = sorted(balanced_indices(labels, config.max_clips, seed=config.seed))
-        audio, labels, paths = [audio[i] for i in keep], [labels[i] for i in keep], [paths[i] for i in keep]
-    rng = np.random.default_rng(config.seed)
-    clips = [trim_silence(np.asarray(a, np.float32)) for a in audio]
-    order = np.concatenate([rng.permutation(len(clips)) for _ in range(config.repeats)])
-    gap = lambda: int(rng.uniform(*config.gap_seconds) * rate)  # noqa: E731
-    groups, current, pos = [], [], gap()
-    for idx in order:
-        if len(clips[idx]) == 0:
-            continue
-        current.append((int(idx), pos))
-        pos += len(clips[idx]) + gap()
-        if pos >= config.recording_seconds * rate:
-            groups.append((current, pos + clip_samples))
-            current, pos = [], gap()
-    if current:
-        groups.append((current, pos + clip_samples))
-    out = Recordings([], [], rate, list(keywords), sorted({*labels} - {*keywords}))
-    for r, (items, length) in enumerate(groups):
-        x = pink_noise(length, config.noise_rms, rng)
-        for idx, start in items:
-            x[start : start + len(clips[idx])] += clips[idx]
-            out.clips.append(PlacedClip(r, labels[idx], labels[idx] in keywords, round(start / rate, 6),
-                                        round((start + len(clips[idx])) / rate, 6), paths[idx]))
-        out.audio.append(x)
-    step = int(config.recording_seconds * rate)
-    for long in negatives:
-        for start in range(0, len(long), step):
-            piece = np.asarray(long[start : start + step], np.float32)
-            if len(piece) >= clip_samples:  # it brings its own background noise
-                out.audio.append(piece.copy())
-    return out
+def split_streams(clips, split: str, keywords: list[str], rate: int, clip_samples: int, config: StreamEvalConfig,
+                  cache: Path, negatives_dir: str | None = None, noise: Sequence[np.ndarray] = (),
+                  show_progress: bool = True) -> Streams:
+    """A split's streams: its clips, plus the user's negatives (test only: choosing and reading on the same audio
+    would flatter the point) or espeak-ng negatives made for this split (its own seed)."""
+    hours = config.negatives_hours if split == "test" else config.validation_negatives_hours
+    seed = config.seed + {"test": 0, "validation": 1}.get(split, 2)
+    files, _ = negative_sources(rate, folder=negatives_dir if split == "test" else None, hours=hours,
+                                cache=cache / f"negatives-{split}", exclude_words=keywords, seed=seed,
+                                snr_db=config.snr_db, noise_db=config.noise_db, show_progress=show_progress)
+    labels = [clips.labels[t] for t in clips.targets]
+    return build_streams(split, clips.audio, labels, clips.paths, keywords, rate, clip_samples, config, files, noise)
 
 
-def stream_posteriors(live: StreamingSpotter, x: np.ndarray, chunk_samples: int) -> tuple[np.ndarray, float]:
-    """(window posteriors K x C, wall seconds) of one recording pushed in chunks, as an app would push it."""
-    live.reset()
-    posts, spent = [], 0.0
-    for i in range(0, len(x), chunk_samples):
-        t0 = time.perf_counter()
-        posts.extend(p for _, p in live.posteriors(x[i : i + chunk_samples]))
-        spent += time.perf_counter() - t0
-    return np.array(posts).reshape(len(posts), len(live.labels)), spent
+def choose_on(view: View, config: StreamEvalConfig, chosen_on: str, temperature: float = 1.0) -> Choice:
+    """The operating point ``config`` chooses on ``view`` (every smoothing and refractory period it offers)."""
+    return choose_point(view, config.max_fa_per_hour, hop_seconds=config.hop_seconds,
+                        smooth_choices=config.smooth_choices, refractory_choices=config.refractory_choices,
+                        temperature=temperature, chosen_on=chosen_on)
 
 
-def decide(live: StreamingSpotter, posteriors: np.ndarray, threshold: float) -> list[Detection]:
-    """The detections the runtime's decider makes from these posteriors at ``threshold``."""
-    decider = live.new_decider(threshold)
-    return [d for k, p in enumerate(posteriors) if (d := decider.update(k, p)) is not None]
+def snr_edges(config: StreamEvalConfig, bands: int = 4) -> list[float]:
+    lo, hi = config.snr_db
+    return [float(x) for x in np.linspace(lo, hi, bands + 1)] if hi > lo else [lo, hi]
 
 
-def tally_recording(detections: list[Detection], keywords: list[PlacedClip], clip_s: float, tally: Tally) -> None:
-    """Add one recording's hits, false accepts, substitutions, duplicates and latencies to ``tally``."""
-    hit = [False] * len(keywords)
-    tally.keywords += len(keywords)
-    for d in detections:
-        near = [j for j, k in enumerate(keywords) if k.start_s < d.end_s < k.end_s + clip_s]
-        same = [j for j in near if keywords[j].label == d.label]
-        fresh = [j for j in same if not hit[j]]
-        if fresh:
-            hit[fresh[0]] = True
-            tally.hits += 1
-            tally.latencies.append(d.end_s - keywords[fresh[0]].end_s)
-        elif same:
-            tally.duplicates += 1
-        elif near:
-            tally.substitutions += 1
+def test_figures(view: View, point: OperatingPoint, config: StreamEvalConfig) -> dict:
+    """Everything read at ``point`` on the test streams: the summary, per SNR band, per source, the sources that fire
+    most, the same without synthetic negatives, every occurrence and every false accept."""
+    reading = read_at(view, point)
+    records = occurrence_records(view, reading)
+    real = view.without(SYNTHETIC)
+    real_reading = read_at(real, point)
+    return {"at_point": reading.summary(config.max_fa_per_hour), "snr_bands": snr_bands(records, snr_edges(config)),
+            "per_source": per_source(view, reading), "top_sources": top_sources(reading.false_accepts),
+            "without_synthetic": {**real_reading.summary(config.max_fa_per_hour),
+                                  "left_out": list(SYNTHETIC)},
+            "occurrences": records,
+            "false_accepts": [asdict(fa) for fa in reading.false_accepts]}
+
+
+# ------------------------------------------------------------------ stream-eval
+def evaluate_streams(artifacts: Mapping[str, str | Path] | str | Path, data, out_dir: str | Path, *,
+                     config: StreamEvalConfig = StreamEvalConfig(), negatives_dir: str | Path | None = None,
+                     noise_dir: str | Path | None = None, reference: str | None = None,
+                     show_progress: bool = True) -> dict:
+    """Every artifact read at its operating point on the same test streams; writes ``stream_eval.json``,
+    ``det.png`` and ``recordings.json`` in ``out_dir`` and returns the JSON's dict (see the module). With
+    ``reference`` (one of the names) every other artifact's hit-rate retention against it gets a paired interval."""
+    from ..data import as_data_config
+
+    named = {Path(artifacts).name: artifacts} if isinstance(artifacts, (str, Path)) else dict(artifacts)
+    if not named:
+        raise SpcError("stream-eval needs at least one artifact")
+    data = as_data_config(data)
+    refuse_overlap({"output folder": out_dir}, {"data folder": data.root, "negatives folder": negatives_dir,
+                                               "noise folder": noise_dir, **{f"artifact {n}": p for n, p in named.items()}})
+    out = check_output_dir(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spotters = {name: KeywordSpotter(path, threads=config.threads) for name, path in named.items()}
+    try:
+        return _evaluate(spotters, named, data, out, config, negatives_dir, noise_dir, reference, show_progress)
+    finally:
+        for sp in spotters.values():
+            sp.close()
+
+
+def _same_task(spotters: Mapping[str, KeywordSpotter]) -> KeywordSpotter:
+    """The first spotter; refuse artifacts that differ in rate, clip length or classes (read on the same streams)."""
+    first_name, first = next(iter(spotters.items()))
+    for name, sp in spotters.items():
+        if (sp.sampling_rate, sp.clip_samples) != (first.sampling_rate, first.clip_samples):
+            raise SpcError(f"{name} runs {sp.sampling_rate} Hz clips of {sp.clip_samples} samples, {first_name} "
+                           f"{first.sampling_rate} Hz clips of {first.clip_samples}: evaluate them separately")
+        if sorted(sp.labels) != sorted(first.labels):
+            raise SpcError(f"{name} has the classes {', '.join(sp.labels)}, {first_name} {', '.join(first.labels)}: "
+                           "artifacts read on the same streams need the same classes")
+    return first
+
+
+def _noise(noise_dir, rate: int) -> list[np.ndarray]:
+    if noise_dir is None:
+        return []
+    from .negatives import read_negatives
+
+    return read_negatives(noise_dir, rate)
+
+
+def _evaluate(spotters, named, data, out: Path, config: StreamEvalConfig, negatives_dir, noise_dir, reference,
+              show_progress: bool) -> dict:
+    first = _same_task(spotters)
+    rate, n = first.sampling_rate, first.clip_samples
+    test = load_split(data, "test", rate, n, first.labels)
+    present = [x for x in first.labels if x in {test.labels[t] for t in test.targets}]
+    keywords, _ = split_classes(present, config.keywords)
+    noise = _noise(noise_dir, rate)
+    test_streams = split_streams(test, "test", keywords, rate, n, config, out, negatives_dir, noise, show_progress)
+    need_validation = any(sp.operating_point is None for sp in spotters.values())
+    val_streams = (split_streams(load_split(data, "validation", rate, n, first.labels), "validation", keywords, rate,
+                                 n, config, out, None, noise, show_progress) if need_validation else None)
+    results, views, ev_val, ev_test = {}, {}, {}, {}
+    for name, sp in spotters.items():
+        scores = score_streams(sp, test_streams, config.hop_seconds, temperature=sp.temperature,
+                               cache_dir=out / "scores", show_progress=show_progress, name=name)
+        view = views[name] = make_view(test_streams, scores)
+        if sp.operating_point is not None:
+            point, source, val_view = sp.operating_point, "carried by the artifact", None
         else:
-            tally.false_accepts += 1
-    tally.hit_flags.extend(hit)
+            val_view = make_view(val_streams, score_streams(sp, val_streams, config.hop_seconds,
+                                                            temperature=sp.temperature, cache_dir=out / "scores",
+                                                            show_progress=show_progress, name=name))
+            point = choose_on(val_view, config, f"validation streams of {data.root}", sp.temperature).point
+            source = "chosen here on the validation streams (the artifact carries none)"
+        oracle = choose_on(view, config, "test streams (oracle)", sp.temperature)
+        res = {"artifact": str(named[name]), "operating_point": point.as_dict() if point else None,
+               "operating_point_source": source,
+               "oracle": {"operating_point": oracle.point.as_dict() if oracle.point else None,
+                          **(oracle.reading.summary(config.max_fa_per_hour) if oracle.reading else {}),
+                          "what": "the best point on the test streams themselves: no app can ship it"},
+               "scoring": {"real_time_factor": scores.real_time_factor, "compute_seconds": scores.compute_seconds,
+                           "audio_hours": scores.audio_seconds / 3600, "windows": scores.windows, "cached": scores.cached,
+                           "live_real_time_factor": live_rtf(sp, test_streams, point, config)},
+               "backend": {"kind": sp.manifest.get("kind"), "runner": type(sp.runner).__name__,
+                           "providers": getattr(sp.runner, "providers", None)}}
+        if point is not None:
+            res["test"] = test_figures(view, point, config)
+            ev_test[name] = iv.evidence(view, point)
+            if val_view is not None:
+                ev_val[name] = iv.evidence(val_view, point)
+        else:
+            res["test"] = None
+            res["why"] = f"no threshold keeps the validation false accepts within {config.max_fa_per_hour:g} per hour"
+        results[name] = res
+    _intervals(results, ev_val, ev_test, config, reference)
+    summary = _summary(data, test_streams, keywords, config, results, out, negatives_dir)
+    atomic_write_text(out / "recordings.json", json.dumps(test_streams.manifest(), indent=1))
+    det_plot(views, results, out / "det.png", config)
+    atomic_write_text(out / "stream_eval.json", json.dumps(summary, indent=1))
+    return summary
 
 
-def negative_seconds(keywords: list[PlacedClip], seconds: float, clip_s: float) -> float:
-    """Stream time at which a window can end (from ``clip_s`` to the end) and overlap no keyword clip."""
-    covered, lo_prev, hi_prev = 0.0, None, None
-    for lo, hi in sorted((max(k.start_s, clip_s), min(k.end_s + clip_s, seconds)) for k in keywords):
-        if hi <= lo:
-            continue
-        if hi_prev is not None and lo <= hi_prev:
-            hi_prev = max(hi_prev, hi)
-            continue
-        if hi_prev is not None:
-            covered += hi_prev - lo_prev
-        lo_prev, hi_prev = lo, hi
-    if hi_prev is not None:
-        covered += hi_prev - lo_prev
-    return max(seconds - clip_s, 0.0) - covered
+def _intervals(results: dict, ev_val: dict, ev_test: dict, config: StreamEvalConfig, reference: str | None) -> None:
+    """Add each model's intervals: two-sided where its point was chosen here on validation, test-side only (the
+    threshold fixed) where the artifact carried it."""
+    if not config.bootstrap or not ev_test:
+        return
+    two = {n: ev_val[n] for n in ev_test if n in ev_val}
+    fixed = {n: ev_test[n] for n in ev_test if n not in ev_val}
+    if two:
+        ref = reference if reference in two else None
+        for name, row in iv.bootstrap(two, {n: ev_test[n] for n in two}, config.max_fa_per_hour, reference=ref,
+                                      n_resamples=config.bootstrap, seed=config.seed).items():
+            results[name]["test"]["at_point"].update(row, interval="occurrences and negative blocks resampled, "
+                                                                   "threshold re-chosen on resampled validation")
+    ref_at = ((results.get(reference) or {}).get("test") or {}).get("at_point") if reference else None
+    if ref_at and ref_at["miss_rate"] is not None and ref_at["miss_rate"] < 1:
+        for name, r in results.items():
+            at = (r.get("test") or {}).get("at_point")
+            if at and at["miss_rate"] is not None:
+                at["retention"] = (1 - at["miss_rate"]) / (1 - ref_at["miss_rate"])
+                at["retention_of"] = reference
+    if fixed:
+        for name, row in iv.bootstrap_fixed(fixed, {n: results[n]["operating_point"]["threshold"] for n in fixed},
+                                            n_resamples=config.bootstrap, seed=config.seed).items():
+            results[name]["test"]["at_point"].update(row, interval="occurrences and negative blocks resampled at the "
+                                                                   "carried threshold")
 
 
-def threshold_row(threshold: float, tally: Tally, negative_hours: float) -> dict:
-    """One threshold's figures (JSON)."""
-    lat = np.asarray(tally.latencies)
-    return {"threshold": threshold, "keywords": tally.keywords, "hits": tally.hits,
-            "misses": tally.keywords - tally.hits, "miss_rate": 1 - tally.hits / tally.keywords if tally.keywords else None,
-            "false_accepts": tally.false_accepts,
-            "fa_per_hour": tally.false_accepts / negative_hours if negative_hours > 0 else None,
-            "substitutions": tally.substitutions, "duplicates": tally.duplicates,
-            "latency_median_s": float(np.median(lat)) if len(lat) else None,
-            "latency_p90_s": float(np.percentile(lat, 90)) if len(lat) else None}
+def live_rtf(spotter: KeywordSpotter, streams: Streams, point: OperatingPoint | None, config: StreamEvalConfig) -> float | None:
+    """Wall seconds per second of audio of the live path (``StreamingSpotter.push`` in ``chunk_seconds`` chunks) on
+    the first ``live_seconds`` of the first stream: what an app pays, batch size one window per hop."""
+    if config.live_seconds <= 0 or not streams.recordings:
+        return None
+    x = streams.recordings[0].load(streams.rate)[: int(config.live_seconds * streams.rate)]
+    live = StreamingSpotter(spotter, point, ignore=tuple(l for l in spotter.labels if l not in streams.keywords))
+    chunk = max(1, int(round(config.chunk_seconds * streams.rate)))
+    t0 = time.perf_counter()
+    for i in range(0, len(x), chunk):
+        live.push(x[i : i + chunk])
+    return (time.perf_counter() - t0) / (len(x) / streams.rate) if len(x) else None
 
 
-def choose_threshold(rows: list[dict], max_fa_per_hour: float) -> dict | None:
-    """The row with the lowest miss rate among those at or under ``max_fa_per_hour`` (then fewer FA, higher threshold)."""
-    ok = [r for r in rows if r["fa_per_hour"] is not None and r["fa_per_hour"] <= max_fa_per_hour]
-    return min(ok, key=lambda r: (r["miss_rate"], r["fa_per_hour"], -r["threshold"])) if ok else None
+def _summary(data, streams: Streams, keywords, config, results, out: Path, negatives_dir) -> dict:
+    hours = streams.hours()
+    return {"data": str(data.root), "split": "test", "keywords": keywords, "non_keywords": streams.non_keywords,
+            "audio": {**hours, "negatives": str(negatives_dir) if negatives_dir else "espeak-ng"},
+            "budget": {"max_fa_per_hour": config.max_fa_per_hour,
+                       "resolved": resolves(config.max_fa_per_hour, _neg_hours(results)),
+                       "note": None if resolves(config.max_fa_per_hour, _neg_hours(results))
+                       else resolution_note(config.max_fa_per_hour, _neg_hours(results))},
+            "config": config.as_dict(), "results": results,
+            "files": {"json": str(out / "stream_eval.json"), "det_png": str(out / "det.png"),
+                      "recordings": str(out / "recordings.json")}}
 
 
-def audio_hours(rec: Recordings) -> dict:
-    """Hours of all audio, keyword clips and non-keyword clips, and their counts."""
-    kw = [c for c in rec.clips if c.keyword]
-    neg = [c for c in rec.clips if not c.keyword]
-    total = sum(rec.seconds(i) for i in range(len(rec.audio)))
-    return {"total_hours": total / 3600, "keyword_clips": len(kw), "keyword_hours": sum(c.end_s - c.start_s for c in kw) / 3600,
-            "non_keyword_clips": len(neg), "non_keyword_clip_hours": sum(c.end_s - c.start_s for c in neg) / 3600,
-            "recordings": len(rec.audio)}
+def _neg_hours(results: dict) -> float:
+    for r in results.values():
+        if r.get("test"):
+            return r["test"]["at_point"]["negative_hours"]
+    return 0.0
 
 
-def stream_scores(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig) -> dict:
-    """Run every recording through the live path once: window posteriors per recording, wall seconds, negative hours."""
-    live = _live(spotter, rec, config)
-    clip_s = spotter.clip_samples / spotter.sampling_rate
-    chunk = max(1, int(round(config.chunk_seconds * rec.rate)))
-    per_recording = rec.keyword_clips()
-    posts, spent, negative = [], 0.0, 0.0
-    for i, x in enumerate(rec.audio):
-        p, s = stream_posteriors(live, x, chunk)
-        posts.append(p)
-        spent += s
-        negative += negative_seconds(per_recording[i], rec.seconds(i), clip_s)
-    return {"posteriors": posts, "spent": spent, "negative_hours": negative / 3600, "max_batch": live.max_batch}
-
-
-def _live(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig) -> StreamingSpotter:
-    """The live spotter the evaluation runs: the config's settings, every non-keyword class ignored."""
-    ignore = tuple(x for x in spotter.labels if x not in rec.keywords)
-    return StreamingSpotter(spotter, config.hop_seconds, config.smooth, config.thresholds[0], config.refractory_seconds,
-                            ignore=ignore)
-
-
-def decide_all(spotter: KeywordSpotter, rec: Recordings, posts: list[np.ndarray], negative_hours: float,
-               config: StreamEvalConfig) -> tuple[list[dict], dict | None, list[bool]]:
-    """(every threshold's figures, the row chosen at ``max_fa_per_hour``, per keyword occurrence whether the
-    chosen threshold hit it) from window posteriors computed once."""
-    live = _live(spotter, rec, config)
-    clip_s = spotter.clip_samples / spotter.sampling_rate
-    rows, flags = [], {}
-    per_recording = rec.keyword_clips()
-    for thr in config.thresholds:
-        tally = Tally()
-        for i, p in enumerate(posts):
-            tally_recording(decide(live, p, thr), per_recording[i], clip_s, tally)
-        rows.append(threshold_row(thr, tally, negative_hours))
-        flags[thr] = tally.hit_flags
-    chosen = choose_threshold(rows, config.max_fa_per_hour)
-    return rows, chosen, (flags[chosen["threshold"]] if chosen else [False] * len([c for c in rec.clips if c.keyword]))
-
-
-def evaluate_artifact(spotter: KeywordSpotter, rec: Recordings, config: StreamEvalConfig) -> dict:
-    """Every threshold's figures, the chosen threshold and the real-time factor of one artifact."""
-    scored = stream_scores(spotter, rec, config)
-    posts = scored["posteriors"]
-    rows, chosen, hits = decide_all(spotter, rec, posts, scored["negative_hours"], config)
-    seconds = sum(rec.seconds(i) for i in range(len(rec.audio)))
-    runner = spotter.runner
-    return {"negative_hours": scored["negative_hours"], "thresholds": rows, "chosen": chosen,
-            "real_time_factor": scored["spent"] / seconds, "compute_seconds": scored["spent"],
-            "windows": int(sum(len(p) for p in posts)), "hits": hits, "temperature": spotter.temperature,
-            "backend": {"kind": spotter.manifest.get("kind"), "runner": type(runner).__name__,
-                        "providers": getattr(runner, "providers", None), "max_batch": scored["max_batch"]}}
-
-
-def det_plot(results: Mapping[str, dict], path: Path, max_fa_per_hour: float) -> Path:
-    """Miss rate against false accepts per hour (log x; zero false accepts drawn at half the resolution)."""
+# ------------------------------------------------------------------ the DET curve
+def det_plot(views: Mapping[str, View], results: Mapping[str, dict], path: Path, config: StreamEvalConfig,
+             points: int = 30) -> Path:
+    """Miss rate against false accepts per hour on the test streams (log x; zero drawn at half the resolution), each
+    model at its point's smoothing and refractory period; the carried point starred, the oracle ringed."""
     from ..plotting import pyplot
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    floors = []
-    for name, res in results.items():
-        floor = 0.5 / res["negative_hours"]
-        floors.append(floor)
-        rows = sorted(res["thresholds"], key=lambda r: -r["threshold"])  # from few false accepts to many
-        xs = [max(r["fa_per_hour"], floor) for r in rows]
-        line, = ax.plot(xs, [r["miss_rate"] for r in rows], marker="o", ms=3, label=name)
-        if res["chosen"]:
-            c = res["chosen"]
-            ax.plot([max(c["fa_per_hour"], floor)], [c["miss_rate"]], marker="*", ms=12, color=line.get_color())
-            ax.annotate(f"{c['threshold']:g}", (max(c["fa_per_hour"], floor), c["miss_rate"]), textcoords="offset points",
-                        xytext=(6, 6), fontsize=8)
-    ax.axvline(max(max_fa_per_hour, min(floors)), ls="--", color="gray", lw=1, label=f"{max_fa_per_hour:g} FA/h")
+    fig, ax = plt.subplots(figsize=(6.5, 4.6))
+    floor = None
+    for name, view in views.items():
+        res = results[name]
+        point = OperatingPoint.from_dict(res["operating_point"]) if res["operating_point"] else DEFAULT
+        hours = view.negative_hours
+        floor = 0.5 / hours if hours else 1.0
+        scores = np.concatenate([s.score for s in view.series(point.smooth)]) if view.scores.posteriors else np.zeros(0)
+        grid = np.unique(np.quantile(scores[scores > 0], np.linspace(0.5, 1, points))) if (scores > 0).any() else []
+        xs, ys = [], []
+        for t in grid:
+            r = read_at(view, OperatingPoint(threshold=float(min(max(t, 1e-9), 1.0)), smooth=point.smooth,
+                                             refractory_seconds=point.refractory_seconds, hop_seconds=point.hop_seconds))
+            xs.append(max(r.fa_per_hour, floor))
+            ys.append(r.miss_rate)
+        line, = ax.plot(xs, ys, marker="o", ms=2, label=name)
+        at = (res.get("test") or {}).get("at_point")
+        if at:
+            ax.plot([max(at["fa_per_hour"], floor)], [at["miss_rate"]], marker="*", ms=13, color=line.get_color())
+        orc = res["oracle"]
+        if orc.get("miss_rate") is not None:
+            ax.plot([max(orc["fa_per_hour"], floor)], [orc["miss_rate"]], marker="o", ms=9, mfc="none",
+                    color=line.get_color())
+    ax.axvline(config.max_fa_per_hour, ls="--", color="gray", lw=1, label=f"{config.max_fa_per_hour:g} FA/h")
     ax.set_xscale("log")
-    ax.set_xlabel(f"false accepts per hour (0 drawn at {min(floors):.2g})")
+    ax.set_xlabel(f"false accepts per hour (0 drawn at {floor:.2g})" if floor else "false accepts per hour")
     ax.set_ylabel("miss rate")
-    hours = next(iter(results.values()))["negative_hours"]
-    ax.set_title(f"DET, {hours:.2f} h of negative audio (* chosen threshold)", fontsize=10)
+    ax.set_title("test streams: * at the carried operating point, o the oracle point", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -407,80 +405,52 @@ def det_plot(results: Mapping[str, dict], path: Path, max_fa_per_hour: float) ->
     return path
 
 
-def load_test_clips(data, spotter: KeywordSpotter):
-    """The test split at the artifact's rate and clip length, in its class order."""
-    from ..data import as_data_config, load_clips
-
-    ds = as_data_config(data).open()
-    return load_clips(ds, "test", rate=spotter.sampling_rate, clip_seconds=spotter.clip_samples / spotter.sampling_rate,
-                      labels=spotter.labels, show_progress=False)
-
-
-def stream_figures(artifacts: Mapping[str, str | Path] | str | Path, data, out_dir: str | Path, *,
-                   config: StreamEvalConfig = StreamEvalConfig(), negatives: Sequence[np.ndarray] = (),
-                   negatives_source: str | None = None) -> dict:
-    """Streaming figures of one artifact or several ({name: path}) on the same recordings: JSON, DET PNG, manifest.
-
-    Writes ``stream_eval.json``, ``det.png`` and ``recordings.json`` in ``out_dir`` and returns the JSON's dict
-    (``results[name]["chosen"]`` is the threshold that meets ``config.max_fa_per_hour``, or None; the returned
-    dict also holds ``results[name]["hits"]``, per keyword occurrence whether the chosen threshold hit it).
-    ``negatives``: long non-keyword audio at the artifacts' rate added as recordings of its own.
-    """
-    check_config(config)
-    out = check_output_dir(out_dir)
-    named = {Path(artifacts).name: artifacts} if isinstance(artifacts, (str, Path)) else dict(artifacts)
-    if not named:
-        raise SpcError("stream-eval needs at least one artifact")
-    results, rec, hours = {}, None, None
-    for name, path in named.items():
-        with KeywordSpotter(path, threads=config.threads) as spotter:
-            if rec is None:
-                test = load_test_clips(data, spotter)
-                present = [x for x in test.labels if x in {test.labels[t] for t in test.targets}]
-                keywords, _ = split_classes(present, config.keywords)
-                rec = build_recordings(test.audio, [test.labels[t] for t in test.targets], test.paths, keywords,
-                                       spotter.sampling_rate, spotter.clip_samples, config, negatives=negatives)
-                hours = {**audio_hours(rec), "negative_audio_hours": sum(len(x) for x in negatives) / rec.rate / 3600,
-                         "negative_audio": negatives_source}
-            elif spotter.sampling_rate != rec.rate:
-                raise SpcError(f"{path} runs at {spotter.sampling_rate} Hz, the first artifact at {rec.rate} Hz")
-            results[name] = {"artifact": str(path), **evaluate_artifact(spotter, rec, config)}
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "recordings.json", json.dumps(rec.manifest(config), indent=1))
-    det_plot(results, out / "det.png", config.max_fa_per_hour)
-    summary = {"data": str(getattr(data, "root", data)), "split": "test", "keywords": rec.keywords, "negatives": rec.negatives,
-               "audio": hours, "config": config_dict(config), "results": results,
-               "files": {"json": str(out / "stream_eval.json"), "det_png": str(out / "det.png"),
-                         "recordings": str(out / "recordings.json")}}
-    written = {**summary, "results": {n: {k: v for k, v in r.items() if k != "hits"} for n, r in results.items()}}
-    atomic_write_text(out / "stream_eval.json", json.dumps(written, indent=2))
-    return summary
-
-
-def _fmt(x: float | None, spec: str) -> str:
+# ------------------------------------------------------------------ console lines
+def _f(x, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
 def stream_eval_lines(summary: dict) -> list[str]:
-    """Plain console lines: the audio, one table per artifact, the chosen threshold and the files."""
-    a = summary["audio"]
-    lines = [f"{a['keyword_clips']} keyword clips ({', '.join(summary['keywords'])}), {a['non_keyword_clips']} non-keyword "
-             f"clips ({', '.join(summary['negatives'])}) in {a['recordings']} recordings, {a['total_hours']:.3f} h"
-             + (f", of which {a['negative_audio_hours']:.2f} h negative audio ({a['negative_audio']})"
-                if a.get("negative_audio_hours") else "")]
+    """Plain console lines: the audio, per artifact its point and where it came from, the figures at it (or why the
+    budget is not resolved), the oracle, SNR bands, sources, and the files."""
+    a, budget = summary["audio"], summary["budget"]
+    lines = [f"test streams: {a['keyword_clips']} keyword clips ({', '.join(summary['keywords'])}) and "
+             f"{a['non_keyword_clips']} non-keyword clips at {summary['config']['snr_db'][0]:g}-"
+             f"{summary['config']['snr_db'][1]:g} dB SNR, {a['total_hours']:.2f} h in {a['recordings']} recordings "
+             f"(negatives: {a['negatives']})"]
+    if budget["note"]:
+        lines.append(f"note: {budget['note']}: miss rates at the budget are not shown")
     for name, r in summary["results"].items():
-        lines.append(f"\n{name}: {r['negative_hours']:.3f} h of negative audio (one false accept = "
-                     f"{1 / r['negative_hours'] if r['negative_hours'] else float('inf'):.2f} per hour), real-time factor "
-                     f"{r['real_time_factor']:.4f} ({r['backend']['runner']}, batches <= {r['backend']['max_batch']})")
-        lines.append(f"{'threshold':>9}  {'miss rate':>9}  {'FA':>4}  {'FA/h':>7}  {'latency p50':>11}  {'p90':>6}")
-        for row in r["thresholds"]:
-            lines.append(f"{row['threshold']:>9g}  {_fmt(row['miss_rate'], '.3f'):>9}  {row['false_accepts']:>4}  "
-                         f"{_fmt(row['fa_per_hour'], '.2f'):>7}  {_fmt(row['latency_median_s'], '.3f'):>10}s  "
-                         f"{_fmt(row['latency_p90_s'], '.3f'):>5}s")
-        c = r["chosen"]
-        cap = summary["config"]["max_fa_per_hour"]
-        lines.append(f"threshold {c['threshold']:g} meets {cap:g} FA/h: miss rate {c['miss_rate']:.3f}, "
-                     f"{c['fa_per_hour']:.2f} FA/h" if c else f"no threshold meets {cap:g} FA/h")
+        lines.append(f"\n{name}: operating point {r['operating_point_source']}")
+        if r["operating_point"]:
+            lines.append("  " + OperatingPoint.from_dict(r["operating_point"]).describe())
+        t = r.get("test")
+        if not t:
+            lines.append(f"  {r.get('why', 'not read')}")
+            continue
+        at = t["at_point"]
+        lines.append(f"  {at['negative_hours']:.2f} h of negative audio: one false accept = "
+                     f"{at['one_false_accept_per_hour']:.3g} per hour")
+        if at["resolved"]:
+            ci = at.get("miss_rate_ci") or [None, None]
+            lines.append(f"  at the carried point: miss rate {at['miss_rate']:.3f} [{_f(ci[0], '.3f')}, {_f(ci[1], '.3f')}]"
+                         f" ({at['misses']}/{at['keywords']}), {at['false_accepts']} false accepts = "
+                         f"{at['fa_per_hour']:.2f} FA/h, latency p50 {_f(at['latency_median_s'], '.2f')} s")
+        else:
+            lines.append(f"  at the carried point: {at['false_accepts']} false accepts; miss rate not shown (unresolved)")
+        orc = r["oracle"]
+        if orc.get("miss_rate") is not None:
+            lines.append(f"  oracle (best on test, no app can ship it): miss rate {orc['miss_rate']:.3f} at threshold "
+                         f"{orc['threshold']:.6g}")
+        lines.append("  misses per SNR band: " + ", ".join(
+            f"{b['snr_db'][0]:g}-{b['snr_db'][1]:g} dB {b['misses']}/{b['keywords']}" for b in t["snr_bands"]))
+        src = ", ".join(f"{k} {v['false_accepts']} in {v['negative_hours']:.2f} h" for k, v in t["per_source"].items())
+        lines.append(f"  false accepts per source: {src}")
+        for s in t["top_sources"][:3]:
+            lines.append(f"    fires most: {s['source']} ({s['kind']}, {s['false_accepts']})")
+        sc = r["scoring"]
+        lines.append(f"  scored at real-time factor {_f(sc['real_time_factor'], '.4f')} (windows batched"
+                     f"{', from the cache' if sc['cached'] else ''}); live path {_f(sc['live_real_time_factor'], '.4f')}")
     f = summary["files"]
     lines.append(f"\n{f['json']}\n{f['det_png']}\n{f['recordings']}")
     return lines

@@ -5,7 +5,10 @@ audio, so a single false accept moves the rate by tens per hour. ``make_negative
 of random sentences offline with espeak-ng (a built-in vocabulary of common English words, minus the
 keywords, their homophones and any word holding a keyword as a whole token), in many voices, rates and
 pitches, with short pauses, over white or pink noise at varying levels, and writes them as long WAV
-files plus ``negatives.json``. ``read_negatives`` reads a user's own long recordings instead.
+files plus ``negatives.json``. Each sentence's active-speech level stands at an SNR drawn from ``snr_db`` above
+the background noise (constant level ``noise_db``, in scenes of white, pink and brown noise), the same range the
+clip streams use, so that negative and keyword audio are compared like with like (``spc.streaming.mixing``).
+``read_negatives`` reads a user's own long recordings instead (as they are).
 
 Measured on this project's 2-core development machine: espeak-ng (22,050 Hz) speaks random sentences
 about 1,400 times faster than real time (5 s of synthesis for 2 hours); with resampling, noise and
@@ -28,18 +31,19 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..audio import BadAudio, read_audio, resample, unit_rms
+from ..audio import BadAudio, read_audio, resample
 from ..errors import SpcError
 from ..fileio import first_line, read_json, sha256_file
+from ..console import warn
 from ..progress import track
 from ..synth import VOICES, Espeak
+from .mixing import COLOURS, NOISE_DB, SNR_DB, gain_for_snr, noise_scenes
+from .streams import NegativeFile
 
 MANIFEST = "negatives.json"
 AUDIO_EXT = (".wav", ".flac", ".ogg")
 _FILE_NAME = re.compile(r"^negatives_\d{3}\.wav$")
 _TOKEN = re.compile(r"[a-z0-9']+")
-_PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)  # Paul Kellet's 1/f filter
-_PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
 BLOCK_SECONDS = 60.0  # speech is made and resampled in blocks of about this length (one progress step each)
 
 #: digit labels (FSDD) and the words that say them
@@ -87,22 +91,23 @@ hello thanks please sorry okay well-known follow-up check-in know-how sign-up do
 class NegativesConfig:
     """How the negative audio is made; written to ``negatives.json`` and compared there to reuse it."""
 
-    version: int = 1
-    hours: float = 2.0
+    version: int = 2
+    hours: float = 10.0
     rate: int = 16000
     seed: int = 0
     voices: tuple[str, ...] = VOICES
     words_per_minute: tuple[int, int] = (120, 230)  # espeak-ng speaking rate
     pitch: tuple[int, int] = (20, 80)  # espeak-ng pitch, 0 to 99
-    noise_db: tuple[float, float] = (-50.0, -30.0)  # background noise RMS, dB re full scale
-    speech_db: tuple[float, float] = (-18.0, -1.0)  # peak level of each sentence, dB re full scale
+    snr_db: tuple[float, float] = SNR_DB  # each sentence's active-speech level above the noise, dB
+    noise_db: float = NOISE_DB  # background noise RMS, dB re full scale
+    colours: tuple[str, ...] = COLOURS  # the noise scenes' colours
     sentence_words: tuple[int, int] = (4, 14)
     pause_seconds: tuple[float, float] = (0.3, 1.5)
     file_minutes: float = 10.0
     excluded_words: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("voices", "words_per_minute", "pitch", "noise_db", "speech_db", "sentence_words",
+        for name in ("voices", "words_per_minute", "pitch", "snr_db", "colours", "sentence_words",
                      "pause_seconds", "excluded_words"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
@@ -124,8 +129,8 @@ def _check_range(config: NegativesConfig, name: str, lo: float, hi: float, integ
 
 def check_negatives_config(config: NegativesConfig) -> None:
     """Refuse settings that cannot make audio, one line each, before any synthesis."""
-    if not isinstance(config.version, int) or config.version < 1:
-        raise SpcError(f"negatives version must be a whole number >= 1; got {config.version!r}")
+    if config.version != NegativesConfig.version:
+        raise SpcError(f"negatives version must be {NegativesConfig.version} (this spc's); got {config.version!r}")
     if not _is_number(config.hours) or not 0 < config.hours <= 1000:
         raise SpcError(f"negatives hours must be a finite number in (0, 1000]; got {config.hours!r}")
     if not isinstance(config.rate, int) or isinstance(config.rate, bool) or not 8000 <= config.rate <= 192000:
@@ -136,8 +141,11 @@ def check_negatives_config(config: NegativesConfig) -> None:
         raise SpcError(f"negatives voices must be a non-empty list of espeak-ng voice names; got {config.voices!r}")
     _check_range(config, "words_per_minute", 80, 450, integer=True)
     _check_range(config, "pitch", 0, 99, integer=True)
-    _check_range(config, "noise_db", -120, 0)
-    _check_range(config, "speech_db", -60, 0)
+    _check_range(config, "snr_db", -20, 60)
+    if not _is_number(config.noise_db) or not -90 <= config.noise_db <= -10:
+        raise SpcError(f"negatives noise_db must be a finite number in [-90, -10] dBFS; got {config.noise_db!r}")
+    if not config.colours or not set(config.colours) <= set(COLOURS):
+        raise SpcError(f"negatives colours must be some of {', '.join(COLOURS)}; got {config.colours!r}")
     _check_range(config, "sentence_words", 1, 100, integer=True)
     _check_range(config, "pause_seconds", 0, 30)
     if not _is_number(config.file_minutes) or not 0.1 <= config.file_minutes <= 600:
@@ -190,34 +198,10 @@ def make_sentences(seed: int, words: Sequence[str], length: tuple[int, int], n: 
 
 
 # ------------------------------------------------------------------ audio
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` samples of 1/f noise at unit RMS (Kellet's filter on white noise: linear time at any length)."""
-    from scipy.signal import lfilter
-
-    x = lfilter(_PINK_B, _PINK_A, rng.standard_normal(n + 2000))[2000:]  # drop the filter's start-up
-    return unit_rms(x).astype(np.float32)
-
-
-def background_noise(n: int, rate: int, noise_db: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
-    """White or pink noise in scenes of 20 to 90 s, each at its own level in ``noise_db`` (1 s ramps between)."""
-    out = np.empty(n, np.float32)
-    knots_at, knots_db, pos = [], [], 0
-    while pos < n:
-        length = min(n - pos, int(rng.uniform(20, 90) * rate))
-        out[pos : pos + length] = pink_noise(length, rng) if rng.random() < 0.5 else rng.standard_normal(length)
-        level = float(rng.uniform(*noise_db))
-        knots_at += [pos + min(rate // 2, length // 2), pos + length - min(rate // 2, length // 2)]
-        knots_db += [level, level]
-        pos += length
-    hop = max(1, rate // 100)  # the level envelope in 10 ms steps
-    gain = np.repeat(10 ** (np.interp(np.arange(0, n, hop), knots_at, knots_db) / 20), hop)[:n]
-    out *= gain.astype(np.float32)
-    return out
-
-
 def speak_block(engine: Espeak, rng: np.random.Generator, words: Sequence[str], config: NegativesConfig,
                 seconds: float) -> np.ndarray:
-    """At least ``seconds`` of sentences (each its own voice, rate, pitch and level) with pauses, at ``config.rate``."""
+    """At least ``seconds`` of sentences (each its own voice, rate, pitch and SNR over the noise to come) with pauses,
+    at ``config.rate``."""
     parts, have, need = [], 0, seconds * engine.rate
     while have < need:
         pause = np.zeros(int(rng.uniform(*config.pause_seconds) * engine.rate), np.float32)
@@ -225,9 +209,7 @@ def speak_block(engine: Espeak, rng: np.random.Generator, words: Sequence[str], 
         speech = engine.say(make_sentence(rng, words, config.sentence_words), voice,
                             int(rng.integers(config.words_per_minute[0], config.words_per_minute[1] + 1)),
                             int(rng.integers(config.pitch[0], config.pitch[1] + 1)))
-        peak = float(np.abs(speech).max()) if len(speech) else 0.0
-        if peak > 0:
-            speech = speech * (10 ** (rng.uniform(*config.speech_db) / 20) / peak)
+        speech = speech * gain_for_snr(speech, engine.rate, 10 ** (config.noise_db / 20), rng.uniform(*config.snr_db))
         parts += [pause, speech.astype(np.float32)]
         have += len(pause) + len(speech)
     parts.append(np.zeros(int(0.05 * engine.rate), np.float32))  # blocks end in silence: they join without a seam
@@ -257,6 +239,9 @@ def _manifest_matches(dest: Path, config: NegativesConfig, excluded: list[str]) 
     for f in files:
         p = dest / str(f.get("name", "")) if isinstance(f, dict) else None
         if p is None or not p.is_file() or p.stat().st_size != f.get("bytes"):
+            return False
+        if sha256_file(p) != f.get("sha256"):  # a file of the right size with other bytes (zeroed, replaced)
+            warn(f"negative audio {p} does not match its sha256 in {MANIFEST}: the set is made again")
             return False
     return True
 
@@ -366,7 +351,7 @@ def _write_file(tmp: Path, index: int, speech: np.ndarray, seconds: float, confi
     n = int(round(seconds * config.rate))
     x = np.zeros(n, np.float32)
     x[: min(n, len(speech))] = speech[:n]
-    x += background_noise(n, config.rate, config.noise_db, rng)
+    x += noise_scenes(n, config.rate, rng, config.colours)[0] * np.float32(10 ** (config.noise_db / 20))
     name = f"negatives_{index:03d}.wav"
     sf.write(str(tmp / name), np.clip(x, -1.0, 1.0), config.rate, subtype="PCM_16")
     return {"name": name, "seconds": round(n / config.rate, 6), "bytes": (tmp / name).stat().st_size,
@@ -418,17 +403,41 @@ def fa_resolution(hours: float) -> float:
     return 1.0 / float(hours)
 
 
-def negative_audio(rate: int, *, folder: str | Path | None = None, hours: float = 0.0, cache: Path | None = None,
-                   exclude_words: Iterable[str] = (), seed: int = 0,
-                   show_progress: bool = False) -> tuple[list[np.ndarray], str | None]:
-    """(long non-keyword recordings at ``rate``, where they come from): the user's ``folder`` where given, else
-    ``hours`` of espeak-ng speech without ``exclude_words`` made into ``cache`` (kept there), else none."""
+def negative_sources(rate: int, *, folder: str | Path | None = None, hours: float = 0.0, cache: Path | None = None,
+                     exclude_words: Iterable[str] = (), seed: int = 0, snr_db: tuple[float, float] = SNR_DB,
+                     noise_db: float = NOISE_DB, show_progress: bool = False) -> tuple[list[NegativeFile], str | None]:
+    """(long keyword-free recordings on disk, what they are): the user's ``folder`` where given (as it is), else
+    ``hours`` of espeak-ng sentences at ``snr_db`` over noise at ``noise_db`` without ``exclude_words``, made into
+    ``cache`` (kept there, each file checked against its sha256 when reused), else none. Nothing is read into
+    memory: streams read each piece when it is scored."""
+    import soundfile as sf
+
     if folder is not None:
-        return read_negatives(folder, rate, show_progress=show_progress), str(folder)
+        files = []
+        for path in track(negative_files(folder), "checking negative audio", show=show_progress):
+            try:
+                seconds = float(sf.info(str(path)).duration)
+            except (RuntimeError, OSError) as exc:  # soundfile: not audio, truncated
+                raise SpcError(f"negative audio {path}: {first_line(exc)}") from None
+            if seconds * rate < rate * 0.1:
+                warn(f"negative audio {path} is shorter than 0.1 s: left out")
+                continue
+            files.append(NegativeFile(str(path), seconds, sha256_file(path), "user"))
+        return files, f"your recordings in {folder}"
     if hours <= 0:
         return [], None
     if cache is None:
         raise SpcError("made negative audio needs a folder to keep it in")
-    make_negative_audio(cache, NegativesConfig(hours=hours, seed=seed), exclude_words=exclude_words,
-                        show_progress=show_progress)
-    return read_negatives(cache, rate), f"espeak-ng sentences over noise, {hours:g} h, seed {seed}"
+    config = NegativesConfig(hours=hours, seed=seed, rate=rate, snr_db=snr_db, noise_db=noise_db)
+    make_negative_audio(cache, config, exclude_words=exclude_words, show_progress=show_progress)
+    made = read_json(cache / MANIFEST, "negative audio manifest")
+    files = [NegativeFile(str(cache / f["name"]), float(f["seconds"]), str(f["sha256"]), "espeak-ng")
+             for f in made["files"]]
+    return files, f"espeak-ng sentences at {snr_db[0]:g}-{snr_db[1]:g} dB SNR over noise, {hours:g} h, seed {seed}"
+
+
+def negative_audio(rate: int, **kw) -> tuple[list[np.ndarray], str | None]:
+    """(the negative recordings of ``negative_sources(rate, **kw)`` read into memory, what they are): what the
+    training windows are cut from."""
+    files, source = negative_sources(rate, **kw)
+    return [read_audio(f.path, rate) for f in files], source
