@@ -25,7 +25,7 @@ from ..accuracy import score
 from ..data.clips import ClipSet
 from ..errors import SpcError
 from ..training.loop import Task, fit, train_device
-from .trainer import DistillConfig, DistillResult, label_loss, teacher_outputs, with_windows
+from .trainer import DistillConfig, DistillResult, detector_parts, hard_negatives, label_loss, teacher_outputs
 
 
 def is_tiny(student) -> bool:
@@ -42,22 +42,24 @@ def to_frames(x: torch.Tensor, frames: int) -> torch.Tensor:
 
 def distill_tiny(student, teacher, train: ClipSet, val: ClipSet, config: DistillConfig, work: Path, *,
                  run_id: str = "", show_progress: bool = True, teacher_cache: dict | None = None,
-                 negatives=None) -> DistillResult:
+                 negatives=None, keywords=None) -> DistillResult:
     """Train the tiny ``student`` (in place) from ``teacher``; it ends with its best stage-2 weights.
 
-    ``teacher_cache``: ``teacher_outputs`` for "train" and "validation" holding the target state and the logits.
+    ``teacher_cache``: ``teacher_outputs`` for "train" and "validation" holding the target state and the logits;
+    windows, weights, hard negatives and the checkpoint's selection as ``trainer.distill_mimic`` has them.
     """
     if config.baseline:
         raise SpcError("a tiny student has no labels-only baseline here: train the same model from the labels with "
                        "spc finetune instead")
     target = teacher.num_layers if config.target_layer is None else config.target_layer
     device = train_device(config.stage1)
-    windows, n_windows = with_windows(train, config, negatives)
+    windows, sampler, mask, selection = detector_parts(train, val, config, negatives, keywords,
+                                                       student.meta.sampling_rate)
     cache = dict(teacher_cache or teacher_outputs(teacher, {"train": train, "validation": val}, [target],
                                                    device=device, show_progress=show_progress, with_input=False))
-    audio = {"train": train.audio, "validation": val.audio}
+    audio = {"train": train.audio, "validation": val.audio, **({"selection": selection.audio} if selection else {})}
     y = {"train": torch.from_numpy(train.targets), "validation": torch.from_numpy(val.targets)}
-    if n_windows:
+    if sampler:
         w = teacher_outputs(teacher, {"windows": windows}, [target], device=device, show_progress=show_progress,
                             with_input=False)["windows"]
         cache["train"] = {k: torch.cat([cache["train"][k], w[k]]) for k in (target, "logits")}
@@ -77,15 +79,32 @@ def distill_tiny(student, teacher, train: ClipSet, val: ClipSet, config: Distill
         want = cache[split][target][idx].to(device, torch.float32)
         return ((to_frames(proj(hs[-1]), want.shape[1]) - want) / std) ** 2
 
+    def drawn(idx, epoch):  # an epoch's training index -> clips-then-pool
+        return sampler.map(idx, epoch) if sampler else idx
+
     def stage1_loss(idx, epoch):
+        idx = drawn(idx, epoch)
         return mimic_error(hidden("train", idx), "train", idx).mean()
 
+    mined = set()
+
     def stage2_loss(idx, epoch):
+        if sampler and mask is not None and config.hard_negatives and epoch not in mined:
+            mined.add(epoch)
+            sampler.set_hard(epoch, hard_negatives(sampler, mask, cache["train"]["logits"],
+                                                   lambda g: student.logits_from_hidden(hidden("train", g)), len(train)))
+        idx = drawn(idx, epoch)
         logits = student.logits_from_hidden(hidden("train", idx))
         return label_loss(logits, y["train"][idx].to(device), cache["train"]["logits"][idx].to(device, torch.float32),
-                          config)
+                          config, keyword_mask=mask, progress=epoch / max(1, config.stage2.epochs - 1))
 
-    def validate():
+    def detector_recall() -> float:
+        with torch.no_grad():
+            logits = torch.cat([student.logits_from_hidden(hidden("selection", torch.arange(s, min(s + 128, n)))).float()
+                                for n in [len(selection.audio)] for s in range(0, n, 128)])
+        return selection.recall(torch.softmax(logits, -1).numpy())
+
+    def validate(detector: bool = False):
         sq, frames, logits = 0.0, 0, []
         with torch.no_grad():
             for s in range(0, len(val), 128):
@@ -95,8 +114,9 @@ def distill_tiny(student, teacher, train: ClipSet, val: ClipSet, config: Distill
                 sq, frames = sq + float(err.sum()), frames + err.numel()
                 logits.append(student.logits_from_hidden(hs).float().cpu())
         logits = torch.cat(logits)
-        return {"val_mse": sq / frames, "val_accuracy": score(logits.numpy(), y["validation"].numpy(), val.labels).accuracy,
-                "val_loss": float(nn.functional.cross_entropy(logits, y["validation"]))}
+        out = {"val_mse": sq / frames, "val_accuracy": score(logits.numpy(), y["validation"].numpy(), val.labels).accuracy,
+               "val_loss": float(nn.functional.cross_entropy(logits, y["validation"]))}
+        return {**out, "val_detector": detector_recall()} if detector else out
 
     for p in student.parameters():
         p.requires_grad_(True)
@@ -106,12 +126,13 @@ def distill_tiny(student, teacher, train: ClipSet, val: ClipSet, config: Distill
     def train_mode():
         student.train()
 
-    n_train = len(y["train"])
+    n_train = sampler.n_train if sampler else len(train)
     first = fit(Task(with_proj, trainable + list(proj.parameters()), stage1_loss, validate, n_train,
                      select="val_mse", higher_is_better=False, train_mode=train_mode),
                 config.stage1, work / "stage1.pt", run_id=run_id, what="stage 1: mimic the teacher (tiny student)",
                 show_progress=show_progress)
-    second = fit(Task(student, trainable, stage2_loss, validate, n_train, train_mode=train_mode), config.stage2,
+    second = fit(Task(student, trainable, stage2_loss, lambda: validate(selection is not None), n_train,
+                      select="val_detector" if selection else "val_accuracy", train_mode=train_mode), config.stage2,
                  work / "stage2.pt", run_id=run_id, what="stage 2: labels through the head (tiny student)",
                  show_progress=show_progress)
     for p in student.parameters():

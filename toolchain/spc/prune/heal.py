@@ -46,8 +46,10 @@ class HealConfig:
     stage2: TrainConfig = field(default_factory=lambda: DISTILL_STAGE2)
     #: stream-like windows per training clip, labelled by the unpruned model (0: the aligned clips only)
     stream_windows: float = 1.0
+    #: the windows made as the streams are (``distill.pool``: the streams' SNRs, coloured noise and babble, rooms)
+    window_snr: bool = False
     temperature: float = 2.0  # of the unpruned model's soft labels on the windows
-    version: int = 2
+    version: int = 3
 
     def __post_init__(self) -> None:
         if self.method not in HEALS:
@@ -71,13 +73,21 @@ class Healed:
 
 
 def teacher_windows(teacher, train: ClipSet, config: HealConfig, *, negatives: list[np.ndarray] | None = None,
-                    device="cpu", seed: int = 0, show_progress: bool = False) -> SoftTargets | None:
+                    device="cpu", seed: int = 0, show_progress: bool = False, keywords=None) -> SoftTargets | None:
     """``config.stream_windows`` stream-like windows per training clip (from ``train`` and ``negatives``, long
     non-keyword audio) with the unpruned ``teacher``'s logits on them; made once, shared by every candidate."""
     n = int(round(config.stream_windows * len(train)))
     if n == 0:
         return None
-    audio, _ = stream_windows(train.audio, train.targets, train.labels, n, seed=seed, negatives=negatives)
+    if config.window_snr:
+        from ..distill.pool import pool_windows
+        from ..runtime import NON_KEYWORDS
+
+        kws = list(keywords) if keywords else [x for x in train.labels if x not in NON_KEYWORDS]
+        audio, _ = pool_windows(train.audio, [train.labels[t] for t in train.targets], kws, n,
+                                teacher.meta.sampling_rate, seed=seed, negatives=negatives)
+    else:
+        audio, _ = stream_windows(train.audio, train.targets, train.labels, n, seed=seed, negatives=negatives)
     logits = cache_outputs(teacher, audio, [], logits=True, device=device, show_progress=show_progress,
                            what="teacher outputs on stream windows")["logits"]
     return SoftTargets(audio, logits, config.temperature)
@@ -97,7 +107,7 @@ def heal(pruned, teacher, train: ClipSet, val: ClipSet, config: HealConfig, work
         from ..distill.trainer import DistillConfig, distill_mimic as distill
 
         cfg = DistillConfig(stage1=config.stage1, stage2=config.stage2, stream_windows=config.stream_windows,
-                            temperature=config.temperature)
+                            temperature=config.temperature, window_snr=config.window_snr)
         result = distill(pruned, teacher, train, val, cfg, work, run_id=run_id, show_progress=show_progress,
                          teacher_cache=teacher_cache, negatives=negatives)
         acc = result.stage2.best["val_accuracy"]

@@ -326,7 +326,8 @@ def _student(run: Run, name: str, design: MimicConfig) -> dict:
         negatives = (train_negatives(config, keywords, run.work, model.meta.sampling_rate, run.show_progress)
                      if keywords and config.distill.stream_windows else None)
         result = distill(student, model, clips["train"], clips["validation"], config.distill.with_seed(config.seed),
-                         path / "train", run_id=inp.run_id, show_progress=run.show_progress, negatives=negatives or None)
+                         path / "train", run_id=inp.run_id, show_progress=run.show_progress, negatives=negatives or None,
+                         keywords=keywords)
         save_model(student, path / "student", {**student.meta.provenance, "teacher": run.model_src,
                                                "distill": config.distill.as_dict()})
         (path / "distill.json").write_text(json.dumps({"history": result.history, "best": result.best}, indent=2))

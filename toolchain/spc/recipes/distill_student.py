@@ -31,7 +31,7 @@ WORK = ".spc-distill"
 @locks_output("out_dir")
 def run_distill(teacher_src: str | Path, data: DataConfig, out_dir: str | Path, *, mimic: MimicConfig = MimicConfig(),
                 config: DistillConfig = DistillConfig(), overwrite: bool = False, latency_runs: int = 20,
-                show_progress: bool = True, negatives=None) -> dict:
+                show_progress: bool = True, negatives=None, keywords=None) -> dict:
     """Run the recipe; the student goes to ``out`` (loadable with ``spc.models.load_model``). ``negatives``:
     long non-keyword audio at the teacher's rate that the stream-like training windows are also cut from."""
     out = Path(out_dir)
@@ -46,10 +46,11 @@ def run_distill(teacher_src: str | Path, data: DataConfig, out_dir: str | Path, 
     prepare_out_dir(out, RESULT, overwrite, inputs)
     clips = clips_for(teacher, ds, ("train", "validation", "test"), subset=data.subset, show_progress=show_progress)
     student = build_student(teacher, mimic, seed=config.stage1.seed)
-    run_id = fingerprint(str(teacher_src), mimic, config.as_dict(), ds.describe(), [len(x) for x in negatives or []])
+    run_id = fingerprint(str(teacher_src), mimic, config.as_dict(), ds.describe(), [len(x) for x in negatives or []],
+                         sorted(keywords or []))
     t0 = time.perf_counter()
     result = distill(student, teacher, clips["train"], clips["validation"], config, out / WORK, run_id=run_id,
-                     show_progress=show_progress, negatives=negatives)
+                     show_progress=show_progress, negatives=negatives, keywords=keywords)
     seconds = round(time.perf_counter() - t0, 1)
     if not is_main_process():
         return {}

@@ -56,15 +56,17 @@ class SoftTargets:
 
 
 def mixed_loss(logits: torch.Tensor, y: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
-               soft_weight: float = 0.0) -> torch.Tensor:
-    """Mean loss over a batch (logits B x C): where ``y`` is a class, cross-entropy on it mixed with the teacher's
-    soft labels by ``soft_weight``; where ``y`` is -1 (an input only the teacher labels), the soft labels alone
-    (``teacher_logits`` B x C; T^2-scaled KL divergence at ``temperature``)."""
+               soft_weight: float = 0.0, reduction: str = "mean") -> torch.Tensor:
+    """Mean loss over a batch (logits B x C; ``reduction="none"``: per example): where ``y`` is a class,
+    cross-entropy on it mixed with the teacher's soft labels by ``soft_weight``; where ``y`` is -1 (an input only
+    the teacher labels), the soft labels alone (``teacher_logits`` B x C; T^2-scaled KL divergence at
+    ``temperature``)."""
     hard = nn.functional.cross_entropy(logits, y.clamp_min(0), reduction="none")
     tt = temperature
     soft = tt * tt * nn.functional.kl_div(torch.log_softmax(logits / tt, -1), torch.softmax(teacher_logits / tt, -1),
                                           reduction="none").sum(-1)
-    return torch.where(y >= 0, (1 - soft_weight) * hard + soft_weight * soft, soft).mean()
+    per = torch.where(y >= 0, (1 - soft_weight) * hard + soft_weight * soft, soft)
+    return per if reduction == "none" else per.mean()
 
 
 def augment(audio: torch.Tensor, idx: torch.Tensor, epoch: int, seed: int, rate: int = 16000) -> torch.Tensor:
