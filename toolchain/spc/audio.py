@@ -32,6 +32,8 @@ def read_audio(path: str | Path, rate: int, start: float = 0.0, duration: float 
         raise BadAudio("no such file")
     if path.is_dir():
         raise BadAudio("is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise BadAudio("empty file (0 bytes)")
     if path.suffix.lower() == ".wav":
         short = wav_truncation(path)
         if short:
@@ -74,6 +76,16 @@ def read_audio_bytes(data: bytes, rate: int, start: float = 0.0, duration: float
     return _decode(io.BytesIO(data), rate, start, duration)
 
 
+def _reason(exc: BaseException) -> str:
+    """soundfile's reason without its way of naming the source (``Error opening b'/x.wav': ``, ``<_io.BytesIO ...>``):
+    the caller names the file or row."""
+    import re
+
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = re.sub(r"^Error opening (b?'.*?'|<.*?>): ", "", text)
+    return text.rstrip(".") or type(exc).__name__
+
+
 def _decode(source, rate: int, start: float, duration: float | None) -> np.ndarray:
     """Read a file name or file object with soundfile, mix to mono, check it and resample to ``rate``."""
     import soundfile as sf
@@ -85,7 +97,7 @@ def _decode(source, rate: int, start: float, duration: float | None) -> np.ndarr
             frames = -1 if duration is None else int(round(duration * src_rate))
             data = f.read(frames=frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
-        raise BadAudio(f"unreadable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise BadAudio(f"unreadable: {_reason(exc)}") from None
     if data.size == 0:
         raise BadAudio("empty")
     x = data.mean(axis=1)

@@ -27,6 +27,11 @@ def from_dict(cls, data: dict, where: str = "config"):
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise SpcError(f"{where} has unknown settings {unknown}; known: {', '.join(sorted(fields))}")
+    if "version" in data and "version" in fields:
+        current = fields["version"].default
+        if data["version"] != current:
+            raise SpcError(f"{where} holds version {data['version']!r} of {cls.__name__}; this spc reads version "
+                           f"{current}: write the settings again with this spc (or leave 'version' out)")
     types = _field_types(cls)
     values = {}
     for name, value in data.items():
@@ -95,7 +100,8 @@ def load_config(cls, path: str | Path, key: str = "config"):
         if k in data and isinstance(data[k], dict) and k not in fields:
             return from_dict(cls, data[k], str(path))
     if key != "config" and not set(data) <= fields:
-        return cls()
+        raise SpcError(f"{path} holds no {cls.__name__} settings (no '{key}' and not its fields): give the JSON file "
+                       "the command wrote, or its settings")
     return from_dict(cls, data, str(path))
 
 

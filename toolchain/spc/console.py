@@ -27,14 +27,16 @@ def millions(n: int) -> str:
 
 def eval_table(result, title: str) -> Table:
     """Per-class accuracy with the overall figure as the caption."""
-    table = Table(title=title, caption=f"accuracy {pct(result.accuracy)} on {result.n_clips} clips"
+    from rich.markup import escape
+
+    table = Table(title=escape(title), caption=f"accuracy {pct(result.accuracy)} on {result.n_clips} clips"
                   + (f", {len(result.skipped)} files skipped" if result.skipped else ""))
     table.add_column("class")
     table.add_column("clips", justify="right")
     table.add_column("correct", justify="right")
     table.add_column("accuracy", justify="right")
     for name, row in result.per_class.items():
-        table.add_row(name, str(row["n"]), str(row["correct"]), pct(row["accuracy"]))
+        table.add_row(escape(str(name)), str(row["n"]), str(row["correct"]), pct(row["accuracy"]))  # "[x]" as typed
     return table
 
 

@@ -213,3 +213,29 @@ def remove_output(folder: Path, marker: str | None = None) -> None:
         raise SpcError(f"--overwrite deletes only a folder spc wrote; {folder} holds no spc output marker "
                        f"({OUTPUT_MARKER}): choose another output folder or empty it yourself")
     shutil.rmtree(folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def work_dir(parent: Path, prefix: str) -> Path:
+    """A fresh hidden work folder ``parent/.spc-PREFIX-*`` holding its creator's pid; first removes the ones a
+    process that no longer runs left (a kill -9 leaves its temporary files behind; a running one's stay)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob(f".spc-{prefix}-*"):
+        try:
+            pid = int((old / "pid").read_text())
+        except (OSError, ValueError):
+            pid = -1
+        if old.is_dir() and not (pid > 0 and _alive(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f".spc-{prefix}-", dir=parent))
+    (path / "pid").write_text(str(os.getpid()))
+    return path

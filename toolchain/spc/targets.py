@@ -95,7 +95,11 @@ def targets_dirs() -> list[Path]:
     """Where target files are looked for: $SPC_TARGETS_DIR, the source checkout, the installed data."""
     dirs = []
     if os.environ.get("SPC_TARGETS_DIR"):
-        dirs.append(Path(os.environ["SPC_TARGETS_DIR"]))
+        extra = Path(os.environ["SPC_TARGETS_DIR"])
+        if not extra.is_dir():  # a typo must not fall back to the built-in targets without a word
+            raise SpcError(f"SPC_TARGETS_DIR {extra} is {'a file' if extra.exists() else 'missing'}, not a folder of "
+                           "target .toml files: fix it or unset it")
+        dirs.append(extra)
     dirs.append(Path(__file__).resolve().parents[2] / "targets")
     dirs.append(Path(sys.prefix) / "share" / "spc" / "targets")
     return dirs
@@ -163,10 +167,13 @@ def load_targets() -> dict[str, Target]:
         if not d.is_dir():
             continue
         for f in sorted(d.glob("*.toml")):
+            if not f.is_file():  # a folder named x.toml, a dangling link
+                raise SpcError(f"target file {f} is {'a folder' if f.is_dir() else 'a link to nothing'}, not a "
+                               "TOML file: remove or fix it")
             try:
                 data = tomllib.loads(f.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise SpcError(f"cannot parse target file {f}: {exc}") from None
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+                raise SpcError(f"cannot parse target file {f}: {str(exc).splitlines()[0]}") from None
             t = parse_target(data, str(f))
             found.setdefault(t.name, t)
     return found

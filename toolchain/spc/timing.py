@@ -91,20 +91,38 @@ def shapes_for(target, rate: int, max_samples: int) -> list[tuple[int, int]]:
     return profile_shapes(target.profile, rate, max_samples)
 
 
+def recorded_profile(data):
+    """The shape profile a built artifact's manifest records (``target.profile``), checked: one user error for a
+    damaged one (an unknown key, a string, zero seconds)."""
+    from .errors import SpcError
+    from .targets import ShapeProfile
+
+    try:
+        profile = ShapeProfile(**data)
+        numbers = [getattr(profile, f) for f in ("min_batch", "opt_batch", "max_batch", "min_seconds", "opt_seconds",
+                                                  "max_seconds")]
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 and x == x and x != float("inf")
+                   for x in numbers):
+            raise ValueError(numbers)
+        return profile
+    except (TypeError, ValueError) as exc:
+        raise SpcError(f"the artifact's manifest records a damaged shape profile ({str(exc)[:80]}): build it again "
+                       "or give --target") from None
+
+
 def bench_shapes(target, manifests: list[dict]) -> list[tuple[int, int]]:
     """Shapes to time artifacts at: the target's profile (or, without one, the first artifact's build
     target), each shape clipped into every artifact's engine profile so no runner is asked beyond it."""
     from .errors import SpcError
-    from .targets import ShapeProfile
 
     rate = int(manifests[0]["sampling_rate"])
     max_samples = min(int(m.get("max_samples", 30 * rate)) for m in manifests)
     profile = target.profile if target is not None else None
     if profile is None:
-        built_for = next((m["target"]["profile"] for m in manifests if isinstance(m.get("target"), dict)), None)
+        built_for = next((m["target"].get("profile") for m in manifests if isinstance(m.get("target"), dict)), None)
         if built_for is None:
             raise SpcError("no --target given and no artifact records the target it was built for")
-        profile = ShapeProfile(**built_for)
+        profile = recorded_profile(built_for)
     limits = [m["profiles"] for m in manifests if m.get("profiles")]
     shapes = []
     for batch, samples in profile_shapes(profile, rate, max_samples):

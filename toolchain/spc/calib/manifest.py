@@ -135,6 +135,15 @@ def _check_clips(path: Path, clips) -> None:
         isinstance(c, dict) and all(isinstance(c.get(k), str) for k in ("path", "label", "sha256")) for c in clips)
     if not ok:
         raise SpcError(f"{path} is damaged: every clip needs a path, a label and a sha256")
+    if not clips:
+        raise SpcError(f"{path} names no clip: make it again with spc calib make")
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    for c in clips:  # entries resolve inside the data folder: an absolute or climbing path is refused, not read
+        p = PurePosixPath(c["path"])
+        if p.is_absolute() or PureWindowsPath(c["path"]).is_absolute() or ".." in p.parts:
+            raise SpcError(f"{path} names {c['path']!r}, which is not inside the data folder: a calibration entry is a "
+                           "path relative to it")
 
 
 def check_manifest(manifest: dict, data_dir: str | Path) -> dict:

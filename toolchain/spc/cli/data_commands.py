@@ -49,7 +49,7 @@ def calib_make(ctx, data_dir, out, rule_file, config_file, **_):
         manifest = make_from_rule(rule_file, data_dir)
     else:
         config = make_config(ctx, CALIB_CFG, *_older_manifest(config_file))
-        ds = data_config(ctx).open()
+        ds = data_config(ctx).open(show_notes=True)
         manifest = make_manifest(ds, config, name=str(out))
     path = save_manifest(manifest, out, data_dir)
     labels = {}

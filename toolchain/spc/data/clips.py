@@ -71,6 +71,7 @@ def load_clips(
     good = np.zeros(len(items), dtype=bool)
     reasons: dict[int, str] = {}
     rows = RowReaders()  # rows of datasets folders: each split opened once
+    long: list[tuple[str, float]] = []
     for i in track(_read_order(items), f"reading {split}", show=show_progress):
         it = items[i]
         try:
@@ -78,6 +79,8 @@ def load_clips(
         except BadAudio as exc:
             reasons[i] = str(exc)
             continue
+        if len(x) > LONG_CLIPS * n:
+            long.append((items[i].source(), len(x) / rate))
         audio[i] = fix_length(x, n)
         good[i] = True
     kept, usable = 0, np.flatnonzero(good)
@@ -90,10 +93,21 @@ def load_clips(
     skipped += [(items[i].path if items[i].row is None else items[i].source(), reasons[i]) for i in sorted(reasons)]
     if kept == 0:
         raise SpcError(f"split '{split}' of {dataset.root} has no usable clips ({len(skipped)} bad files)")
+    if long:
+        from ..console import warn
+
+        worst = max(long, key=lambda x: x[1])
+        warn(f"{len(long)} clip{'s' if len(long) != 1 else ''} of split '{split}' last more than {LONG_CLIPS} times the "
+             f"{clip_seconds:g} s clip (longest: {worst[0]}, {worst[1]:.1f} s): each is centre-cropped to "
+             f"{clip_seconds:g} s; long recordings are streams (spc run --stream, stream-eval --negatives), not clips")
     targets = [index[items[i].label] for i in usable]
     paths = [items[i].source() for i in usable]
     mapping = labels.record() if isinstance(labels, LabelOrder) else None
     return ClipSet(audio[:kept], np.asarray(targets, dtype=np.int64), order, paths, skipped, mapping)
+
+
+#: a clip longer than this many clip lengths is not a clip (a recording read as one): said when it is cropped
+LONG_CLIPS = 3
 
 
 def _read_order(items: list[ClipItem]) -> list[int]:

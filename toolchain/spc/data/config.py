@@ -33,9 +33,16 @@ class DataConfig:
         opts = {"split_by": self.split_by, "test_speaker": self.test_speaker, "task": self.task}
         return {k: v for k, v in opts.items() if v is not None}
 
-    def open(self) -> KwsDataset:
-        """Read the folder's file lists (no audio yet)."""
-        return open_dataset(self.root, self.layout, **self.options())
+    def open(self, show_notes: bool = False) -> KwsDataset:
+        """Read the folder's file lists (no audio yet); with ``show_notes``, each thing the reader found odd but read
+        anyway (a list's byte-order mark, a class folder of .mp3 files, links leading outside) as a warning line."""
+        ds = open_dataset(self.root, self.layout, **self.options())
+        if show_notes:
+            from ..console import warn
+
+            for note in ds.notes:
+                warn(note)
+        return ds
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -36,6 +36,8 @@ from ..errors import SpcError
 
 SPLITS = ("train", "validation", "test")
 AUDIO_EXT = (".wav", ".flac", ".ogg")
+#: audio spc does not decode (soundfile reads WAV, FLAC and OGG): a folder of these is said, not read as empty
+UNREAD_EXT = (".mp3", ".m4a", ".aac", ".wma", ".opus", ".mp4", ".webm", ".aiff", ".aif")
 V2_12_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
 NOISE = "_background_noise_"
@@ -157,40 +159,94 @@ def _dangling(p: Path) -> str | None:
     return None
 
 
-def _walk_audio(folder: Path, recursive: bool = True) -> Iterator[tuple[Path, str | None]]:
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _walk_audio(folder: Path, recursive: bool = True, root: Path | None = None,
+                outside: list[Path] | None = None) -> Iterator[tuple[Path, str | None]]:
     """(audio file, None) for each audio file under ``folder``, or (file, reason) for a dangling link; sorted.
 
     Sub-folders are walked when ``recursive`` (hidden ones and ``__MACOSX`` never; a folder reached
-    twice through links only once).
+    twice through links only once). With ``root``, a symbolic link (folder or file) that leads outside it is not
+    followed (a class folder linked to ``/`` would walk the whole file system): it goes into ``outside``.
     """
     seen: set[str] = set()
+    inside = os.path.realpath(root) if root is not None else None
+
+    def leaves(e) -> bool:
+        if inside is None or not e.is_symlink() or _inside(os.path.realpath(e.path), inside):
+            return False
+        if outside is not None:
+            outside.append(Path(e.path))
+        return True
 
     def walk(d: Path) -> Iterator[tuple[Path, str | None]]:
         real = os.path.realpath(d)
         if real in seen:
             return
         seen.add(real)
-        with os.scandir(d) as it:  # scandir: telling folders from files costs no stat for most entries
-            entries = sorted(it, key=lambda e: e.name)
+        try:
+            with os.scandir(d) as it:  # scandir: telling folders from files costs no stat for most entries
+                entries = sorted(it, key=lambda e: e.name)
+        except PermissionError:
+            return
         for e in entries:
             if e.is_dir():
-                if recursive and not is_hidden(e.name):
+                if recursive and not is_hidden(e.name) and not leaves(e):
                     yield from walk(Path(e.path))
             elif os.path.splitext(e.name)[1].lower() in AUDIO_EXT:
                 if e.is_file():
-                    yield Path(e.path), None
+                    if not leaves(e):
+                        yield Path(e.path), None
                 elif (why := _dangling(Path(e.path))) is not None:
                     yield Path(e.path), why
 
+    if inside is not None and not _inside(os.path.realpath(folder), inside):  # a class folder linked outside
+        if outside is not None:
+            outside.append(folder)
+        return
     yield from walk(folder)
 
 
-def _scan(folder: Path, recursive: bool = True) -> tuple[list[Path], list[tuple[Path, str]]]:
+def _scan(folder: Path, recursive: bool = True, root: Path | None = None,
+          outside: list[Path] | None = None) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The audio files under ``folder``, and the dangling links among them with the reason."""
     files, dangling = [], []
-    for p, why in _walk_audio(folder, recursive):
+    for p, why in _walk_audio(folder, recursive, root, outside):
         (files.append(p) if why is None else dangling.append((p, why)))
     return files, dangling
+
+
+def unread_files(folder: Path) -> dict[str, int]:
+    """Per extension, the audio files under ``folder`` that spc does not decode (.mp3, .m4a, ...)."""
+    out: dict[str, int] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not is_hidden(d)]
+        for f in filenames:
+            ext = os.path.splitext(f)[1].lower()
+            if ext in UNREAD_EXT:
+                out[ext] = out.get(ext, 0) + 1
+    return out
+
+
+def class_note(cls: Path) -> str:
+    """Why a class folder gave no clip: empty, or holding audio spc does not read."""
+    unread = unread_files(cls)
+    if unread:
+        kinds = ", ".join(f"{n} {ext}" for ext, n in sorted(unread.items()))
+        return (f"class folder {cls.name} holds {kinds} files, which spc does not read (convert them to WAV or FLAC): "
+                "not a class")
+    return f"class folder {cls.name} holds no audio: not a class"
+
+
+def outside_note(root: Path, outside: list[Path]) -> list[str]:
+    """One line for the symbolic links that lead outside the data folder (not read)."""
+    if not outside:
+        return []
+    return [f"{len(outside)} symbolic link{'s' if len(outside) != 1 else ''} in {root} lead{'s' if len(outside) == 1 else ''} "
+            f"outside it and {'were' if len(outside) != 1 else 'was'} not read (first: {outside[0]} -> "
+            f"{os.path.realpath(outside[0])}); copy the files into the data folder to use them"]
 
 
 def label_order(name: str) -> tuple:
@@ -251,14 +307,52 @@ def read_speech_commands_test_set(root: Path, task: str | None = None) -> KwsDat
                       skipped={"test": skipped} if skipped else {})
 
 
-def _read_lists(root: Path) -> dict[str, list[str]]:
-    """The entries of ``validation_list.txt`` and ``testing_list.txt`` (in file order; a missing list is empty)."""
-    lists = {}
+def _decode_list(f: Path) -> tuple[list[str], list[str]]:
+    """(the entries of a split list, notes): UTF-8 (a byte-order mark dropped) or UTF-16 by its mark; ``./`` and
+    backslashes normalised to the folder's relative form; anything else unreadable is one user error."""
+    raw = f.read_bytes()
+    notes = []
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise SpcError(f"{f} starts like UTF-16 but is not: write it as UTF-8, one path per line") from None
+        notes.append(f"{f.name} is UTF-16: read as such")
+    else:
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+            notes.append(f"{f.name} starts with a UTF-8 byte-order mark: ignored")
+        # surrogateescape: list entries match file names that are not valid UTF-8, as os.listdir gives them
+        text = raw.decode("utf-8", "surrogateescape")
+    entries, changed = [], 0
+    for line in text.splitlines():
+        e = line.strip()
+        if not e:
+            continue
+        n = e.replace("\\", "/")
+        while n.startswith("./"):
+            n = n[2:]
+        changed += n != e
+        entries.append(n)
+    if changed:
+        notes.append(f"{f.name}: {changed} entr{'ies' if changed != 1 else 'y'} written with ./ or backslashes, read as "
+                     "relative paths with /")
+    return entries, notes
+
+
+def _read_lists(root: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """(the entries of ``validation_list.txt`` and ``testing_list.txt`` in file order, a missing list empty; notes).
+    A file both lists name is a user error: a clip belongs to one split."""
+    lists, notes = {}, []
     for split, fname in LIST_FILES.items():
         f = root / fname
-        # surrogateescape: list entries match file names that are not valid UTF-8, as os.listdir gives them
-        lists[split] = f.read_bytes().decode("utf-8", "surrogateescape").split() if f.is_file() else []
-    return lists
+        lists[split], n = _decode_list(f) if f.is_file() else ([], [])
+        notes += n
+    both = sorted(set(lists["validation"]) & set(lists["test"]))
+    if both:
+        raise SpcError(f"{LIST_FILES['validation']} and {LIST_FILES['test']} both name {len(both)} "
+                       f"file{'s' if len(both) != 1 else ''} (first: {both[0]}): a clip belongs to one split")
+    return lists, notes
 
 
 class _ListSplit:
@@ -266,7 +360,7 @@ class _ListSplit:
 
     def __init__(self, root: Path):
         self.root = root
-        self.lists = _read_lists(root)
+        self.lists, self.read_notes = _read_lists(root)
         self.sets = {split: set(entries) for split, entries in self.lists.items()}
         self.seen: set[str] = set()
 
@@ -277,8 +371,9 @@ class _ListSplit:
         return "validation" if rel in self.sets["validation"] else "test" if rel in self.sets["test"] else "train"
 
     def notes(self) -> list[str]:
-        """One line per list that names files the folder does not hold: how many, and the first."""
-        out = []
+        """How the lists were read, and one line per list that names files the folder does not hold: how many, and
+        the first."""
+        out = list(self.read_notes)
         for split, entries in self.lists.items():
             missing = [e for e in entries if e not in self.seen]
             if missing:
@@ -287,17 +382,19 @@ class _ListSplit:
         return out
 
 
-def _read_word_folders(root: Path, folders: dict[str, str], place: _ListSplit) -> tuple[dict, dict]:
-    """Clips of each folder (name -> label) into splits by the lists; dangling links into ``skipped``."""
+def _read_word_folders(root: Path, folders: dict[str, str], place: _ListSplit) -> tuple[dict, dict, list[str]]:
+    """Clips of each folder (name -> label) into splits by the lists; dangling links into ``skipped``; links that
+    lead outside ``root`` not followed (the third item: a note saying so)."""
     splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
     skipped: dict[str, list[tuple[str, str]]] = {}
+    outside: list[Path] = []
     for folder, label in folders.items():
-        files, dangling = _scan(root / folder)
+        files, dangling = _scan(root / folder, root=root, outside=outside)
         for f in files:
             splits[place(f)].append(ClipItem(str(f), label))
         for f, why in dangling:
             skipped.setdefault(place(f), []).append((str(f), why))
-    return splits, skipped
+    return splits, skipped, outside_note(root, outside)
 
 
 def read_speech_commands(root: Path, task: str | None = None, silence_per_split: dict | None = None) -> KwsDataset:
@@ -318,9 +415,9 @@ def read_speech_commands(root: Path, task: str | None = None, silence_per_split:
         raise SpcError(f"{root} has no word folders (expected Speech Commands layout)")
     place = _ListSplit(root)
     folders = {w: w if task == "35" or w in V2_12_WORDS else UNKNOWN for w in words}
-    splits, skipped = _read_word_folders(root, folders, place)
+    splits, skipped, outside = _read_word_folders(root, folders, place)
     labels = words if task == "35" else list(V2_12_WORDS) + [UNKNOWN, SILENCE]
-    notes = place.notes()
+    notes = place.notes() + outside
     if task == "v2-12":
         notes += _add_silence(root / NOISE, splits, silence_per_split)
     return KwsDataset(str(root), "speech-commands", labels, splits, {"task": task}, notes=notes, skipped=skipped)
@@ -345,8 +442,8 @@ def read_speech_commands_preprocessed(root: Path, task: str | None = None) -> Kw
     others = [name for name in present if name not in labels and not name.startswith("_")]
     folders = {name: name for name in labels if name in present} | dict.fromkeys(others, UNKNOWN)
     place = _ListSplit(root)
-    splits, skipped = _read_word_folders(root, folders, place)
-    notes = place.notes()
+    splits, skipped, outside = _read_word_folders(root, folders, place)
+    notes = place.notes() + outside
     if others:
         notes.append(f"folder{'s' if len(others) != 1 else ''} {', '.join(others)} "
                      f"{'are' if len(others) != 1 else 'is'} not among the 10 words: read as {UNKNOWN}")
@@ -385,32 +482,44 @@ def _add_silence(noise_dir: Path, splits: dict, per_split: dict | None) -> list[
 
 # ------------------------------------------------------------------ folder per class
 def read_folders(root: Path) -> KwsDataset:
-    """``ROOT/{train,validation,test}/CLASS/**`` or ``ROOT/CLASS/**`` (hash split); sub-folders of a class are read."""
+    """``ROOT/{train,validation,test}/CLASS/**`` or ``ROOT/CLASS/**`` (hash split); sub-folders of a class are read.
+    A class folder with no audio it can read is not a class (said in ``notes``); links leading outside ROOT are not
+    followed (said too)."""
     split_dirs = {s: root / s for s in SPLITS}
     if (root / "valid").is_dir() and not split_dirs["validation"].is_dir():
         split_dirs["validation"] = root / "valid"
     splits: dict[str, list[ClipItem]] = {s: [] for s in SPLITS}
     skipped: dict[str, list[tuple[str, str]]] = {}
+    outside: list[Path] = []
+    notes: list[str] = []
     if split_dirs["train"].is_dir():
         labels: set[str] = set()
         for split, d in split_dirs.items():
             if not d.is_dir():
                 continue
             for cls in _subfolders(d):
+                files, dangling = _scan(cls, root=root, outside=outside)
+                if not files and not dangling:
+                    notes.append(f"{split}: {class_note(cls)}")
+                    continue
                 labels.add(cls.name)
-                files, dangling = _scan(cls)
                 splits[split].extend(ClipItem(str(f), cls.name) for f in files)
                 skipped.setdefault(split, []).extend((str(f), why) for f, why in dangling)
         return KwsDataset(str(root), "folders", sorted(labels), splits, {"split": "folders"},
-                          skipped={k: v for k, v in skipped.items() if v})
-    classes = _subfolders(root)
-    for cls in classes:
-        files, dangling = _scan(cls)
+                          notes=notes + outside_note(root, outside), skipped={k: v for k, v in skipped.items() if v})
+    classes = []
+    for cls in _subfolders(root):
+        files, dangling = _scan(cls, root=root, outside=outside)
+        if not files and not dangling:
+            notes.append(class_note(cls))
+            continue
+        classes.append(cls.name)
         for f in files:  # the hash key of a file directly in the class folder is CLASS/NAME, as it always was
             splits[_hash_split(f"{cls.name}/{f.relative_to(cls).as_posix()}")].append(ClipItem(str(f), cls.name))
         for f, why in dangling:
             skipped.setdefault(_hash_split(f"{cls.name}/{f.relative_to(cls).as_posix()}"), []).append((str(f), why))
-    return KwsDataset(str(root), "folders", [c.name for c in classes], splits, {"split": "hash"}, skipped=skipped)
+    return KwsDataset(str(root), "folders", classes, splits, {"split": "hash"}, notes=notes + outside_note(root, outside),
+                      skipped=skipped)
 
 
 # ------------------------------------------------------------------ file-name labels (FSDD)

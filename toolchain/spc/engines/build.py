@@ -24,8 +24,11 @@ class BuildConfig:
     version: int = 2
 
     def __post_init__(self) -> None:
-        if int(self.threads) < 0:
-            raise SpcError(f"threads must be 0 (pick by timing) or more, not {self.threads}")
+        import os
+
+        if not 0 <= int(self.threads) <= (os.cpu_count() or 1):
+            raise SpcError(f"threads must be 0 (pick by timing) to {os.cpu_count() or 1} (the cores here), "
+                           f"not {self.threads}")
         names = []  # "a,b", ["a", "b"] or a repeated option's [("a", "b"), ("c",)]
         for item in self.fp32_layers:
             names += [str(n) for n in item] if isinstance(item, (tuple, list)) else str(item).split(",")

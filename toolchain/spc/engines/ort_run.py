@@ -56,7 +56,14 @@ def built_threads(manifest: dict) -> int:
     (ONNX Runtime's default: one per core). Builds from before the choice record no ``thread_choice``."""
     import os
 
-    n = int((manifest.get("thread_choice") or {}).get("threads") or 0)
+    from ..errors import SpcError
+
+    choice = manifest.get("thread_choice")
+    raw = choice.get("threads") if isinstance(choice, dict) else choice
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw < 0):
+        raise SpcError(f"the manifest of {manifest.get('file', 'the artifact')} records a damaged thread choice "
+                       f"({raw!r}): build it again")
+    n = int(raw or 0)
     return n if 0 < n <= (os.cpu_count() or 1) else 0
 
 

@@ -18,17 +18,18 @@ accuracy (retention 1.000, 1.67x faster than FP32; benchmarks/README.md, INT8 on
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..engines.artifact_manifest import derive_manifest, manifest_path, read_manifest, write_manifest
+from ..engines.artifact_manifest import (derive_manifest, load_artifact_manifest, manifest_path, read_manifest,
+                                         write_manifest)
 from ..engines.ort_build import parity_cases
 from ..engines.ort_run import ort_session
 from ..errors import SpcError
-from ..fileio import check_output_file, refuse_overlap
+from ..fileio import check_output_file, refuse_overlap, work_dir
 
 #: the ops whose weights are quantised (the projections and the classifier); convolutions stay FP32
 INT8_OPS = ("MatMul", "Gemm")
@@ -68,23 +69,25 @@ def quantize_for_cpu(onnx_path: str | Path, out_path: str | Path, config: Quanti
         raise SpcError("static INT8 convolutions need calibration clips: give --calibration MANIFEST --data DIR")
 
     src_path, out = Path(onnx_path), Path(out_path)
-    src = read_manifest(src_path)
+    src = load_artifact_manifest(src_path)  # the source's sha256 against its manifest: a swapped file is refused
     if src.get("kind") != "onnx" or src.get("precision", "fp32") != "fp32":
         raise SpcError(f"{src_path.name} is not an FP32 ONNX export (kind {src.get('kind')}, precision "
                        f"{src.get('precision', 'fp32')}): quantise the export spc export or compress wrote")
     refuse_overlap({"output": out, "output manifest": manifest_path(out)},
                    {"ONNX source": src_path, "source manifest": manifest_path(src_path)})
     check_output_file(out)
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
-        q = Path(tmp) / "int8.onnx"
+    tmp = work_dir(out.parent, "quantize")  # a kill -9 leaves it; the next quantize here removes it
+    try:
+        q = tmp / "int8.onnx"
         convs = int8_graph(src_path, q, config, calib_audio, src["input"])
         cases, on = gate_cases(src, calib_audio)
         gate = {**agreement(q, src_path, cases), "on": on}
         if gate["top1_agreement"] < MIN_AGREEMENT:
             raise SpcError(f"the INT8 graph disagrees with FP32 on {1 - gate['top1_agreement']:.0%} of {gate['clips']} "
                            f"{on} (max |diff| {gate['max_abs_diff']:.3g}); nothing was written")
-        out.parent.mkdir(parents=True, exist_ok=True)
         q.replace(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     quantization = {"format": "dynamic", "ops": list(INT8_OPS), "per_channel": per_channel,
                     "weights": "int8", "activations": "int8, per batch at run time"}
     if config.conv == "static":

@@ -34,7 +34,7 @@ def run_analysis(model_src: str | Path, data: DataConfig | str | Path, out_dir: 
     refuse_overlap({"output folder": out_dir}, {"model": model_src, "data folder": data.root, "calibration manifest": calib})
     out = check_output_dir(out_dir)  # before the analysis runs, not after
     model = load_model(model_src)
-    ds = data.open()
+    ds = data.open(show_notes=True)
     order = map_labels(model.labels, ds.labels, by_name=data.subset)
     calib_info = None
     if calib is not None:

@@ -33,8 +33,11 @@ class BenchConfig:
         if self.runs < 1 or self.warmup < 0:
             raise SpcError(f"bench needs at least one timed run and no negative warm-up, got {self.runs} runs, "
                            f"{self.warmup} warm-up")
-        if self.threads < 0:
-            raise SpcError(f"threads must be 0 (the default) or more, got {self.threads}")
+        import os
+
+        if not 0 <= self.threads <= (os.cpu_count() or 1):
+            raise SpcError(f"threads must be 0 (the default) to {os.cpu_count() or 1} (the cores here), "
+                           f"got {self.threads}")
         if self.split not in ("validation", "test"):
             raise SpcError(f"bench scores the validation or the test split, not '{self.split}'")
 

@@ -142,7 +142,7 @@ def check_and_load(model_src, data: DataConfig, out: Path, target_name: str, con
                                             "calibration manifest": config.calib, "negatives folder": config.negatives})
     check_output_dir(out)
     model = load_model(model_src)
-    ds = data.open()
+    ds = data.open(show_notes=True)
     splits = ["validation", "test"]
     if config.method != "prune" or config.prune.heal.method != "none":
         splits.append("train")

@@ -40,7 +40,7 @@ def run_distill(teacher_src: str | Path, data: DataConfig, out_dir: str | Path, 
     check_output_dir(out)
     teacher = load_model(teacher_src)
     mimic.check_teacher(teacher.width, teacher.num_layers)
-    ds = data.open()
+    ds = data.open(show_notes=True)
     for split in ("train", "validation", "test"):
         ds.split(split)
     prepare_out_dir(out, RESULT, overwrite, inputs)

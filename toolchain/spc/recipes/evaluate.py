@@ -39,7 +39,7 @@ def run_eval(model_src: str | Path, data: DataConfig | str | Path, config: EvalC
     torch_device = resolve_device(config.device)  # a bad device name fails before any loading
     model = load_model(model_src)
     data = as_data_config(data)
-    ds = data.open()
+    ds = data.open(show_notes=True)
     ds.split(config.split)  # an empty split is an error before the model runs
     order = map_labels(model.labels, ds.labels, by_name=data.subset)
     clips = load_clips(

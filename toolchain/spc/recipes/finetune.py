@@ -35,7 +35,7 @@ def run_finetune(backbone: str, data: DataConfig, out_dir: str | Path, *, config
     if not clip_seconds > 0:
         raise SpcError(f"clip length must be positive, got {clip_seconds} s")
     prepare_out_dir(out, SUMMARY, overwrite, {"model": backbone, "data folder": data.root})
-    ds = data.open()
+    ds = data.open(show_notes=True)
     for split in ("train", "validation"):
         ds.split(split)
     model = load_model(backbone, labels=ds.labels, clip_seconds=clip_seconds, seed=config.train.seed)

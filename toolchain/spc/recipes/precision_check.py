@@ -57,7 +57,7 @@ def run_precision(model_src, data: DataConfig | str | Path, calib, out_dir, conf
     refuse_overlap({"output folder": out_dir}, {"model": model_src, "data folder": data.root, "calibration manifest": calib})
     out = check_output_dir(out_dir)  # before any work; created once the inputs are read
     model = load_model(model_src)
-    ds = data.open()
+    ds = data.open(show_notes=True)
     order = map_labels(model.labels, ds.labels)
     manifest = load_manifest(calib)
     info = {"manifest": str(calib), "hash": manifest_hash(manifest), "clips": len(manifest["clips"])}

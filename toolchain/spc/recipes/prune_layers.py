@@ -39,7 +39,7 @@ def run_prune(model_src: str | Path, data: DataConfig, out_dir: str | Path, *, c
     check_output_dir(out)
     model = load_model(model_src)
     config.check_model(model.num_layers)
-    ds = data.open()
+    ds = data.open(show_notes=True)
     splits = ("validation", "test") + (("train",) if config.heal.method != "none" else ())
     for split in splits:
         ds.split(split)

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import SpcError
 from ..fileio import atomic_write_text, check_output_dir, refuse_overlap
+from ..locking import locks_output
 from ..runtime import NON_KEYWORDS, KeywordSpotter, StreamingSpotter
 from . import intervals as iv
 from .mixing import COLOURS, NOISE_DB, SNR_DB
@@ -132,8 +133,10 @@ def _problems(c: StreamEvalConfig) -> list[str]:
     return out
 
 
-def split_classes(labels: list[str], keywords: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """(keyword classes, non-keyword classes) among ``labels`` (the data's classes)."""
+def split_classes(labels: list[str], keywords: Sequence[str] | None,
+                  negative_audio: bool = False) -> tuple[list[str], list[str]]:
+    """(keyword classes, non-keyword classes) among ``labels`` (the data's classes). Every class may be a keyword
+    where there is ``negative_audio`` (hours of keyword-free recordings make the false accepts)."""
     if keywords:
         unknown = [k for k in keywords if k not in labels]
         if unknown:
@@ -144,9 +147,9 @@ def split_classes(labels: list[str], keywords: Sequence[str] | None) -> tuple[li
     negatives = [x for x in labels if x not in kws]
     if not kws:
         raise SpcError(f"no keyword among the classes ({', '.join(labels)}): name the keywords with --keywords")
-    if not negatives:
-        raise SpcError(f"every class ({', '.join(labels)}) is a keyword, so only the negative audio can make false "
-                       "accepts: name fewer keywords with --keywords")
+    if not negatives and not negative_audio:
+        raise SpcError(f"every class ({', '.join(labels)}) is a keyword and there is no negative audio, so nothing can "
+                       "make a false accept: name fewer keywords with --keywords, or add --negatives / --negatives-hours")
     return kws, negatives
 
 
@@ -201,6 +204,7 @@ def test_figures(view: View, point: OperatingPoint, config: StreamEvalConfig) ->
 
 
 # ------------------------------------------------------------------ stream-eval
+@locks_output("out_dir")
 def evaluate_streams(artifacts: Mapping[str, str | Path] | str | Path, data, out_dir: str | Path, *,
                      config: StreamEvalConfig = StreamEvalConfig(), negatives_dir: str | Path | None = None,
                      noise_dir: str | Path | None = None, reference: str | None = None,
@@ -253,7 +257,8 @@ def _evaluate(spotters, named, data, out: Path, config: StreamEvalConfig, negati
     rate, n = first.sampling_rate, first.clip_samples
     test = load_split(data, "test", rate, n, first.labels)
     present = [x for x in first.labels if x in {test.labels[t] for t in test.targets}]
-    keywords, _ = split_classes(present, config.keywords)
+    keywords, _ = split_classes(present, config.keywords,
+                                negative_audio=bool(negatives_dir) or config.negatives_hours > 0)
     noise = _noise(noise_dir, rate)
     test_streams = split_streams(test, "test", keywords, rate, n, config, out, negatives_dir, noise, show_progress)
     need_validation = any(sp.operating_point is None for sp in spotters.values())

@@ -181,6 +181,11 @@ def build_streams(split: str, audio: np.ndarray, labels: Sequence[str], paths: S
         out.recordings.append(Recording(r, "clips", length / rate, "clips", "clips", scenes=scenes, audio=x))
     step = config.recording_seconds
     for neg in negatives:
+        if neg.seconds < clip_samples / rate:
+            from ..console import warn
+
+            warn(f"negative audio {neg.path} is shorter than one clip ({neg.seconds:.2f} s < {clip_samples / rate:g} s): "
+                 "left out")
         start = 0.0
         while neg.seconds - start >= clip_samples / rate:
             length = min(step, neg.seconds - start)
