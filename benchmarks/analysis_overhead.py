@@ -111,7 +111,30 @@ def main() -> None:
     out_dir.mkdir(exist_ok=True)
     (out_dir / "analysis_overhead.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    readme()
+
+
+def readme() -> str:
+    """benchmarks/README.md's section, from the recorded JSON only."""
+    from readme_section import replace_section
+
+    r = json.loads((Path(__file__).parent / "results" / "analysis_overhead.json").read_text())
+    t, mem = r["timing"], r["memory"]
+    key = "analysis_peak_above_baseline_mb"
+    body = (f"{r['model']}, CPU, {r['machine']['threads']} threads, batch {t['batch']}, 1 s clips. Every metric (two "
+            f"cosines, two CKA forms, mutual kNN over all layer pairs) took {t['metrics_s']:.2f} s against "
+            f"{t['forward_s']:.2f} s of forward passes on {t['clips']} clips: **+{t['metrics_over_forward']:.0%} over "
+            f"the forward time** (goal: at most +50%). Peak memory of the analysis itself, above what the loaded model "
+            f"and clips hold: " + " and ".join(f"{m[key]:,.0f} MB at {m['clips']:,} clips" for m in mem)
+            + (f" ({r['analysis_peak_ratio_largest_to_smallest']:.3f}x for {mem[-1]['clips'] // mem[0]['clips']}x the "
+               "clips: the accumulators are fixed-size)" if len(mem) >= 2 else "") + ".")
+    return replace_section(Path(__file__).parent / "README.md", "<!-- analysis-overhead:start -->",
+                           "<!-- analysis-overhead:end -->", body)
 
 
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(Path(__file__).parent))
+    if sys.argv[1:] == ["--readme"]:
+        print(readme())
+    else:
+        main()

@@ -87,9 +87,13 @@ def readme() -> str:
     best = max((k for k in b["p50_ms"] if k != "pytorch eager"), key=lambda k: b["vs_eager"][k])
     if r.get("conditions"):
         lines += ["", f"Conditions: {r['conditions']}"]
-    lines += ["", f"Goal 1.9x against PyTorch eager at batch 1: the FP32 build reaches {b['vs_eager']['fp32']:.2f}x "
-              f"({'met' if b['vs_eager']['fp32'] >= 1.9 else 'not met'}); the fastest variant, {best}, "
-              f"{b['vs_eager'][best]:.2f}x ({'met' if b['vs_eager'][best] >= 1.9 else 'not met'})."]
+    fp32_met = "met in speed" if b["vs_eager"]["fp32"] >= 1.9 else "not met"
+    best_met = "reached in speed" if b["vs_eager"][best] >= 1.9 else "not reached"
+    lines += ["", f"Goal 1.9x against PyTorch eager at batch 1, with the accuracy kept: the FP32 build reaches "
+              f"{b['vs_eager']['fp32']:.2f}x ({fp32_met}; FP32 keeps the accuracy by construction); the fastest variant, "
+              f"{best}, {b['vs_eager'][best]:.2f}x ({best_met} on random weights, where no accuracy can be measured: "
+              "the goal is met only where the INT8 section shows the same form keeping the accuracy of a trained "
+              "model)."]
     lines += ["", "What the INT8 forms cost on trained models (test accuracy beside the latency): the INT8 section, "
               "on the Whisper tiny.en FSDD teachers and their students."]
     if r.get("trained"):

@@ -99,7 +99,32 @@ def main() -> None:
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "onnx_vs_torch_cpu.json").write_text(json.dumps(result, indent=2))
+    readme()
+
+
+def readme() -> str:
+    """benchmarks/README.md's table, from the recorded JSON only."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from readme_section import replace_section
+
+    r = json.loads((Path(__file__).parent / "results" / "onnx_vs_torch_cpu.json").read_text())
+    lines = [f"1 s clips, {r['machine']['cores']} cores, p50 of {r['runs']} interleaved rounds (1-minute load average "
+             f"{r['machine']['load_average_1min_at_end']} at the end); each CPU build on the threads it chose by timing.",
+             "", "| model | batch | PyTorch eager | ORT unfused | ORT fused build | fused vs unfused | nodes before -> after |",
+             "| :--- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, m in r["models"].items():
+        for row in m["rows"]:
+            lines.append(f"| {name} | {row['batch']} | {row['pytorch']['p50_ms']:.1f} ms | "
+                         f"{row['ort_unfused']['p50_ms']:.1f} ms ({row['speedup_unfused_p50']:.2f}x) | "
+                         f"{row['ort_fused']['p50_ms']:.1f} ms ({row['speedup_fused_p50']:.2f}x) | "
+                         f"{row['fused_vs_unfused_p50']:.2f}x | {m['nodes_before']} -> {m['nodes_after']} |")
+    return replace_section(Path(__file__).parent / "README.md", "<!-- onnx-vs-torch:start -->",
+                           "<!-- onnx-vs-torch:end -->", "\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    readme() if sys.argv[1:] == ["--readme"] else main()

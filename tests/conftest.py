@@ -92,7 +92,27 @@ def tone_dataset(tmp_path) -> Path:
     return root
 
 
+WHISPER = Path(__file__).resolve().parents[2] / "shared" / "models" / "whisper-tiny.en-encoder"
+
+
+def require_shared(path: Path, what: str) -> Path:
+    """``path`` (real data or weights in ../shared); a skip with the reason where it is absent, a failure instead
+    where ``SPC_REQUIRE_SHARED`` is set (CI: a clone without ../shared must not pass having run none of them)."""
+    if not path.exists():
+        import os
+
+        why = f"{what} not found at {path} (see the README beside it in ../shared)"
+        if os.environ.get("SPC_REQUIRE_SHARED"):
+            pytest.fail(f"{why}; SPC_REQUIRE_SHARED is set, so this fails instead of skipping")
+        pytest.skip(why)
+    return path
+
+
 def require_fsdd() -> Path:
-    if not (FSDD / "recordings").is_dir():
-        pytest.skip(f"FSDD recordings not found at {FSDD} (see shared/data/fsdd/README.md)")
+    require_shared(FSDD / "recordings", "FSDD recordings")
     return FSDD
+
+
+def require_whisper() -> Path:
+    require_shared(WHISPER / "model.safetensors", "the pre-trained Whisper tiny.en encoder")
+    return WHISPER

@@ -157,16 +157,14 @@ def test_analyze_model_end_to_end(tmp_path):
 
 def test_similarities_accumulate_in_float64_on_the_real_whisper_encoder():
     """The self-cosine of every hidden state is 1 within 1e-9 (float32 sums read 0.9987 on Whisper tiny.en)."""
-    from pathlib import Path
-
     import numpy as np
 
     from spc.analysis.accumulate import SimilarityAccumulator
     from spc.models import load_model
 
-    whisper = Path(__file__).resolve().parents[3] / "shared" / "models" / "whisper-tiny.en-encoder"
-    if not (whisper / "config.json").is_file():
-        pytest.skip(f"the pre-trained Whisper tiny.en encoder is not at {whisper}")
+    from conftest import require_whisper
+
+    whisper = require_whisper()
     model = load_model(whisper, labels=["a", "b"], clip_seconds=1.0).eval()
     audio = (0.1 * np.random.default_rng(0).standard_normal((6, 16000))).astype(np.float32)
     acc = SimilarityAccumulator(model.num_layers + 1, k=2)

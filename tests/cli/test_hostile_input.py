@@ -134,9 +134,9 @@ def test_truncated_safetensors_is_one_line(inputs):
 
 
 def test_truncated_real_whisper_checkpoint_is_one_line(inputs, tmp_path):
-    whisper = Path(__file__).resolve().parents[3] / "shared" / "models" / "whisper-tiny.en-encoder"
-    if not (whisper / "model.safetensors").is_file():
-        pytest.skip(f"the Whisper tiny.en checkpoint is not at {whisper}")
+    from conftest import require_whisper
+
+    whisper = require_whisper()
     copy = Path(shutil.copytree(whisper, tmp_path / "whisper"))
     weights = copy / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])

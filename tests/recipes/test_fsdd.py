@@ -8,24 +8,16 @@ epochs). Marked slow: `.ci/run` runs them after the default suite.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from conftest import require_fsdd
+from conftest import require_fsdd, require_whisper
 from spc.data import DataConfig
 from spc.training.finetuning import FinetuneConfig
 from spc.recipes.evaluate import run_eval
 from spc.recipes.finetune import run_finetune
 from spc.training.loop import TrainConfig
 
-WHISPER = Path(__file__).resolve().parents[3] / "shared" / "models" / "whisper-tiny.en-encoder"
-
-
-def require_whisper() -> Path:
-    if not (WHISPER / "model.safetensors").is_file():
-        pytest.skip(f"Whisper tiny.en encoder not found at {WHISPER} (see shared/models/README.md)")
-    return WHISPER
 
 
 @pytest.mark.slow
