@@ -100,16 +100,9 @@ def parity(out: np.ndarray, ref: np.ndarray, rel: float = 0.05, atol: float = 1e
 
 def check_target(here: dict):
     """An spc target for exactly this GPU (``gpu_info()``, so spc's own build accepts it), batch 1-32 at 0.5-2 s."""
-    import dataclasses
+    from spc.targets import ShapeProfile, target_for
 
-    from spc.targets import ShapeProfile, get_target
-
-    base = get_target("h100", quiet=True)
-    return dataclasses.replace(
-        base, name="gpu-check", family="gpu-check", description=f"gpu_check.py on {here['gpu']}", gpu=here["gpu"],
-        gpu_names=(here["gpu"],), sm_counts=(here["sm_count"],), compute_capability=float(here["compute_capability"]),
-        board_models=(here["board"],) if here.get("board") else (), gpu_memory_gb=(0.0, 0.0),
-        workspace_mb=4096, profile=ShapeProfile(1, 1, 32, 0.5, 1.0, 2.0))
+    return target_for(here, "gpu-check", ShapeProfile(1, 1, 32, 0.5, 1.0, 2.0))
 
 
 def driver_version() -> str:

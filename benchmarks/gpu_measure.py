@@ -787,6 +787,7 @@ def not_measured(result: dict) -> list[dict]:
     """What this run cannot measure, each with the reason (and whatever the budget or a failure left out)."""
     imp = result.get("imports", {}).get("optional", {})
     trt = imp.get("tensorrt", {})
+    gpu = (result.get("environment") or {}).get("gpu") or "this data-centre GPU"
     items = [
         {"what": "TensorRT engines (build, parity, latency)",
          "reason": "TensorRT is not on the GPU box this script is prepared for" + (
@@ -794,10 +795,10 @@ def not_measured(result: dict) -> list[dict]:
              f" (tensorrt {trt.get('version')} imports here, but this script does not build engines: "
              "benchmarks/gpu_check.py does)")},
         {"what": "Jetson latency (Orin Nano / AGX Orin)",
-         "reason": "no Jetson here: an H200 is a data-centre GPU (other SMs, clocks, memory, no unified memory); "
+         "reason": f"no Jetson here: {gpu} is not a Jetson (other SMs, clocks, memory, no unified memory); "
                    "Jetson figures need the board (spc build/bench on it)"},
         {"what": "power and energy per inference",
-         "reason": "not read: the deployment figure is a Jetson's rail power, which an H200's board power says "
+         "reason": f"not read: the deployment figure is a Jetson's rail power, which {gpu}'s board power says "
                    "nothing about; NVML sampling is not part of this run"},
         {"what": "ONNX Runtime on the GPU",
          "reason": "only the CPU onnxruntime is assumed there; compress's ONNX latencies and speed-up are the GPU "

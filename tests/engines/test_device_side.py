@@ -160,7 +160,9 @@ def test_manifest_records_the_system_cuda_runtime(monkeypatch, onnx_model):
     trt_fakes.install(monkeypatch, system_runtime="12.6")
     m = build_artifact(onnx_model, get_target("jetson-orin-nano")).manifest
     assert m["cuda_runtime"] == "12.6" and m["cuda_runtime_source"] == "libcudart.so" and m["cuda_driver"] == "12.6"
-    trt_fakes.install(monkeypatch)  # no system libcudart: cuda-python's own version, labelled as such
+    # no system libcudart: cuda-python's own version, labelled as such (a desktop: cuda-python 12.9 on a 12.8 driver
+    # would fail, on a 12.9 one it runs)
+    trt_fakes.install(monkeypatch, gpu="rtx-4090", runtime=12090, driver=12090)
     from spc.engines.cuda_env import gpu_info
 
     info = gpu_info()
@@ -239,7 +241,11 @@ def test_no_device_extra_drags_in_torch():
         names = {d.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower() for d in deps}
         assert not names & {"torch", "transformers", "onnxsim", "onnxslim"}
     assert any(d.startswith("torch") for d in extras["train"])
-    assert all("<13" in d for d in extras["tensorrt"] + extras["jetson"] if d.startswith("cuda-python"))
+    assert all("<13" in d for d in extras["tensorrt"] if d.startswith("cuda-python"))
+    # a Jetson takes the cuda-python of JetPack 6.1/6.2's CUDA 12.6, the one the driver-too-old message names
+    from spc.engines.cuda_env import JETSON_CUDA_PYTHON
+
+    assert extras["jetson"] == [JETSON_CUDA_PYTHON] == ["cuda-python>=12.6,<12.7"]
 
 
 def test_the_resolution_check_flags_torch_and_cuda_13():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -19,12 +18,9 @@ if not torch.cuda.is_available():
 def _this_gpu_target():
     """The h100 profile re-aimed at whatever GPU this is, so spc's GPU check lets the build run."""
     from spc.engines.cuda_env import gpu_info
-    from spc.targets import ShapeProfile, get_target
+    from spc.targets import ShapeProfile, target_for
 
-    here = gpu_info()
-    return dataclasses.replace(get_target("h100"), name="this-gpu", gpu=here["gpu"], gpu_names=(here["gpu"],),
-                               sm_counts=(here["sm_count"],), compute_capability=float(here["compute_capability"]),
-                               profile=ShapeProfile(1, 1, 4, 0.5, 1.0, 2.0))
+    return target_for(gpu_info(), profile=ShapeProfile(1, 1, 4, 0.5, 1.0, 2.0))
 
 
 def test_engine_builds_runs_splits_and_matches_pytorch(tmp_path):

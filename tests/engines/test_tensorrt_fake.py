@@ -33,15 +33,23 @@ def audio(n, samples=16000, seed=0):
 def test_driver_too_old_is_one_user_error(monkeypatch, onnx_model):
     from spc.engines.cuda_env import gpu_info
 
-    trt_fakes.install(monkeypatch, count_error=trt_fakes.cudaError_t.cudaErrorInsufficientDriver)
-    with pytest.raises(SpcError, match=r"driver is too old .*cudaErrorInsufficientDriver.*cuda-python>=12.2,<13"):
+    # a desktop: update the driver or take the driver's cuda-python
+    trt_fakes.install(monkeypatch, gpu="rtx-4090", count_error=trt_fakes.cudaError_t.cudaErrorInsufficientDriver)
+    with pytest.raises(SpcError, match=r"driver is too old .*cudaErrorInsufficientDriver.*update the driver"):
+        gpu_info()
+    # a Jetson: cuda-python 12.9 links a 12.9 runtime, newer than JetPack 6's 12.6 driver: error 35 on the first call,
+    # as on the board; the message names the pin to install, not the same range again
+    trt_fakes.install(monkeypatch, runtime=12090, driver=12060)
+    with pytest.raises(SpcError, match=r"newer than JetPack's driver .*spc\[jetson\].*cuda-python>=12.6,<12.7"):
         gpu_info()
     from spc.cli import cli
 
     r = CliRunner().invoke(cli, ["build", str(onnx_model), "--target", "jetson-orin-nano"])
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert "cannot build jetson-orin-nano here: the NVIDIA driver is too old" in r.output
+    assert "cannot build jetson-orin-nano here: this cuda-python's CUDA runtime is newer than JetPack's driver" in r.output
     assert "no CUDA GPU" not in r.output
+    trt_fakes.install(monkeypatch, runtime=12060, driver=12060)  # the pinned cuda-python: it runs
+    assert gpu_info()["cuda_driver"] == "12.6"
 
 
 def test_cuda_errors_are_checked_by_name(monkeypatch):
@@ -159,7 +167,7 @@ def test_timing_cache_is_keyed_and_a_foreign_one_is_ignored(monkeypatch, onnx_mo
     trt, _ = trt_fakes.install(monkeypatch)
     target = get_target("jetson-orin-nano")
     m = build_artifact(onnx_model, target).manifest
-    cache = onnx_model.parent / "timing-orin-sm87-8sm-trt10.3.0.cache"
+    cache = onnx_model.parent / "timing-orin-sm87-8sm-7gb-orin-nano-developer-kit-trt10.3.0.cache"
     assert m["timing_cache"] == cache.name and cache.read_bytes() == b"cache-for-orin-10.3.0"
     assert build_artifact(onnx_model, target).manifest["notes"] == []  # reused: accepted
 
@@ -177,6 +185,17 @@ def test_timing_cache_is_keyed_and_a_foreign_one_is_ignored(monkeypatch, onnx_mo
     trt.no_timing_cache = True  # get_timing_cache() returns None
     m = build_artifact(onnx_model, target).manifest
     assert m["timing_cache"] is None and any("no timing cache" in n for n in m["notes"])
+
+
+def test_two_boards_of_one_gpu_keep_their_own_timing_caches(tmp_path):
+    """Orin Nano 8 GB and Orin NX 16 GB both report an 8-SM "Orin" at sm 8.7: board and memory keep them apart."""
+    from spc.engines.timing_cache import timing_cache_path
+
+    nano = {"gpu": "Orin", "compute_capability": "8.7", "sm_count": 8, "gpu_memory_mb": 7578,
+            "board": "NVIDIA Jetson Orin Nano Developer Kit"}
+    nx = {**nano, "gpu_memory_mb": 15667, "board": "NVIDIA Jetson Orin NX Engineering Reference Developer Kit"}
+    assert timing_cache_path(tmp_path, nano, "10.3.0") != timing_cache_path(tmp_path, nx, "10.3.0")
+    assert timing_cache_path(tmp_path, {**nano, "board": ""}, "10.3.0") != timing_cache_path(tmp_path, nx, "10.3.0")
 
 
 # ---- point 4: batches split by the engine's profile, every return value checked

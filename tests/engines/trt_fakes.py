@@ -91,10 +91,15 @@ class FakeCudart(types.ModuleType):
     cudaError_t = cudaError_t
     cudaMemcpyKind = cudaMemcpyKind
 
-    def __init__(self, gpu: str = "orin", count_error: cudaError_t = cudaError_t.cudaSuccess):
+    def __init__(self, gpu: str = "orin", count_error: cudaError_t = cudaError_t.cudaSuccess, runtime: int = 12060,
+                 driver: int = 12060):
         super().__init__("cuda.bindings.runtime")
         self.props, self.board = GPUS[gpu]
         self.count_error = count_error
+        #: cuda-bindings 12.9+ link the runtime statically, so ``runtime`` is the cuda-python's own CUDA; a runtime
+        #: newer than the driver fails its first call with cudaErrorInsufficientDriver, as on an Orin with
+        #: cuda-python 12.9 over JetPack 6's 12.6 driver (jetpack-nixos#328, FoundationStereo#209)
+        self.runtime, self.driver = runtime, driver
         self.calls: list[tuple] = []
         self.device: dict[int, ctypes.Array] = {}
         self.host: dict[int, ctypes.Array] = {}
@@ -109,16 +114,18 @@ class FakeCudart(types.ModuleType):
         self._rec("cudaGetDeviceCount")
         if self.count_error:
             return self.count_error, 0
+        if self.runtime > self.driver:
+            return cudaError_t.cudaErrorInsufficientDriver, 0
         return self.ok, 1
 
     def cudaGetDeviceProperties(self, i):
         return self.ok, self.props
 
     def cudaRuntimeGetVersion(self):
-        return self.ok, 12090  # cuda-bindings 12.9 links its runtime statically: its own version
+        return self.ok, self.runtime
 
     def cudaDriverGetVersion(self):
-        return self.ok, 12060
+        return self.ok, self.driver
 
     def _alloc(self, table, n):
         buf = ctypes.create_string_buffer(int(n) + ALIGN)  # cudaMalloc returns 256-byte aligned memory
@@ -207,6 +214,26 @@ class NetworkDefinitionCreationFlag(enum.IntEnum):
     STRONGLY_TYPED = 1
 
 
+class BuilderFlag11(enum.IntEnum):
+    """TensorRT 11: FP16, INT8, OBEY_PRECISION_CONSTRAINTS (and the other precision flags) are gone (NVIDIA's
+    "TensorRT 10.x to 11.x Python API migration reference"); strong typing decides precisions."""
+
+    GPU_FALLBACK = 4
+
+
+class NetworkDefinitionCreationFlag11(enum.IntEnum):
+    """TensorRT 11: EXPLICIT_BATCH is gone; STRONGLY_TYPED is kept for compatibility, value 0, and ignored (every
+    network is strongly typed: TensorRT 11.1 NvInfer.h and pyCoreDoc.h)."""
+
+    STRONGLY_TYPED = 0
+
+
+class TensorIOMode(enum.IntEnum):
+    NONE = 0
+    INPUT = 1
+    OUTPUT = 2
+
+
 class NetworkDefinitionCreationFlag86(enum.IntEnum):
     """TensorRT 8.6: explicit batch must be asked for; strong typing does not exist yet."""
 
@@ -242,6 +269,7 @@ class Layer:
     precision: DataType = DataType.FLOAT
     output_types: dict = field(default_factory=dict)
     strongly_typed: bool = False
+    major: int = 10
 
     @property
     def num_outputs(self):
@@ -251,6 +279,8 @@ class Layer:
         return self.outputs[j]
 
     def set_output_type(self, j, dtype):
+        if self.major >= 11:  # TensorRT 11 Python: ILayer.set_output_type is gone (pyGraph.cpp, 11.1 against 10.3)
+            raise AttributeError("'tensorrt.ILayer' object has no attribute 'set_output_type'")
         assert not self.strongly_typed, "strongly typed networks reject set_output_type"
         self.output_types[j] = dtype
 
@@ -300,9 +330,10 @@ class OnnxParser:
                 return False
             net.has_qdq |= node.op_type in ("QuantizeLinear", "DequantizeLinear")
             dtype = DataType.INT64 if node.op_type in ("Shape", "Gather", "Concat") else DataType.FLOAT
-            net.layers.append(Layer(node.name, [Tensor(dtype)], strongly_typed=typed))
+            major = int(sys.modules["tensorrt"].__version__.split(".")[0])
+            net.layers.append(Layer(node.name, [Tensor(dtype)], strongly_typed=typed, major=major))
             if node.op_type == "MatMul":
-                net.layers.append(Layer(node.name + "_1", [Tensor(DataType.FLOAT)], strongly_typed=typed))
+                net.layers.append(Layer(node.name + "_1", [Tensor(DataType.FLOAT)], strongly_typed=typed, major=major))
         return True
 
     @property
@@ -378,7 +409,7 @@ class Builder:
         self.trt.calls.append(("create_network", flags))
         major = int(self.trt.__version__.split(".")[0])
         explicit = major >= 10 or bool(flags & (1 << int(self.trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)))
-        typed = major >= 10 and bool(flags & (1 << int(NetworkDefinitionCreationFlag.STRONGLY_TYPED)))
+        typed = major >= 11 or (major >= 10 and bool(flags & (1 << int(NetworkDefinitionCreationFlag.STRONGLY_TYPED))))
         return Network(flags, explicit_batch=explicit, strongly_typed=typed)
 
     def create_builder_config(self):
@@ -391,16 +422,17 @@ class Builder:
     def build_serialized_network(self, network, config):
         if self.trt.fail_build:
             return None
-        precision = {BuilderFlag.FP16, BuilderFlag.INT8, BuilderFlag.OBEY_PRECISION_CONSTRAINTS}
-        if network.strongly_typed and config.flags & precision:
+        precision = {int(BuilderFlag.FP16), int(BuilderFlag.INT8), int(BuilderFlag.OBEY_PRECISION_CONSTRAINTS)}
+        if network.strongly_typed and {int(f) for f in config.flags} & precision:
             self.trt.log.append("Error: precision flags are not allowed on a strongly typed network")
             return None
         if network.has_qdq and not network.strongly_typed and BuilderFlag.INT8 not in config.flags:
             self.trt.log.append("Error: Q/DQ layers in a network built without the INT8 flag")
             return None
         (name, (mn, opt, mx)), = config.profiles[0].shapes.items()
-        plan = {"input": name, "min": mn, "max": mx, "flags": sorted(int(f) for f in config.flags),
-                "pinned": [l.name for l in network.layers if l.output_types], "version": self.trt.__version__}
+        plan = {"input": name, "min": mn, "opt": opt, "max": mx, "flags": sorted(int(f) for f in config.flags),
+                "pinned": [l.name for l in network.layers if l.output_types], "version": self.trt.__version__,
+                "strongly_typed": network.strongly_typed, "outputs": list(self.trt.engine_outputs)}
         return memoryview(b"ENGINE" + json.dumps(plan).encode())
 
 
@@ -438,6 +470,11 @@ class Context:
     def execute_async_v3(self, stream_handle):
         assert isinstance(stream_handle, int), "the stream handle goes to TensorRT as an integer"
         inp = self.engine.plan["input"]
+        for name in [inp, *self.engine.plan["outputs"]]:  # IExecutionContext::enqueueV3 checks every I/O tensor
+            if name not in self.addresses:
+                self.engine.trt.log.append(f"IExecutionContext::enqueueV3: Error Code 3: API Usage Error (Address is "
+                                           f"not set for tensor {name}. Call setTensorAddress before enqueue)")
+                return False
         b, s = self.shapes[inp]
         x = np.ctypeslib.as_array((ctypes.c_float * (b * s)).from_address(self.addresses[inp])).reshape(b, s)
         out = np.ctypeslib.as_array((ctypes.c_float * (b * N_CLASSES)).from_address(self.addresses["logits"]))
@@ -457,6 +494,18 @@ class Engine:
 
     def get_tensor_dtype(self, name):
         return DataType.FLOAT
+
+    @property
+    def num_io_tensors(self):
+        return 1 + len(self.plan["outputs"])
+
+    def get_tensor_name(self, i):
+        return [self.plan["input"], *self.plan["outputs"]][i]
+
+    def get_tensor_mode(self, name):
+        if name == self.plan["input"]:
+            return TensorIOMode.INPUT
+        return TensorIOMode.OUTPUT if name in self.plan["outputs"] else TensorIOMode.NONE
 
 
 class Runtime:
@@ -488,6 +537,11 @@ def make_tensorrt(version: str = "10.3.0", gpu_key: str = "orin") -> types.Modul
         setattr(trt, obj.__name__, obj)
     if int(version.split(".")[0]) < 10:
         trt.NetworkDefinitionCreationFlag = NetworkDefinitionCreationFlag86
+    if int(version.split(".")[0]) >= 11:
+        trt.BuilderFlag = BuilderFlag11
+        trt.NetworkDefinitionCreationFlag = NetworkDefinitionCreationFlag11
+    trt.TensorIOMode = TensorIOMode
+    trt.engine_outputs = ["logits"]  # what the fake engine's outputs are called (a manifest can disagree)
     trt.float32, trt.float16, trt.int32, trt.int64, trt.int8 = (DataType.FLOAT, DataType.HALF, DataType.INT32,
                                                                  DataType.INT64, DataType.INT8)
     trt.nptype = _nptype
@@ -501,13 +555,20 @@ def make_tensorrt(version: str = "10.3.0", gpu_key: str = "orin") -> types.Modul
 
 
 def install(monkeypatch, gpu: str = "orin", count_error=cudaError_t.cudaSuccess, with_tensorrt: bool = True,
-            version: str = "10.3.0", system_runtime: str | None = None):
-    """Put the fakes in ``sys.modules`` (undone after the test), the board's device-tree model and the system's
-    CUDA runtime (None: no libcudart found) in place; returns (trt or None, cudart)."""
+            version: str = "10.3.0", system_runtime: str | None = None, runtime: int = 12060, driver: int = 12060,
+            board: str | None = None, tegra: str | None = None):
+    """Put the fakes in ``sys.modules`` (undone after the test), the board's model (``board`` overrides the GPU's:
+    "" as inside a container without the mount), the L4T release line (``tegra``; default: a Jetson's for a Jetson
+    GPU) and the system's CUDA runtime (None: no libcudart found) in place; returns (trt or None, cudart)."""
     from spc.engines import cuda_env
 
-    cudart = FakeCudart(gpu, count_error)
+    cudart = FakeCudart(gpu, count_error, runtime, driver)
+    if board is not None:
+        cudart.board = board
+    jetson = GPUS[gpu][1] != ""
+    release = tegra if tegra is not None else ("R36 (release), REVISION: 4.3" if jetson else "")
     monkeypatch.setattr(cuda_env, "board_model", lambda path=None: cudart.board)
+    monkeypatch.setattr(cuda_env, "tegra_release", lambda path=None: release)
     monkeypatch.setattr(cuda_env, "system_cuda_runtime",
                         lambda names=(): (system_runtime, "libcudart.so") if system_runtime else (None, ""))
     cuda = types.ModuleType("cuda")

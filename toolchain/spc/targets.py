@@ -75,13 +75,20 @@ class Target:
         gb = (here.get("gpu_memory_mb") or 0) / 1024
         board = str(here.get("board") or "")
         lo, hi = self.gpu_memory_gb
-        same = (any(n.lower() in name.lower() for n in self.gpu_names)
-                and cc == f"{self.compute_capability:.1f}"
-                and (not self.sm_counts or sms in self.sm_counts)
-                and (hi == 0 or not gb or lo <= gb <= hi)
-                and (not self.board_models or any(b.lower() in board.lower() for b in self.board_models)))
-        if same:
+        gpu_same = (any(_names(n, name) for n in self.gpu_names)
+                    and cc == f"{self.compute_capability:.1f}"
+                    and (not self.sm_counts or sms in self.sm_counts)
+                    and (hi == 0 or not gb or lo <= gb <= hi))
+        if gpu_same and (not self.board_models or any(b.lower() in board.lower() for b in self.board_models)):
             return ""
+        if gpu_same and not board and here.get("tegra"):
+            # an L4T system whose board model cannot be read (a container without the mount): its GPU, SM count and
+            # memory match this board's, which is what tells the Orins apart; accepted
+            return ""
+        if self.board_models and not board and here.get("tegra"):
+            return (f"cannot tell which Jetson this is: the board model is unreadable here (inside a container Docker "
+                    f"masks /proc/device-tree: run with -v /proc/device-tree/model:/tmp/nv_jetson_model:ro, or set "
+                    f"SPC_JETSON_MODEL) and its GPU ({name}, {sms} SMs, {gb:.1f} GB) is not {self.name}'s")
         want_sm = "/".join(str(n) for n in self.sm_counts) or "any"
         here_board = f", board '{board}'" if board else (", no Jetson board" if self.board_models else "")
         want_board = f", board {' or '.join(self.board_models)}" if self.board_models else ""
@@ -89,6 +96,14 @@ class Target:
         here_mem = f", {gb:.1f} GB" if gb else ""
         return (f"this GPU is {name} (sm {cc}, {sms} SMs{here_mem}{here_board}) but {self.name} is {self.gpu} "
                 f"(sm {self.compute_capability:.1f}, {want_sm} SMs{want_mem}{want_board})")
+
+
+def _names(wanted: str, reported: str) -> bool:
+    """Whether a target's GPU name part names the reported device: "H200" in "NVIDIA H200", not in
+    "NVIDIA GH200 480GB" (a word, not a substring)."""
+    import re
+
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(wanted)}(?![A-Za-z0-9])", reported, re.IGNORECASE) is not None
 
 
 def targets_dirs() -> list[Path]:
@@ -201,3 +216,21 @@ def get_target(name: str, *, quiet: bool = False) -> Target:
     if note and not quiet:
         print(note, file=sys.stderr)
     return target
+
+
+def target_for(here: dict, name: str = "this-gpu", profile: "ShapeProfile | None" = None,
+               workspace_mb: int = 4096) -> Target:
+    """A GPU target for exactly the GPU ``here`` describes (``cuda_env.gpu_info()``): its name, SM count, compute
+    capability and board, any memory, so spc's own device check accepts it (tests and measurement scripts that run
+    on whatever GPU they are given: re-aiming a data-centre profile while keeping its 64-144 GB range would refuse
+    an RTX 4090, a Jetson or an A100-40GB)."""
+    import dataclasses
+
+    base = get_target("h100", quiet=True)
+    return dataclasses.replace(
+        base, name=name, family=name, family_default=False, description=f"{name}: {here['gpu']}", gpu=here["gpu"],
+        gpu_names=(here["gpu"],), sm_counts=(int(here["sm_count"]),),
+        compute_capability=float(here["compute_capability"]),
+        board_models=(here["board"],) if here.get("board") else (), gpu_memory_gb=(0.0, 0.0), workspace_mb=workspace_mb,
+        profile=profile or base.profile)
+

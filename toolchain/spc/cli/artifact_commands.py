@@ -18,12 +18,30 @@ from .options import (BENCH_CFG, BUILD_CFG, CSV, HOP, POSITIVE, QUANTIZE_CFG, RU
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print every field of every target as JSON.")
-def targets(as_json):
-    """List the device profiles in targets/ (use a name or a family with --target)."""
+@click.option("--check", "check_here", is_flag=True,
+              help="Check this machine instead: TensorRT, cuda-python, the GPU and board, and which GPU targets it "
+                   "can build (exit 1 where none).")
+def targets(as_json, check_here):
+    """List the device profiles in targets/ (use a name or a family with --target), or check this machine.
+
+    \b
+    Examples:
+      spc targets
+      spc targets --json
+      spc targets --check        # on the board or in its container: what spc finds and can build here
+    """
     from rich.table import Table
 
     from ..targets import load_targets
 
+    if check_here:
+        from ..engines.device import machine_check
+
+        lines, ok = machine_check(load_targets())
+        print_lines(lines)
+        if not ok:
+            raise SpcError("this machine can build none of the GPU targets (see above)")
+        return
     found = sorted(load_targets().values(), key=lambda t: (t.family, t.name))
     if as_json:
         click.echo(json.dumps([t.as_dict() for t in found], indent=2))

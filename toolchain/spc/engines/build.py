@@ -21,11 +21,16 @@ class BuildConfig:
     fp32_from: str | None = None
     timing_cache: str | None = None
     threads: int = 0
-    version: int = 2
+    #: TensorRT: the batch the optimisation profile is tuned for (0: the target's opt_batch); compress tunes for the
+    #: batch it times (1), since TensorRT picks its kernels for the optimum shape
+    opt_batch: int = 0
+    version: int = 3
 
     def __post_init__(self) -> None:
         import os
 
+        if not isinstance(self.opt_batch, int) or not 0 <= self.opt_batch <= 4096:
+            raise SpcError(f"opt_batch must be 0 (the target's) to 4096, not {self.opt_batch!r}")
         if not 0 <= int(self.threads) <= (os.cpu_count() or 1):
             raise SpcError(f"threads must be 0 (pick by timing) to {os.cpu_count() or 1} (the cores here), "
                            f"not {self.threads}")
@@ -96,7 +101,8 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
         from .tensorrt_build import build_tensorrt
 
         manifest = build_tensorrt(src, target, out_path, fp32_nodes=list(dict.fromkeys(nodes)),
-                                  timing_cache_dir=Path(timing_cache) if timing_cache else None)
+                                  timing_cache_dir=Path(timing_cache) if timing_cache else None,
+                                  opt_batch=config.opt_batch)
     else:
         if fp32_layers or fp32_from:
             raise SpcError("--fp32-layers applies to TensorRT engines (GPU targets); the CPU build runs FP32 already")

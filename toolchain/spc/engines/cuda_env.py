@@ -1,7 +1,9 @@
 """What a GPU target needs, checked up front: TensorRT 10.3+, cuda-python 12.x and a CUDA device.
 
-cuda-python is pinned to 12.x (``cuda-python>=12.2,<13``): its runtime works with every CUDA 12
-driver (desktop drivers 525+, JetPack 6's CUDA 12.2/12.6), while cuda-python 13 needs driver 580+.
+cuda-python's bindings from 12.9 on link the CUDA runtime statically, and a runtime newer than the driver fails
+with cudaErrorInsufficientDriver (error 35; seen on Orin with cuda-python 12.9 over JetPack 6's 12.6 driver,
+jetpack-nixos#328): the ``jetson`` extra pins the cuda-python of JetPack 6.1/6.2's CUDA 12.6, as jetson-containers
+pins cuda-python to the board's CUDA; desktops take ``cuda-python>=12.2,<13`` (cuda-python 13 needs driver 580+).
 TensorRT must be 10.3 or newer (JetPack 6.1+, L4T r36.4): JetPack 6.0 ships TensorRT 8.6, whose
 ``create_network(0)`` makes an implicit-batch network that the ONNX parser refuses and which has no
 ``NetworkDefinitionCreationFlag.STRONGLY_TYPED`` (TensorRT 8.6 and 10.3 Python API references).
@@ -17,14 +19,22 @@ from ..errors import SpcError
 
 #: the oldest TensorRT spc builds and runs engines with (JetPack 6.1's)
 MIN_TENSORRT = (10, 3)
-#: where a Jetson names its board ("NVIDIA Jetson Orin Nano Developer Kit"); absent on desktops
-BOARD_MODEL = Path("/proc/device-tree/model")
+#: where a Jetson names its board ("NVIDIA Jetson Orin Nano Developer Kit"), in the order read: the user's setting,
+#: jetson-containers' copy (Docker masks /proc/device-tree inside a container: its run.sh copies the model string to
+#: /tmp/nv_jetson_model), the device tree, the firmware's own path. Absent on desktops.
+BOARD_ENV = "SPC_JETSON_MODEL"
+BOARD_FILES = (Path("/tmp/nv_jetson_model"), Path("/proc/device-tree/model"), Path("/sys/firmware/devicetree/base/model"))
+BOARD_MODEL = BOARD_FILES[1]
+#: present on every L4T system (a Jetson, or a container of one with /etc mounted): "# R36 (release), REVISION: 4.0"
+TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 
 #: cudaErrorInsufficientDriver, cudaErrorSystemDriverMismatch: the driver cannot run this CUDA runtime
 DRIVER_TOO_OLD = 35
 DRIVER_MISMATCH = 803
 NO_DEVICE = 100
 
+#: the cuda-python a JetPack 6.1/6.2 board runs: its CUDA 12.6 (pyproject's `jetson` extra pins the same)
+JETSON_CUDA_PYTHON = "cuda-python>=12.6,<12.7"
 INSTALL_HINT = "`pip install 'spc[tensorrt]'` on a desktop GPU, `pip install 'spc[jetson]'` on a Jetson (see the README)"
 
 
@@ -70,9 +80,14 @@ def driver_error(err) -> SpcError | None:
     """A one-line user error for the driver being too old or mismatched; None for other errors."""
     code = int(err)
     if code == DRIVER_TOO_OLD:
-        return SpcError(f"the NVIDIA driver is too old for this cuda-python ({error_name(err)}): spc needs "
-                        "cuda-python 12.x with a CUDA 12 driver (JetPack 6, or 525+ on a desktop); "
-                        "run `pip install 'cuda-python>=12.2,<13'` or update the driver")
+        if tegra_release():  # a Jetson: its driver is JetPack's, so the runtime must come down to it, not the reverse
+            return SpcError(f"this cuda-python's CUDA runtime is newer than JetPack's driver ({error_name(err)}): on a "
+                            f"Jetson install the cuda-python of JetPack's CUDA, `pip install 'spc[jetson]'` "
+                            f"({JETSON_CUDA_PYTHON}, JetPack 6.1/6.2's CUDA 12.6); a newer cuda-python links a newer "
+                            "runtime statically")
+        return SpcError(f"the NVIDIA driver is too old for this cuda-python ({error_name(err)}): update the driver, or "
+                        "install the cuda-python of the driver's CUDA (`nvidia-smi` shows it), "
+                        "e.g. `pip install 'cuda-python>=12.2,<12.7'` for a CUDA 12.6 driver")
     if code == DRIVER_MISMATCH:
         return SpcError(f"the NVIDIA driver and its kernel module do not match ({error_name(err)}): "
                         "reboot after the driver update, or reinstall the driver")
@@ -107,15 +122,32 @@ def gpu_info() -> dict:
         runtime, source = _version(check(cudart.cudaRuntimeGetVersion())), "cuda-python"
     return {"gpu": name.strip("\x00 "), "compute_capability": f"{props.major}.{props.minor}",
             "sm_count": int(props.multiProcessorCount),
-            "gpu_memory_mb": int(props.totalGlobalMem) >> 20, "board": board_model(),
+            "gpu_memory_mb": int(props.totalGlobalMem) >> 20, "board": board_model(), "tegra": tegra_release(),
             "cuda_runtime": runtime, "cuda_runtime_source": source, "cuda_driver": _version(driver)}
 
 
 def board_model(path: Path | None = None) -> str:
-    """The Jetson board's model from the device tree ("" on a desktop or where it cannot be read)."""
+    """The Jetson board's model: ``SPC_JETSON_MODEL``, else the first of ``BOARD_FILES`` that reads ("" on a desktop,
+    or in a container where none is mounted)."""
+    import os
+
+    if path is None and os.environ.get(BOARD_ENV, "").strip():
+        return os.environ[BOARD_ENV].strip()
+    for f in ([Path(path)] if path else BOARD_FILES):
+        try:
+            text = f.read_bytes().decode(errors="replace").strip("\x00 \n")
+        except OSError:
+            continue
+        if text:
+            return text
+    return ""
+
+
+def tegra_release(path: Path = TEGRA_RELEASE) -> str:
+    """The L4T release line ("R36 (release), REVISION: 4.0") where this is a Jetson's system, else ""."""
     try:
-        return Path(path or BOARD_MODEL).read_bytes().decode(errors="replace").strip("\x00 \n")
-    except OSError:
+        return path.read_text(errors="replace").splitlines()[0].lstrip("# ").strip()
+    except (OSError, IndexError):
         return ""
 
 

@@ -58,3 +58,30 @@ def require_build(target) -> BuildCheck:
     if not check:
         raise BuildDeferred(target.name, check.why)
     return check
+
+
+def machine_check(targets: dict) -> tuple[list[str], bool]:
+    """(plain lines saying what this machine has, whether it can build any GPU target): TensorRT and its version,
+    the GPU, the board and where it was read, and per GPU target whether it builds here or why not. What the Jetson
+    image runs first, since TensorRT's libraries arrive with the NVIDIA runtime only when the container runs."""
+    from .cuda_env import BOARD_ENV, board_model, gpu_info, import_tensorrt, tegra_release
+
+    lines = []
+    try:
+        lines.append(f"TensorRT {import_tensorrt().__version__}")
+        gpu = gpu_info()
+    except SpcError as exc:
+        return lines + [f"not ready: {exc}"], False
+    board = board_model()
+    lines.append(f"GPU {gpu['gpu']} (sm {gpu['compute_capability']}, {gpu['sm_count']} SMs, "
+                 f"{gpu['gpu_memory_mb'] / 1024:.1f} GB), CUDA driver {gpu['cuda_driver']}, runtime {gpu['cuda_runtime']}")
+    if tegra_release():
+        lines.append(f"L4T {tegra_release()}; board: " + (board or f"unreadable (in a container mount "
+                     f"/tmp/nv_jetson_model or set {BOARD_ENV}; told apart by GPU memory and SMs instead)"))
+    ok = False
+    for t in sorted((t for t in targets.values() if t.is_gpu), key=lambda t: t.name):
+        why = t.gpu_mismatch(gpu)
+        ok |= not why
+        lines.append(f"  {t.name}: " + ("builds here" if not why else f"not here ({why})"))
+    return lines, ok
+

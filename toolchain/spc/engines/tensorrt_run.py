@@ -113,11 +113,30 @@ class TensorRTRunner(Runner):
         if self.engine is None:
             raise SpcError(f"TensorRT could not load {engine_path}: the file is damaged or was built by another "
                            "TensorRT version; build it again here")
+        self.input_dtype = self._check_io()
         self.context = self.engine.create_execution_context()
         if self.context is None:
             raise RuntimeError(f"TensorRT could not create an execution context for {engine_path} (out of GPU memory?)")
         self.stream = check(self._cu.cudaStreamCreate())
         self.last_outputs: dict[str, np.ndarray] = {}
+
+    def _check_io(self):
+        """The engine's own I/O against its manifest (tensor names, directions, the input's type): a manifest that
+        disagrees with its engine is one user error here, not a wrong buffer on the board. Returns the numpy type
+        the input is fed in (FP32, or FP16 where the engine was built from an FP16 model with FP16 I/O)."""
+        e, trt = self.engine, self._trt
+        names = [e.get_tensor_name(i) for i in range(e.num_io_tensors)]
+        inputs = [n for n in names if e.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        outputs = [n for n in names if e.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        if inputs != [self.input] or not set(self.outputs) <= set(outputs):
+            raise SpcError(f"the manifest of {self.path.name} does not describe its engine (manifest: input "
+                           f"{self.input!r}, outputs {self.outputs}; engine: inputs {inputs}, outputs {outputs}): build "
+                           "it again with spc build")
+        dtype = np.dtype(trt.nptype(e.get_tensor_dtype(self.input)))
+        if dtype not in (np.float32, np.float16):
+            raise SpcError(f"{self.path.name}'s input '{self.input}' is {dtype}, not audio samples (float32/float16): "
+                           "build it again with spc build")
+        return dtype
 
     def check_shape(self, shape: tuple[int, int]) -> None:
         lo, hi = self.profile["min"][1], self.profile["max"][1]
@@ -135,10 +154,10 @@ class TensorRTRunner(Runner):
     def _bind(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Stage ``x`` in pinned memory, set shapes and addresses; the pinned output views by name."""
         self._set_input(x.shape)
-        host_in = self._buffers.get_host(self.input, x.shape, np.float32)
-        np.copyto(host_in, x)
-        d_in = self._buffers.get_device(self.input, x.nbytes)
-        check(self._cu.cudaMemcpyAsync(d_in, host_in.ctypes.data, x.nbytes,
+        host_in = self._buffers.get_host(self.input, x.shape, self.input_dtype)
+        np.copyto(host_in, x, casting="same_kind")
+        d_in = self._buffers.get_device(self.input, host_in.nbytes)
+        check(self._cu.cudaMemcpyAsync(d_in, host_in.ctypes.data, host_in.nbytes,
                                        self._cu.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
         self._address(self.input, d_in)
         hosts = {}

@@ -8,11 +8,19 @@ from pathlib import Path
 from typing import Callable
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+
+
 def timing_cache_path(folder: str | Path, gpu: dict, trt_version: str) -> Path:
-    """``timing-<gpu>-sm<cc>-<n>sm-trt<version>.cache`` in ``folder``: a cache never meets another GPU by name."""
-    slug = re.sub(r"[^a-z0-9]+", "-", str(gpu.get("gpu", "gpu")).lower()).strip("-") or "gpu"
+    """``timing-<gpu>-sm<cc>-<n>sm-<mem>gb[-<board>]-trt<version>.cache`` in ``folder``: a cache never meets another
+    GPU by name, nor another board of the same GPU (Orin Nano 8 GB and Orin NX 16 GB both report an 8-SM "Orin")."""
+    slug = _slug(gpu.get("gpu", "gpu")) or "gpu"
     cc = str(gpu.get("compute_capability", "")).replace(".", "")
-    return Path(folder) / f"timing-{slug}-sm{cc}-{gpu.get('sm_count', 0)}sm-trt{trt_version}.cache"
+    mem = round((gpu.get("gpu_memory_mb") or 0) / 1024)
+    board = _slug(gpu.get("board") or "").removeprefix("nvidia-").removeprefix("jetson-")
+    return Path(folder) / (f"timing-{slug}-sm{cc}-{gpu.get('sm_count', 0)}sm-{mem}gb{'-' + board if board else ''}"
+                           f"-trt{trt_version}.cache")
 
 
 def attach_timing_cache(config, path: Path, note: Callable[[str], None]) -> None:

@@ -44,6 +44,7 @@ from ..calib.select import calibration_clips
 from ..data import DataConfig, clips_for
 from ..distill import DistillConfig, MimicConfig, build_student, distill
 from ..engines import BuildCheck, artifact_name, build_artifact, build_check, time_built
+from ..engines.build import BuildConfig
 from ..engines.loader import open_runner
 from ..engines.artifact_manifest import manifest_path
 from ..errors import SpcError
@@ -427,7 +428,8 @@ def choose(run: Run, entries: dict[str, dict], candidates: dict, runners: ExitSt
     detect = judge_on_validation(entries, val, run.inp, config, run.work, run.show_progress)
     check = build_check(target)
     on_target = target_latency(run, entries, candidates, check)
-    opt = shapes_for(target, run.inp.model.meta.sampling_rate, run.inp.model.meta.clip_samples)[:1]  # batch, length
+    # batch 1 at the target's clip length: what the builds are tuned for and what a streaming app runs
+    opt = [(1, shapes_for(target, run.inp.model.meta.sampling_rate, run.inp.model.meta.clip_samples)[0][1])]
     timed = {**fns, FLOOR: runners.enter_context(open_runner(floor, target.threads))}
     lat = {r["artifact"]: r for r in bench_callables(timed, opt, warmup=3, runs=config.latency_runs, seed=config.seed)}
     for name, entry in entries.items():
@@ -470,7 +472,9 @@ def build_stage(run: Run, entry: dict, name: str, check: BuildCheck) -> str:
                           (entry.get("detector_val") or {}).get("operating_point"), check.identity())
     if res is None:
         path.mkdir(parents=True, exist_ok=True)
-        res = finish(path, {"artifact": Path(build_artifact(entry["onnx"], target, path).artifact).name})
+        # a GPU engine tuned for batch 1, the shape compress times (and a streaming app runs) it at
+        config = BuildConfig(opt_batch=1) if target.is_gpu else BuildConfig()
+        res = finish(path, {"artifact": Path(build_artifact(entry["onnx"], target, path, config).artifact).name})
     return str(path / res["artifact"])
 
 
