@@ -200,7 +200,7 @@ def environment(device) -> dict:
 def spc_workarounds(record: list[dict]) -> Iterator[None]:
     """Patch, for this run only, what would stop it on a GPU box; each patch and whether it was needed is recorded."""
     import spc.export.onnx_export as ox
-    import spc.recipes.compress as rc
+    import spc.recipes.compress.exporting as rc
 
     saved = (ox.simplify, rc.export_onnx)
     have = {m: "version" in module_version(m) for m in ("onnxsim", "onnxslim")}

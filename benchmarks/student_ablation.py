@@ -51,7 +51,7 @@ def recipes() -> dict:
 def _stream_config():
     from spc.streaming.evaluation import StreamEvalConfig
 
-    return StreamEvalConfig(max_fa_per_hour=BUDGET, validation_negatives_hours=VAL_HOURS, negatives_hours=TEST_HOURS)
+    return StreamEvalConfig(max_fa_per_hour=BUDGET, validation_synthetic_hours=VAL_HOURS, synthetic_hours=TEST_HOURS)
 
 
 def run(work: Path, only: list[str] | None = None) -> dict:
@@ -122,8 +122,8 @@ def readme(work: Path | None = None) -> str:
     else:
         det, t = a["detectors"], a["detectors"]["teacher"]["at_point"]
         c = a["config"]
-        lines += ["", f"Streams: clips at {c['snr_db'][0]:g}-{c['snr_db'][1]:g} dB SNR, {c['validation_negatives_hours']:g} h "
-                  f"(validation) and {c['negatives_hours']:g} h (test) of espeak-ng negatives; budget "
+        lines += ["", f"Streams: clips at {c['snr_db'][0]:g}-{c['snr_db'][1]:g} dB SNR, {c['validation_synthetic_hours']:g} h "
+                  f"(validation) and {c['synthetic_hours']:g} h (test) of espeak-ng negatives; budget "
                   f"{c['max_fa_per_hour']:g} FA/h (test: {t['negative_hours']:.2f} h of negative audio, one false "
                   f"accept = {t['one_false_accept_per_hour']:.2f} per hour); each model's operating point chosen on "
                   f"validation and carried to test. Teacher: test miss rate {t['miss_rate']:.3f} "

@@ -113,7 +113,7 @@ def test_calib_build_quantize_and_bench_rerun_the_settings_they_recorded(tmp_pat
     _invoke("build", onnx, "--target", "cpu", "--out", f"{tmp_path}/one/")
     built = tmp_path / "one" / "m.cpu.ort.onnx"
     assert read_manifest(built)["build_config"] == {"fp32_layers": [], "fp32_from": None, "timing_cache": None,
-                                                   "threads": 0, "version": 2}
+                                                   "threads": 0, "opt_batch": 0, "version": 3}
     _invoke("build", onnx, "--target", "cpu", "--out", f"{tmp_path}/two/", "--config", manifest_json(built))
     assert read_manifest(tmp_path / "two" / "m.cpu.ort.onnx")["build_config"] == read_manifest(built)["build_config"]
     _invoke("build", onnx, "--target", "cpu", "--out", f"{tmp_path}/three/", "--config", manifest_json(built),

@@ -76,8 +76,8 @@ def test_device_commands_need_no_torch(artifact_and_data, tmp_path):
     (report / "report.json").write_text(json.dumps({"results": []}))
     r = spc("bench", built, "--runs", "2", "--report", report)
     assert r.returncode == 1 and "is not a report spc compress wrote" in r.stderr, r.stderr
-    r = spc("stream-eval", built, "--data", data, "--out", tmp_path / "stream", "--negatives-hours", "0",
-            "--validation-negatives-hours", "0", "--max-fa-per-hour", "500")
+    r = spc("stream-eval", built, "--data", data, "--out", tmp_path / "stream", "--synthetic-negatives", "0",
+            "--validation-synthetic-negatives", "0", "--max-fa-per-hour", "500")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "stream" / "stream_eval.json").is_file()
     code = (f"import sys\nfor m in {BLOCK!r}: sys.modules[m] = None\n"

@@ -51,7 +51,7 @@ FAST = CompressConfig(analysis_clips=32,
                       distill=DistillConfig(stage1=TrainConfig(epochs=8, **_QUICK), stage2=TrainConfig(epochs=4, **_QUICK)),
                       latency_runs=3, stream=False, train_negatives_hours=0.0,
                       # no espeak-ng hours (minutes to score), a budget the clip streams' minutes resolve
-                      detector=StreamEvalConfig(keywords=("high",), negatives_hours=0.0, validation_negatives_hours=0.0,
+                      detector=StreamEvalConfig(keywords=("high",), synthetic_hours=0.0, validation_synthetic_hours=0.0,
                                                 snr_db=(20.0, 30.0), colours=("white",),  # what the teacher heard
                                                 max_fa_per_hour=300.0, bootstrap=100, live_seconds=0.0,
                                                 smooth_choices=(1, 3), refractory_choices=(1.0,)))
@@ -126,7 +126,7 @@ def test_compress_report_matches_a_separate_eval(teacher_and_data, tmp_path):
 
 def test_interrupted_compress_resumes(teacher_and_data, tmp_path, monkeypatch):
     teacher, data = teacher_and_data
-    import spc.recipes.compress as compress
+    import spc.recipes.compress.exporting as compress
 
     def boom(*a, **k):
         raise KeyboardInterrupt
@@ -367,7 +367,7 @@ def test_a_tiny_student_is_a_candidate_with_its_own_front_end(teacher_and_data, 
 def test_an_int8_variant_whose_static_convolutions_fail_the_gate_keeps_them_fp32(teacher_and_data, tmp_path, monkeypatch):
     """Static INT8 convolutions can fail the agreement gate where integer projections alone pass (the Whisper
     tiny.en teacher: 38% disagreement): the variant then keeps its convolutions FP32, and the report says so."""
-    import spc.recipes.compress as compress_mod
+    import spc.recipes.compress.producers.int8_variants as compress_mod
     from spc.engines.artifact_manifest import read_manifest
 
     real = compress_mod.quantize_for_cpu
@@ -422,12 +422,13 @@ def deaf_student(teacher_and_data, tmp_path_factory):
 
 
 def _with_candidates(monkeypatch, models: dict):
-    """compress with these models as its only candidates (the prune and mimic stages replaced)."""
-    import spc.recipes.compress as compress
+    """compress with these models as its only candidates: one producer registered in place of the built-ins."""
+    from spc.recipes.compress import candidate, producers  # noqa: F401 (the built-ins registered first)
 
-    monkeypatch.setattr(compress, "prune_candidates", lambda run: {})
-    monkeypatch.setattr(compress, "mimic_candidate",
-                        lambda run: {n: {"method": "mimic", "model": str(p)} for n, p in models.items()})
+    given = candidate.Producer("given", lambda config, target: True,
+                               lambda run: {n: candidate.Candidate("given", str(p)) for n, p in models.items()})
+    monkeypatch.setattr(candidate, "_REGISTRY", {})
+    candidate.register(given)
 
 
 def test_the_detector_gate_passes_a_candidate_that_holds_and_fails_one_deaf_in_streams(teacher_and_data, deaf_student,
@@ -452,3 +453,32 @@ def test_the_detector_gate_passes_a_candidate_that_holds_and_fails_one_deaf_in_s
     assert f["detector"]["retention"] < 0.5
     md = (tmp_path / "deaf" / "report.md").read_text()
     assert "FAIL (detector)" in md and "at the operating point it carries" in md
+
+
+def test_a_new_candidate_kind_is_one_registered_producer(teacher_and_data, tmp_path, monkeypatch):
+    """A toy producer (the teacher's weights, copied) registered beside the built-ins goes through every stage and
+    into the report; a producer reusing a taken name is refused before anything is exported."""
+    import shutil
+
+    from spc.recipes.compress import candidate, producers
+
+    teacher, data = teacher_and_data
+    copy = tmp_path / "copy"
+    shutil.copytree(teacher, copy)
+    assert producers.producer_names() == ("prune", "mimic", "tiny", "int8-cpu")
+    monkeypatch.setattr(candidate, "_REGISTRY", dict(candidate._REGISTRY))
+    candidate.register(candidate.Producer("toy", lambda config, target: True,
+                                          lambda run: {"toy-copy": candidate.Candidate("toy", str(copy))}))
+    report = run_compress(teacher, data, tmp_path / "r", "cpu", config=replace(FAST, method="mimic"),
+                          show_progress=False)
+    assert list(report["candidates"]) == ["original", "mimic", "toy-copy"]
+    row, orig = report["candidates"]["toy-copy"], report["candidates"]["original"]
+    assert row["method"] == "toy" and row["val_retention"] == 1.0 and row["weights_sha256"] == orig["weights_sha256"]
+    assert candidate.Candidate.from_dict(row).as_dict() == row and "int8_of" not in row
+    assert "toy-copy" in (tmp_path / "r" / "report.md").read_text()
+
+    candidate.register(candidate.Producer("toy", lambda config, target: True,
+                                          lambda run: {"mimic": candidate.Candidate("toy", str(copy))}))
+    with pytest.raises(SpcError, match="two candidates are named mimic"):
+        run_compress(teacher, data, tmp_path / "clash", "cpu", config=replace(FAST, method="mimic"), show_progress=False)
+    assert not list((tmp_path / "clash" / "work").glob("export-*"))

@@ -40,7 +40,7 @@ def _beeper(path: Path, gain: float = 2000.0, level: float = 0.025, point: Opera
 
 
 CONFIG = StreamEvalConfig(hop_seconds=0.05, snr_db=(34.0, 43.0), colours=("white",), recording_seconds=30.0,
-                          gap_seconds=(0.5, 1.5), negatives_hours=0.0, validation_negatives_hours=0.0,
+                          gap_seconds=(0.5, 1.5), synthetic_hours=0.0, validation_synthetic_hours=0.0,
                           max_fa_per_hour=400.0, bootstrap=200, smooth_choices=(1, 3), refractory_choices=(1.0,))
 
 

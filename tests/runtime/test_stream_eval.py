@@ -27,7 +27,7 @@ from spc.streaming.streams import build_streams  # noqa: E402
 #: loud tones (the beeper is an energy detector), no espeak-ng hours (it fires on loud speech), a budget the few
 #: minutes of clip streams resolve
 CONFIG = StreamEvalConfig(hop_seconds=0.05, snr_db=(40.0, 40.0), recording_seconds=20.0, gap_seconds=(0.5, 2.0),
-                          negatives_hours=0.0, validation_negatives_hours=0.0, max_fa_per_hour=1000.0, bootstrap=50,
+                          synthetic_hours=0.0, validation_synthetic_hours=0.0, max_fa_per_hour=1000.0, bootstrap=50,
                           live_seconds=5.0)
 
 
@@ -140,7 +140,7 @@ def test_artifacts_with_other_classes_are_refused_not_scored_as_deaf(tones, tmp_
 def test_cli_prints_the_point_and_the_figures_and_refuses_bad_input(tones, tmp_path):
     artifact, data = tones
     args = ["stream-eval", str(artifact), "--data", str(data), "--hop", "0.05", "--snr-db", "40,40",
-            "--negatives-hours", "0", "--validation-negatives-hours", "0", "--max-fa-per-hour", "1000",
+            "--synthetic-negatives", "0", "--validation-synthetic-negatives", "0", "--max-fa-per-hour", "1000",
             "--bootstrap", "20"]
     r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
@@ -217,3 +217,49 @@ def test_noise_colours_have_their_spectral_slope(colour, slope):
     band = (freq > 100) & (freq < 4000)
     fitted = np.polyfit(np.log10(freq[band]), np.log10(power[band]), 1)[0]
     assert fitted == pytest.approx(slope, abs=0.1)
+
+
+# ---------------------------------------------------------------- negative audio: real first, sources said (issue 42)
+
+
+@pytest.fixture(scope="module")
+def speech_commands_form(tmp_path_factory):
+    """A Speech Commands preprocessed-form folder (keyword folder, _unknown_, _silence_, the two lists) and a
+    3-class artifact for it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engines"))
+    import trt_fakes
+
+    root = tmp_path_factory.mktemp("sc")
+    rng = np.random.default_rng(4)
+    lists = {"validation": [], "test": []}
+    for label in ("beep", "_unknown_", "_silence_"):
+        for k in range(9):
+            rel = f"{label}/{label.strip('_')}_{k}.wav"
+            x = (0.05 * rng.standard_normal(RATE)).astype(np.float32)
+            sf.write(_mk(root / "data" / rel), x, RATE)
+            if k >= 6:
+                lists["test" if k >= 8 else "validation"].append(rel)
+    (root / "data" / "validation_list.txt").write_text("\n".join(lists["validation"]) + "\n")
+    (root / "data" / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
+    return trt_fakes.tiny_onnx(root / "m.onnx", labels=("beep", "_unknown_", "_silence_")), root / "data"
+
+
+def _mk(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def test_the_default_negatives_are_the_datas_own_recordings_and_synthetic_ones_are_said(speech_commands_form, tmp_path):
+    artifact, data = speech_commands_form
+    cfg = replace(CONFIG, snr_db=(10.0, 20.0), max_fa_per_hour=1000.0)
+    default = evaluate_streams(artifact, data, tmp_path / "a", config=cfg, show_progress=False)
+    recs = json.loads((tmp_path / "a" / "recordings.json").read_text())["recordings"]
+    assert {r["source_kind"] for r in recs} == {"clips"}  # no synthetic audio where the data has non-keyword clips
+    assert StreamEvalConfig().synthetic_hours == 0 and StreamEvalConfig().validation_synthetic_hours == 0
+    r = default["results"]["m.onnx"]["test"]
+    assert set(r["per_source"]) == {"clip streams"} and "fa_per_hour" in r["per_source"]["clip streams"]
+    more = evaluate_streams(artifact, data, tmp_path / "b", config=replace(cfg, synthetic_hours=0.01),
+                            show_progress=False)["results"]["m.onnx"]["test"]
+    assert set(more["per_source"]) == {"clip streams", "espeak-ng"}
+    assert more["without_synthetic"]["negative_hours"] == pytest.approx(r["at_point"]["negative_hours"], rel=1e-6)
+    assert more["at_point"]["negative_hours"] > more["without_synthetic"]["negative_hours"]

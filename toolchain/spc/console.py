@@ -179,11 +179,13 @@ def compress_table(report: dict) -> Table:
     for col, just in (("candidate", "left"), ("parameters", "right"), ("val acc", "right"), ("val retention", "right"),
                       ("detector retention", "right"), ("latency p50", "right"), ("vs original", "right")):
         table.add_column(col, justify=just)
-    for name, e in report["candidates"].items():
-        table.add_row(name + (" *" if name == report["chosen"] else ""), millions(e["params"]["total"]),
-                      pct(e["val_accuracy"]), retention_text(e["val_retention"], e.get("val_retention_ci")),
-                      detector_text(e.get("detector_val")),
-                      f"{e['latency_onnx_ms']['p50_ms']:.2f} ms", f"{e['latency_ratio']:.2f}x")
+    from .recipes.compress.candidate import Candidate
+
+    for name, row in report["candidates"].items():
+        c = Candidate.from_dict(row)
+        table.add_row(name + (" *" if name == report["chosen"] else ""), millions(c.params["total"]),
+                      pct(c.val_accuracy), retention_text(c.val_retention, c.val_retention_ci),
+                      detector_text(c.detector_val), f"{c.latency_onnx_ms['p50_ms']:.2f} ms", f"{c.latency_ratio:.2f}x")
     f = report["final"]
     table.caption = (f"final {f['kind']} artifact on test: {pct(f['test_accuracy'])} vs original {pct(f['original_test_accuracy'])}"
                      f" (retention {retention_text(f['retention'], f.get('retention_ci'))}"

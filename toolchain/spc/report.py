@@ -9,11 +9,17 @@ from pathlib import Path
 from .console import compress_verdict, detector_text, interval, millions, pct, retention_text
 from .fileio import atomic_write_text
 from .plotting import finish_axes, pyplot, save_png
+from .recipes.compress.candidate import Candidate
 
 
 #: report.json's layout (compress writes it, ``bench --report`` adds to it): 3 since each model carries the
 #: operating point it is read at
 REPORT_SCHEMA = 3
+
+def candidates_of(report: dict) -> dict[str, Candidate]:
+    """A report's candidate rows as typed candidates (what the tables and figures render from)."""
+    return {name: Candidate.from_dict(row) for name, row in report["candidates"].items()}
+
 
 def accuracy_latency_figure(report: dict, path: Path) -> Path:
     """Validation accuracy against measured latency, one point per candidate, with the retention line: each
@@ -21,10 +27,11 @@ def accuracy_latency_figure(report: dict, path: Path) -> Path:
     on validation, or the target is built on a device) its ONNX export's, marked x."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=110)
-    any_built = any(e.get("latency_target_ms") for e in report["candidates"].values())
-    for name, e in report["candidates"].items():
-        built = e.get("latency_target_ms")
-        x, y = (built or e["latency_onnx_ms"])["p50_ms"], e["val_accuracy"]
+    rows = candidates_of(report)
+    any_built = any(c.latency_target_ms for c in rows.values())
+    for name, c in rows.items():
+        built = c.latency_target_ms
+        x, y = (built or c.latency_onnx_ms)["p50_ms"], c.val_accuracy
         marker = "*" if name == report["chosen"] else "o" if built or not any_built else "x"
         ax.scatter([x], [y], s=60, marker=marker)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
@@ -48,9 +55,9 @@ def _figures(report: dict, out: Path) -> dict[str, str]:
         if (analysis / name).is_file():
             shutil.copy2(analysis / name, figs / name)
             found[name] = f"figures/{name}"
-    prune = next((e for e in report["candidates"].values() if e["method"] == "prune"), None)
-    if prune and (Path(prune["summary"]).parent / "curves.png").is_file():
-        shutil.copy2(Path(prune["summary"]).parent / "curves.png", figs / "pruning_curves.png")
+    prune = next((c for c in candidates_of(report).values() if c.method == "prune"), None)
+    if prune and (Path(prune.summary).parent / "curves.png").is_file():
+        shutil.copy2(Path(prune.summary).parent / "curves.png", figs / "pruning_curves.png")
         found["pruning_curves.png"] = "figures/pruning_curves.png"
     accuracy_latency_figure(report, figs / "accuracy_latency.png")
     found["accuracy_latency.png"] = "figures/accuracy_latency.png"
@@ -92,20 +99,19 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | detector retention (val) | latency p50 (ms) | vs original | x floor | as built p50 (ms) | parity max diff |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, e in report["candidates"].items():
+    for name, c in candidates_of(report).items():
         mark = " *" if name == report["chosen"] else ""
         lines.append(
-            f"| {name}{mark} | {e['method']} | {millions(e['params']['total'])} | {millions(e['params']['stack_layers'])} | "
-            f"{pct(e['val_accuracy'])} | {retention_text(e['val_retention'], e.get('val_retention_ci'))} | "
-            f"{_margin(e.get('val_margin_clips'))} | {detector_text(e.get('detector_val'))} | "
-            f"{e['latency_onnx_ms']['p50_ms']:.2f} | "
-            f"{e['latency_ratio']:.2f}x | {_x_floor(e)} | {_as_built(e)} | {e['parity']['max_abs_diff']:.1e} |")
+            f"| {name}{mark} | {c.method} | {millions(c.params['total'])} | {millions(c.params['stack_layers'])} | "
+            f"{pct(c.val_accuracy)} | {retention_text(c.val_retention, c.val_retention_ci)} | "
+            f"{_margin(c.val_margin_clips)} | {detector_text(c.detector_val)} | {c.latency_onnx_ms['p50_ms']:.2f} | "
+            f"{c.latency_ratio:.2f}x | {_x_floor(c)} | {_as_built(c)} | {c.parity['max_abs_diff']:.1e} |")
     lines += _floor_lines(report.get("latency_floor"))
     lines += _tiny_lines((report.get("config") or {}).get("tiny"), "tiny" in report.get("candidates", {}))
     lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for name, e in report["candidates"].items():
-        p = e["params"]
+    for name, c in candidates_of(report).items():
+        p = c.params
         lines.append(f"| {name} | {millions(p['feature_encoder'])} | {millions(p['stack'])} | "
                      f"{millions(p['stack_layers'])} | {millions(p['head'])} | {millions(p['total'])} |")
     if report.get("device_results"):
@@ -138,19 +144,17 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _x_floor(entry: dict) -> str:
-    x = entry.get("latency_x_floor")
-    return "-" if x is None else f"{x:.2f}x"
+def _x_floor(c: Candidate) -> str:
+    return "-" if c.latency_x_floor is None else f"{c.latency_x_floor:.2f}x"
 
 
-def _as_built(entry: dict) -> str:
+def _as_built(c: Candidate) -> str:
     """The candidate built for the target and timed as built (what compress ranks by), with its ratio to the
     original built the same way; "-" where it was not built (it failed on validation, or a device builds it)."""
-    t = entry.get("latency_target_ms")
-    if not t:
+    if not c.latency_target_ms:
         return "-"
-    ratio = entry.get("latency_target_ratio")
-    return f"{t['p50_ms']:.2f}" + (f" ({ratio:.2f}x)" if ratio is not None else "")
+    ratio = c.latency_target_ratio
+    return f"{c.latency_target_ms['p50_ms']:.2f}" + (f" ({ratio:.2f}x)" if ratio is not None else "")
 
 
 def _floor_lines(floor: dict | None) -> list[str]:

@@ -127,7 +127,7 @@ def combined_verdict(clip: str, detector: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Pick:
     """The chosen candidate (None without candidates), how it stands against the target, and why, in one line."""
 
     name: str | None
@@ -138,7 +138,7 @@ class Choice:
         return asdict(self)
 
 
-def choose_candidate(candidates: Mapping[str, CandidateScore], target: float, n_clips: int) -> Choice:
+def choose_candidate(candidates: Mapping[str, CandidateScore], target: float, n_clips: int) -> Pick:
     """Pick the candidate to build, accounting for how many validation clips measured its retention.
 
     The rule: a candidate passes *safely* when the lower bound of its 95% retention interval on
@@ -152,7 +152,7 @@ def choose_candidate(candidates: Mapping[str, CandidateScore], target: float, n_
     candidates (the original is always "safe").
     """
     if not candidates:
-        return Choice(None, "fails", "no candidate to choose from")
+        return Pick(None, "fails", "no candidate to choose from")
     fastest = sorted(candidates, key=lambda n: (candidates[n].latency_ms, -_both(candidates[n])[1]))
     safe = [n for n in fastest if _both(candidates[n])[1] >= target - EPS]
     point = [n for n in fastest if _both(candidates[n])[0] >= target - EPS]
@@ -165,16 +165,16 @@ def choose_candidate(candidates: Mapping[str, CandidateScore], target: float, n_
         if skipped:
             reason += "; faster but passing on the point estimate only: " + ", ".join(
                 f"{n} (retention {_both(candidates[n])[0]:.3f}, lower bound {_both(candidates[n])[1]:.3f})" for n in skipped)
-        return Choice(name, "safe", reason)
+        return Pick(name, "safe", reason)
     if point:
         name = point[0]
-        return Choice(name, "point estimate only",
+        return Pick(name, "point estimate only",
                       f"{name}: no candidate's 95% interval clears the target at {n_clips} validation clips; the "
                       f"fastest that passes on the point estimate (retention {_both(candidates[name])[0]:.3f}, "
                       f"lower bound {_both(candidates[name])[1]:.3f} < {target:.3f})")
     name = max(candidates, key=lambda n: _both(candidates[n])[0])
     why = _failing(candidates[name], target)
-    return Choice(name, "fails", f"{name}: no candidate reaches the target on validation; the highest retention "
+    return Pick(name, "fails", f"{name}: no candidate reaches the target on validation; the highest retention "
                                  f"({_both(candidates[name])[0]:.3f} < {target:.3f}; {why})")
 
 

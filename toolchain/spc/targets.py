@@ -10,26 +10,14 @@ from pathlib import Path
 
 from .configs import check_type
 from .errors import SpcError
+from .timing import ShapeProfile
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # JetPack 6 and the l4t-tensorrt image run Python 3.10
     import tomli as tomllib
 
-BACKENDS = ("tensorrt", "onnxruntime")
 PRECISIONS = ("fp16", "fp32")
-
-
-@dataclass(frozen=True)
-class ShapeProfile:
-    """Batch sizes and clip lengths (seconds) an engine is built for."""
-
-    min_batch: int
-    opt_batch: int
-    max_batch: int
-    min_seconds: float
-    opt_seconds: float
-    max_seconds: float
 
 
 @dataclass(frozen=True)
@@ -55,7 +43,10 @@ class Target:
 
     @property
     def is_gpu(self) -> bool:
-        return self.backend == "tensorrt"
+        """Whether this target's backend builds for a GPU (a TensorRT engine, built on the device)."""
+        from .engines.backends import for_target
+
+        return for_target(self).gpu
 
     @property
     def profile_is_static(self) -> bool:
@@ -142,8 +133,10 @@ def parse_target(data: dict, source: str = "") -> Target:
         check_type(f"target{where}: {k}", types[k], values[k])
     t = Target(**values, profile=profile)
     problems = []
-    if t.backend not in BACKENDS:
-        problems.append(f"backend '{t.backend}' is not one of {BACKENDS}")
+    from .engines.backends import backend_names
+
+    if t.backend not in backend_names():  # the checks below ask the backend whether it is a GPU one
+        raise SpcError(f"target '{t.name}'{where}: backend '{t.backend}' is not one of {backend_names()}")
     if t.precision not in PRECISIONS:
         problems.append(f"precision '{t.precision}' is not one of {PRECISIONS}")
     if t.is_gpu and t.precision != "fp16":

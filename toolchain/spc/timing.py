@@ -19,6 +19,18 @@ from .errors import SpcError
 
 
 @dataclass(frozen=True)
+class ShapeProfile:
+    """Batch sizes and clip lengths (seconds) an engine is built for."""
+
+    min_batch: int
+    opt_batch: int
+    max_batch: int
+    min_seconds: float
+    opt_seconds: float
+    max_seconds: float
+
+
+@dataclass(frozen=True)
 class LatencyStats:
     """Milliseconds per call over ``runs`` timed calls (after warm-up)."""
 
@@ -75,7 +87,7 @@ def torch_cpu_latency(models: dict, batch: int = 1, samples: int = 16000, warmup
 
 def profile_shapes(profile, rate: int, max_samples: int) -> list[tuple[int, int]]:
     """(batch, samples) pairs to time: min/opt/max batch at the opt clip length, and the opt batch at the
-    min/max clip lengths (``profile`` is a ``targets.ShapeProfile``)."""
+    min/max clip lengths (``profile`` is a ``ShapeProfile``)."""
     p = profile
 
     def n(sec):
@@ -94,9 +106,6 @@ def shapes_for(target, rate: int, max_samples: int) -> list[tuple[int, int]]:
 def recorded_profile(data):
     """The shape profile a built artifact's manifest records (``target.profile``), checked: one user error for a
     damaged one (an unknown key, a string, zero seconds)."""
-    from .errors import SpcError
-    from .targets import ShapeProfile
-
     try:
         profile = ShapeProfile(**data)
         numbers = [getattr(profile, f) for f in ("min_batch", "opt_batch", "max_batch", "min_seconds", "opt_seconds",

@@ -54,8 +54,8 @@ def compress(ctx, model, data_dir, target_name, out_dir, config_file, overwrite,
 
     Analyses, prunes (healing the candidates) and/or distils, exports to ONNX (parity-checked), judges
     every candidate on validation as a classifier (clip retention) and as a streaming detector (each at its
-    own operating point, chosen at --max-fa-per-hour on validation streams with --validation-negatives-hours
-    of negative audio, clips at --snr-db), picks the fastest that meets --retention in both (timed as built for the target:
+    own operating point, chosen at --max-fa-per-hour on validation streams, clips at --snr-db, the split's own
+    non-keyword clips and any --validation-synthetic-negatives hours as the negative audio), picks the fastest that meets --retention in both (timed as built for the target:
     each passing candidate's CPU graph on the threads its build chose, or its engine), and evaluates
     the built artifact itself on the test split, as clips and as a detector read at the operating point it
     carries (its manifest holds it; spc run --stream and spc.runtime use it).

@@ -153,9 +153,10 @@ def detector_options(config: str, prefix: str = ""):
                                            "_silence_/_unknown_); the other classes are non-keywords.")),
         ("max_fa_per_hour", ("--max-fa-per-hour",), dict(type=Finite(0, 1000, min_open=True),
                                                         help="False-accept budget the operating point is chosen at.")),
-        ("negatives_hours", ("--negatives-hours",), dict(type=Finite(0, 1000), help="Hours of keyword-free espeak-ng "
-                                                         "speech (made offline, cached) in the test streams.")),
-        ("validation_negatives_hours", ("--validation-negatives-hours",),
+        ("synthetic_hours", ("--synthetic-negatives",), dict(type=Finite(0, 1000), help="Hours of synthetic keyword-free "
+                                                             "speech (espeak-ng, made offline, cached) added to the test "
+                                                             "streams (default: none; real audio first).")),
+        ("validation_synthetic_hours", ("--validation-synthetic-negatives",),
          dict(type=Finite(0, 1000), help="Hours of it in the validation streams the operating point is chosen on.")),
         ("snr_db", ("--snr-db",), dict(type=CSV_FLOAT, help="LO,HI: every clip in a stream at an SNR drawn from this "
                                        "range (dB over the background noise), the same for every split.")),

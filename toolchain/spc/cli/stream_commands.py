@@ -35,8 +35,9 @@ def stream_eval(ctx, artifacts, data_dir, out_dir, config_file, negatives_dir, n
     """Misses and false accepts per hour of ARTIFACTS run as an app runs them, at the operating point each carries.
 
     Builds seeded streams from the test split: every clip at an SNR drawn from --snr-db over background noise
-    (several colours and babble), then --negatives-hours of keyword-free speech (one false accept = 1/hours
-    per hour). Each artifact is read at the operating point its manifest carries (spc compress chose it on
+    (several colours and babble), the split's non-keyword clips among the keywords, plus your own keyword-free
+    recordings (--negatives) and, only if asked, --synthetic-negatives hours of espeak-ng speech (one false
+    accept = 1/hours per hour; a budget the audio cannot resolve is said instead of a miss rate). Each artifact is read at the operating point its manifest carries (spc compress chose it on
     validation); an artifact without one gets one chosen here on the validation split's streams, and the
     output says so. The best point on test itself (the oracle) is shown beside it, labelled. Scores are
     cached in OUT/scores by content, so a second run reads them back.
@@ -46,7 +47,7 @@ def stream_eval(ctx, artifacts, data_dir, out_dir, config_file, negatives_dir, n
       spc stream-eval report/artifacts/mimic.cpu.ort.onnx --data kws-data --out stream
       spc stream-eval teacher.onnx student.onnx --data kws-data --keywords 0,1,2 --out both
       spc stream-eval model.onnx --data kws-data --negatives my-kitchen-recordings/ --noise my-fan-noise/
-      spc stream-eval model.onnx --data kws-data --negatives-hours 1 --max-fa-per-hour 5   # quicker, coarser
+      spc stream-eval model.onnx --data kws-data --synthetic-negatives 10 --validation-synthetic-negatives 5
       spc stream-eval model.onnx --data kws-data --config stream/stream_eval.json   # the same settings again
     """
     from ..streaming.evaluation import evaluate_streams, stream_eval_lines

@@ -25,8 +25,8 @@ class DetectorSelection:
     def __init__(self, audio: np.ndarray, names: list[str], paths: list[str], labels: list[str], keywords: list[str],
                  rate: int, *, budget: float = 1.0, seed: int = 0, hop_seconds: float = 0.2):
         clip = audio.shape[1]
-        cfg = StreamEvalConfig(keywords=tuple(keywords), hop_seconds=hop_seconds, negatives_hours=0.0,
-                               validation_negatives_hours=0.0, seed=seed, bootstrap=0, live_seconds=0.0)
+        cfg = StreamEvalConfig(keywords=tuple(keywords), hop_seconds=hop_seconds, synthetic_hours=0.0,
+                               validation_synthetic_hours=0.0, seed=seed, bootstrap=0, live_seconds=0.0)
         self.streams = build_streams("validation", audio, names, paths, list(keywords), rate, clip, cfg)
         hop = max(1, int(round(hop_seconds * rate)))
         cuts = [np.stack([r.audio[s : s + clip] for s in range(0, len(r.audio) - clip + 1, hop)])

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import SpcError
 from ..fileio import check_output_file, refuse_overlap
 from .artifact_manifest import manifest_path, read_manifest, write_manifest
+from .backends import for_target
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,9 @@ class BuildReport:
 
 
 def artifact_name(onnx_path: str | Path, target) -> str:
-    """The one naming rule for built artifacts: ``<stem>.<target>.engine`` (GPU) or ``<stem>.<target>.ort.onnx`` (CPU)."""
-    suffix = ".engine" if target.is_gpu else ".ort.onnx"
-    return f"{Path(onnx_path).stem}.{target.name}{suffix}"
+    """The one naming rule for built artifacts: ``<stem>.<target><suffix>``, the suffix the target's backend's
+    (``.engine`` for TensorRT, ``.ort.onnx`` for ONNX Runtime)."""
+    return f"{Path(onnx_path).stem}.{target.name}{for_target(target).suffix}"
 
 
 def default_output(onnx_path: Path, target) -> Path:
@@ -71,45 +72,29 @@ def build_artifact(onnx_path: str | Path, target, out: str | Path | None = None,
     ``timing_cache`` is the folder of TensorRT timing caches (default: the artifact's folder). The artifact's
     manifest records ``config`` (``build_config``), so ``spc build --config ARTIFACT.json`` builds it again.
     """
-    fp32_layers, fp32_from, timing_cache = config.fp32_layers, config.fp32_from, config.timing_cache
+    fp32_from = config.fp32_from
     src = Path(onnx_path)
     if not src.is_file():
         raise SpcError(f"{src} does not exist")
     manifest = read_manifest(src)  # an ONNX file spc did not export has no labels or shapes: refuse it early
     made = manifest.get("provenance") or {}
-    if made.get("recipe") == "build" or manifest.get("kind") in ("tensorrt", "onnxruntime"):
+    if made.get("recipe") == "build" or manifest.get("kind", "onnx") != "onnx":
         origin = Path(str(manifest.get("source_onnx") or "the ONNX export")).name
         raise SpcError(f"{src.name} is already built for {made.get('target', 'a target')}; build {origin} "
                        "(the ONNX export it came from) instead")
+    backend = for_target(target)
+    backend.check(config)
     out_path = Path(out) if out else default_output(src, target)
     # a folder: an existing one, a trailing slash, or a name without an artifact's suffix (a Path drops the slash)
+    suffix = backend.suffix
     if out is not None and (out_path.is_dir() or str(out).endswith(("/", "\\"))
-                            or out_path.suffix not in (".onnx", ".engine")):
+                            or not str(out_path).endswith((".onnx", ".engine", suffix))):
         out_path = out_path / artifact_name(src, target)
     refuse_overlap({"output": out_path, "output manifest": manifest_path(out_path)},
                    {"ONNX source": src, "source manifest": manifest_path(src), "precision file": fp32_from})
     check_output_file(out_path)  # before the build, not after
-    if target.is_gpu:
-        from .device import require_build
-        from .fp32_layers import check_node_names, flagged_nodes
-
-        if config.threads:
-            raise SpcError("--threads applies to CPU builds (ONNX Runtime); a TensorRT engine has no thread count")
-        require_build(target)
-        nodes = check_node_names(list(fp32_layers), src) + (flagged_nodes(fp32_from, src) if fp32_from else [])
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        from .tensorrt_build import build_tensorrt
-
-        manifest = build_tensorrt(src, target, out_path, fp32_nodes=list(dict.fromkeys(nodes)),
-                                  timing_cache_dir=Path(timing_cache) if timing_cache else None,
-                                  opt_batch=config.opt_batch)
-    else:
-        if fp32_layers or fp32_from:
-            raise SpcError("--fp32-layers applies to TensorRT engines (GPU targets); the CPU build runs FP32 already")
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        from .ort_build import build_ort
-
-        manifest = build_ort(src, target, out_path, threads=config.threads)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    manifest = backend.build(src, target, out_path, config)
     manifest = {**manifest, "build_config": config.as_dict()}
     write_manifest(out_path, manifest)
     return BuildReport(str(out_path), manifest)

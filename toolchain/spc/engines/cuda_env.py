@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from ..errors import SpcError
+from .backends.backend import BuildCheck, BuildDeferred
 
 #: the oldest TensorRT spc builds and runs engines with (JetPack 6.1's)
 MIN_TENSORRT = (10, 3)
@@ -166,3 +167,25 @@ def system_cuda_runtime(names: tuple[str, ...] = ("libcudart.so", "libcudart.so.
 
 def _version(v: int) -> str:
     return f"{v // 1000}.{(v % 1000) // 10}"
+
+
+def tensorrt_build_check(target) -> BuildCheck:
+    """Whether this machine can build ``target``'s TensorRT engine: TensorRT 10.3+ imports, a GPU answers and it is
+    the target's GPU (name, compute capability, SM count, memory and, on a Jetson, the board)."""
+    try:
+        version = import_tensorrt().__version__
+        gpu = gpu_info()
+    except SpcError as exc:
+        return BuildCheck(False, str(exc))
+    mismatch = target.gpu_mismatch(gpu)
+    if mismatch:
+        return BuildCheck(False, f"{mismatch}; build on the device", gpu, version)
+    return BuildCheck(True, "", gpu, version)
+
+
+def require_tensorrt_build(target) -> BuildCheck:
+    """``tensorrt_build_check`` or ``BuildDeferred`` ("cannot build <target> here: <why>")."""
+    answer = tensorrt_build_check(target)
+    if not answer:
+        raise BuildDeferred(target.name, answer.why)
+    return answer

@@ -1,7 +1,8 @@
-"""The runner for a path: a TensorRT engine, an ONNX (Runtime) graph or a PyTorch model folder.
+"""The runner for a path: an artifact's backend's runner (``backends``: a TensorRT engine, an ONNX Runtime graph)
+or a PyTorch model folder.
 
-Each backend is imported only when its kind of artifact is opened, so ONNX artifacts need neither TensorRT
-nor torch; the backends import ``runner.Runner`` and nothing here (no import cycle).
+Each backend imports its library only when its kind of artifact is opened, so ONNX artifacts need neither
+TensorRT nor torch; the backends import ``runner.Runner`` and nothing here (no import cycle).
 """
 
 from __future__ import annotations
@@ -20,11 +21,7 @@ def open_runner(artifact: str | Path, threads: int = 0) -> Runner:
         return TorchRunner(path)
     from .artifact_manifest import load_artifact_manifest
 
+    from .backends import for_artifact
+
     manifest = load_artifact_manifest(path)
-    if manifest.get("kind") == "tensorrt":
-        from .tensorrt_run import TensorRTRunner
-
-        return TensorRTRunner(path, manifest=manifest)
-    from .ort_run import OrtRunner
-
-    return OrtRunner(path, threads, manifest=manifest)
+    return for_artifact(manifest, path).runner(path, manifest, threads)

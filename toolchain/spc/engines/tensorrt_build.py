@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 
 from ..errors import SpcError
-from .cuda_env import import_tensorrt
-from .device import require_build
+from .cuda_env import import_tensorrt, require_tensorrt_build
 from .fp32_layers import pin_fp32
 from .artifact_manifest import derive_manifest, read_manifest, write_manifest
 from .timing_cache import attach_timing_cache, save_timing_cache, timing_cache_path
@@ -97,7 +96,7 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
     strongly_typed, refusal = typing_plan(trt, src, target, fp32_nodes)
     if refusal:
         raise SpcError(refusal)
-    gpu = require_build(target).gpu
+    gpu = require_tensorrt_build(target).gpu
     notes: list[str] = []
     if strongly_typed and qdq and not low_precision(src):
         _note(notes, f"TensorRT {trt.__version__} builds the QDQ model strongly typed: its layers outside the Q/DQ "

@@ -43,8 +43,8 @@ DEMO_COMPRESS = CompressConfig(stream=False, prune=PruneConfig(orders=PRUNE_ORDE
                                distill=DistillConfig(stream_windows=0.0))
 #: the demo's streams: two words are the keywords, the other eight the non-keyword speech between them
 #: no espeak-ng hours (a minute each to score), so the budget is one the clip streams' few minutes resolve
-DEMO_STREAM = StreamEvalConfig(keywords=("yes", "no"), max_clips=150, max_fa_per_hour=100.0, negatives_hours=0.0,
-                               validation_negatives_hours=0.0, bootstrap=200, live_seconds=0.0)
+DEMO_STREAM = StreamEvalConfig(keywords=("yes", "no"), max_clips=150, max_fa_per_hour=100.0, synthetic_hours=0.0,
+                               validation_synthetic_hours=0.0, bootstrap=200, live_seconds=0.0)
 DEMO_TRAIN = FinetuneConfig(train=TrainConfig(epochs=15, batch_size=16, lr=2e-3, weight_decay=0.01, warmup_ratio=0.1,
                                               seed=0, device="auto", max_grad_norm=1.0),
                             freeze_feature_encoder=False, augment=True)
