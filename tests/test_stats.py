@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from spc.errors import SpcError
-from spc.stats import (CandidateScore, choose_candidate, mcnemar_exact, pair_counts, retention_interval,
-                       retention_point, verdict)
+from spc.stats import (CandidateScore, choose_candidate, combined_verdict, mcnemar_exact, pair_counts,
+                       retention_interval, retention_point, verdict)
 
 
 def planted(both: int, original_only: int, compressed_only: int, neither: int, seed: int = 0):
@@ -129,3 +129,26 @@ def test_eval_results_carry_per_clip_correctness_for_paired_statistics():
     result = score(logits, np.array([0, 0, 0, 1]), ["a", "b"])
     assert result.correct.tolist() == [True, False, True, True] and result.accuracy == 0.75
     assert "correct" not in result.as_dict()
+
+
+@pytest.mark.parametrize("clip, detector, want", [
+    ("PASS", None, "PASS"),  # the detector not judged: the clip verdict stands alone
+    ("FAIL", None, "FAIL"),
+    ("FAIL", "PASS", "FAIL (clip accuracy)"),
+    ("PASS", "FAIL", "FAIL (detector)"),
+    ("FAIL", "FAIL", "FAIL (clip accuracy and detector)"),
+    ("PASS", "PASS", "PASS"),
+    ("PASS, not significant at 90 clips", "PASS", "PASS, not significant at 90 clips"),
+    ("PASS, not significant at 90 clips", "PASS, not significant at 12 keywords",
+     "PASS, not significant at 90 clips; not significant at 12 keywords"),
+])
+def test_the_combined_verdict_names_what_failed_or_what_is_unsure(clip, detector, want):
+    assert combined_verdict(clip, detector) == want
+
+
+def test_a_failing_choice_says_which_retention_missed():
+    both = {"a": CandidateScore(0.90, (0.85, 0.95), 1.0, 0.80, (0.7, 0.9))}
+    assert "clip accuracy and detector below the target" in choose_candidate(both, 0.95, 250).reason
+    detector = {"a": CandidateScore(0.99, (0.97, 1.0), 1.0, 0.80, (0.7, 0.9))}
+    pick = choose_candidate(detector, 0.95, 250)
+    assert pick.standing == "fails" and "; detector below the target" in pick.reason

@@ -76,16 +76,31 @@ def test_a_fused_graph_that_disagrees_falls_back_to_the_unfused_one(tmp_path, mo
     assert "Attention" not in {n.op_type for n in onnx.load(str(report.artifact)).graph.node}
 
 
-def test_a_fusion_that_raises_falls_back_with_the_cause(tmp_path, monkeypatch):
+def test_a_fusion_onnx_refuses_falls_back_with_the_cause_and_a_bug_is_raised(tmp_path, monkeypatch):
+    import onnx.checker
+    from click.testing import CliRunner
+
+    from spc.cli import cli
     from spc.engines import ort_fuse
 
-    def broken(model, packed: bool = True):
-        raise ValueError("planted failure")
+    def refused(model, packed: bool = True):
+        raise onnx.checker.ValidationError("planted refusal")
+
+    monkeypatch.setattr(ort_fuse, "fuse_attention", refused)
+    onnx_path = export_tiny(tmp_path, "whisper")
+    report = build_artifact(onnx_path, get_target("cpu"), tmp_path / "m.ort.onnx")
+    fusion = report.manifest["fusion"]
+    assert fusion["fallback"] is True and "ValidationError: planted refusal" in fusion["note"]
+    r = CliRunner().invoke(cli, ["build", str(onnx_path), "--target", "cpu", "--out", str(tmp_path / "cli.ort.onnx")])
+    assert r.exit_code == 0 and "note: the fused graph disagreed with the unfused export (ValidationError" in r.output
+
+    def broken(model, packed: bool = True):  # a bug in the fusion itself: not hidden behind the fallback
+        raise ValueError("planted bug")
 
     monkeypatch.setattr(ort_fuse, "fuse_attention", broken)
-    report = build_artifact(export_tiny(tmp_path, "whisper"), get_target("cpu"), tmp_path / "m.ort.onnx")
-    fusion = report.manifest["fusion"]
-    assert fusion["fallback"] is True and "ValueError: planted failure" in fusion["note"]
+    with pytest.raises(ValueError, match="planted bug"):
+        build_artifact(onnx_path, get_target("cpu"), tmp_path / "again.ort.onnx")
+    assert not (tmp_path / "again.ort.onnx").exists()
 
 
 def test_unpacked_attention_is_multi_head_attention(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..console import shown_path, stdout
+from ..console import shown_path, stderr, stdout
 from ..errors import SpcError
 from ..fileio import check_output_file
 from .group import cli, print_lines
@@ -139,6 +139,9 @@ def build(ctx, onnx_path, target_name, out_path, config_file, **_):
     threads = "" if not choice else f", {choice['threads']} thread{'s' * (choice['threads'] != 1)} ({choice['chosen_by']})"
     stdout().print(f"built [bold]{report.artifact}[/] for {target.name} ({target.backend}, "
                    f"{report.manifest.get('precision', target.precision)}{threads}); manifest {report.artifact}.json")
+    fusion = report.manifest.get("fusion") or {}
+    if fusion.get("fallback"):
+        stderr().print(f"note: {fusion['note']}", markup=False, highlight=False)
 
 
 @cli.command(name="run")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..console import eval_table, params_table, pct, skipped_lines, stdout
+from ..console import eval_table, params_table, pct, skipped_lines, stderr, stdout
 from ..errors import SpcError
 from ..fileio import check_output_dir, check_output_file, refuse_overlap
 from .group import cli, print_lines
@@ -374,3 +374,5 @@ def precision(ctx, model, data_dir, calib, out_dir, config_file, **_):
     for k, a in s["test_accuracy"].items():
         table.add_row(k, pct(a), f"{s['retention'][k]:.3f}", f"{lat[k]['p50_ms']:.2f}" if k in lat else "-")
     stdout().print(table)
+    for note in s.get("notes", []):
+        stderr().print(f"note: {note}", markup=False, highlight=False)

@@ -122,8 +122,12 @@ def mixed_precision_onnx(onnx_path, out_path, fp32_layers: list[int]) -> dict:
 
     model = onnx.load(str(onnx_path))
     blocked = [name for i in fp32_layers for name in layer_node_names(model, i)]
-    with warnings.catch_warnings():  # one warning per tiny constant clipped to the FP16 range
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(record=True) as caught:  # one warning per tiny constant clipped to the FP16 range
+        warnings.simplefilter("always", UserWarning)
         converted = float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=blocked)
     onnx.save(converted, str(out_path))
-    return {"fp32_layers": fp32_layers, "blocked_nodes": len(blocked)}
+    counts: dict[str, int] = {}
+    for w in caught:  # counted in the manifest, not printed one by one
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:160]}" if str(w.message) else w.category.__name__
+        counts[text] = counts.get(text, 0) + 1
+    return {"fp32_layers": fp32_layers, "blocked_nodes": len(blocked), "converter_warnings": counts}

@@ -89,6 +89,10 @@ def run_precision(model_src, data: DataConfig | str | Path, calib, out_dir, conf
                if config.latency_runs else [])
     summary = {"model": str(model_src), "config": config.as_dict(), "calibration": info, "fp16_check": check.as_dict(), "test_accuracy": acc,
                "retention": {k: v / acc["fp32"] if acc["fp32"] else None for k, v in acc.items()},
-               "latency_cpu": lat, "artifacts": {k: str(out / f"{k}.onnx") for k in fns}}
+               "latency_cpu": lat, "artifacts": {k: str(out / f"{k}.onnx") for k in fns},
+               "notes": [f"the FP16 converter warned {n} time{'s' * (n != 1)} on {name}.onnx (counted in its manifest: "
+                         "converter_warnings; constants clipped to the FP16 range)"
+                         for name, info in (("mixed", mixed_info), ("fp16", fp16_info))
+                         for n in [sum(info["converter_warnings"].values())] if n]}
     (out / "precision.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ...accuracy import evaluate
 from ...engines import BuildCheck, build_artifact, build_check, time_built
+from ...engines.artifact_manifest import read_manifest
 from ...engines.build import BuildConfig
 from ...engines.loader import open_runner
 from ...stats import EPS, CandidateScore, Pick, choose_candidate, margin_clips, retention_interval, retention_point
@@ -111,7 +112,12 @@ def build_stage(run: Run, entry: Candidate, name: str, check: BuildCheck) -> str
         # a GPU engine tuned for batch 1, the shape compress times (and a streaming app runs) it at
         config = BuildConfig(opt_batch=1) if target.is_gpu else BuildConfig()
         res = finish(path, {"artifact": Path(build_artifact(entry.onnx, target, path, config).artifact).name})
-    return str(path / res["artifact"])
+    artifact = str(path / res["artifact"])
+    fusion = read_manifest(artifact).get("fusion") or {}
+    note = f"{name}: {fusion.get('note')}"
+    if fusion.get("fallback") and note not in run.notes:
+        run.notes.append(note)
+    return artifact
 
 
 def finite(interval) -> list:
