@@ -330,6 +330,10 @@ def readme(work: Path | None = None) -> str:
              "OpenAI Whisper tiny.en's encoder (4 layers, 384 wide, `../shared/models/whisper-tiny.en-encoder`) with a "
              "10-digit head, FSDD split by take (300 validation, 300 test, 2,400 train clips), 2 CPU cores. "
              "Command: `python benchmarks/pretrained_whisper.py --work WORK`.", ""] + _run_lines(_load("run"))
+    unrecorded = [n for n in ("teachers", "prune", "mimic", "latency", "compress", "compress_beyond") if _load(n) is None]
+    if unrecorded:
+        lines += [f"Not recorded for the current code: {', '.join(unrecorded)} (a step's record is removed when the "
+                  "code it measures changes and the 2 cores had no time to run it again; `--only STEP` writes it).", ""]
     if t:
         lines += ["### Teachers", "", "| teacher | trained | validation | test | time |", "| --- | --- | ---: | ---: | ---: |"]
         for name, what in (("head", "head only (`--train-layers 0`, encoder frozen, features cached)"),

@@ -143,8 +143,6 @@ def run_flags(f):
     return f
 
 
-
-
 def detector_options(config: str, prefix: str = ""):
     """The streaming-detector option group compress and stream-eval share (Polygraphy's option groups as the model):
     each option one field of a ``StreamEvalConfig`` (``prefix``: where it sits inside ``config``)."""

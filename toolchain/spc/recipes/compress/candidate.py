@@ -19,7 +19,7 @@ class Candidate:
     """One model and its figures, filled in stage by stage; ``as_dict`` is its row in report.json."""
 
     method: str  # how it was made: none (the original), prune, mimic, tiny, METHOD+int8-cpu
-    model: str  # the model folder it was made as (an INT8 variant: its FP32 source's)
+    model: str = ""  # the model folder it was made as (an INT8 variant: its FP32 source's; "" in older reports)
     summary: str | None = None  # the making stage's record (prune.json, distill.json)
     heal_seconds: float | None = None  # prune: time spent healing every depth
     distill_seconds: float | None = None  # students: training time
