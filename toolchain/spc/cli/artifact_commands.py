@@ -12,7 +12,7 @@ from ..console import shown_path, stderr, stdout
 from ..errors import SpcError
 from ..fileio import check_output_file
 from .group import cli, print_lines
-from .options import (BENCH_CFG, BUILD_CFG, CSV, HOP, POSITIVE, QUANTIZE_CFG, RUNS, SMOOTH, THREADS, WARMUP, Finite, cfg_option,
+from .options import (BENCH_CFG, BUILD_CFG, CSV, HOP, POSITIVE, QUANTIZE_CFG, RUNS, SMOOTH, THREADS, WARMUP, Finite, api_option, cfg_option,
                       config_file_option, data_config, data_flags, make_config)
 
 
@@ -155,7 +155,7 @@ def build(ctx, onnx_path, target_name, out_path, config_file, **_):
 @click.option("--threshold", type=Finite(0, 1, min_open=True),
               help="Stream: detection threshold on the smoothed posterior (default: the artifact's).")
 @click.option("--refractory", type=Finite(0, 3600), help="Stream: seconds between detections (default: the artifact's).")
-@click.option("--threads", default=0, show_default=True, type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
+@api_option("spc.runtime:KeywordSpotter", "threads", "--threads", type=THREADS, help="ONNX Runtime threads (0: default; at most the cores).")
 def run_cmd(artifact, audio_path, top, as_stream, hop, smooth, threshold, refractory, threads):
     """Classify AUDIO_PATH with an exported model or engine, or detect keywords along a recording.
 

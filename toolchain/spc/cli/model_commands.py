@@ -14,7 +14,7 @@ from ..fileio import check_output_dir, check_output_file, refuse_overlap
 from .group import cli, print_lines
 from .options import (ANALYSIS_CFG, EVAL_CFG, PRECISION_CFG, CLIP_SECONDS, CSV, CSV_INT, DEVICE_HELP, DISTILL_CFG, EXPORT_CFG, FINETUNE_CFG,
                       MIMIC_CFG, NON_NEGATIVE, NON_NEGATIVE_FLOAT, POSITIVE, POSITIVE_FLOAT, PRUNE_CFG, RETENTION, SEED,
-                      WARMUP, Finite, cfg_option, config_file_option, data_config, data_flags, make_config, run_flags)
+                      WARMUP, Finite, api_option, cfg_option, config_file_option, data_config, data_flags, make_config, run_flags)
 
 
 @cli.command()
@@ -39,7 +39,7 @@ def families():
 @cfg_option(FINETUNE_CFG, "train.patience", "--patience", type=NON_NEGATIVE, help="Stop after this many epochs without a better validation accuracy (0: never).")
 @cfg_option(FINETUNE_CFG, "train.seed", "--seed", type=SEED)
 @cfg_option(FINETUNE_CFG, "train.device", "--device", help=DEVICE_HELP)
-@click.option("--clip-seconds", default=1.0, show_default=True, type=CLIP_SECONDS, help="Clips are padded or cropped to this length.")
+@api_option("spc.recipes.finetune:run_finetune", "clip_seconds", "--clip-seconds", type=CLIP_SECONDS, help="Clips are padded or cropped to this length.")
 @cfg_option(FINETUNE_CFG, "freeze_feature_encoder", "--freeze-feature-encoder/--train-feature-encoder")
 @cfg_option(FINETUNE_CFG, "augment", "--augment/--no-augment", help="Random shift and gain (when every layer trains).")
 @config_file_option
@@ -190,7 +190,7 @@ def analyze(ctx, model, data_dir, out_dir, map_labels, calib, compare, config_fi
 @cfg_option(PRUNE_CFG, "batch_size", "--batch-size", type=POSITIVE)
 @cfg_option(PRUNE_CFG, "seed", "--seed", type=SEED)
 @cfg_option(PRUNE_CFG, "device", "--device", help=DEVICE_HELP)
-@run_flags
+@run_flags("spc.recipes.prune_layers:run_prune")
 @data_flags
 @click.pass_context
 def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overwrite, **_):
@@ -249,7 +249,7 @@ def prune(ctx, model, data_dir, out_dir, calib, config_file, latency_runs, overw
                  "labelled by the teacher (0: aligned clips only).")
 @cfg_option(DISTILL_CFG, "stage1.seed", "--seed", type=SEED, help="Seed of both stages.")
 @cfg_option(DISTILL_CFG, "stage1.device", "--device", help=f"Both stages: {DEVICE_HELP}")
-@run_flags
+@run_flags("spc.recipes.distill_student:run_distill")
 @data_flags
 @click.pass_context
 def distill(ctx, teacher, data_dir, out_dir, paper, config_file, latency_runs, overwrite, **_):

@@ -83,6 +83,24 @@ def cfg_option(config: str, field: str, *decls, **kw):
     return click.option(*decls, cls=ConfigOption, config=config, field=field, **kw)
 
 
+class SignatureOption(click.Option):
+    """An option standing for a keyword parameter of the API function the command calls (``module:function`` or
+    ``module:Class`` for its ``__init__``): its default is that parameter's, read when needed (stated once)."""
+
+    def __init__(self, param_decls, *, function: str, parameter: str, **kw):
+        super().__init__(param_decls, show_default=True, **kw)
+        self.function, self.parameter = function, parameter
+
+    def get_default(self, ctx, call: bool = True):
+        import inspect
+
+        return inspect.signature(_config_class(self.function)).parameters[self.parameter].default
+
+
+def api_option(function: str, parameter: str, *decls, **kw):
+    return click.option(*decls, cls=SignatureOption, function=function, parameter=parameter, **kw)
+
+
 def make_config(ctx, config: str, config_file: str | None = None, base=None, key: str = "config"):
     """The config: ``config_file`` (a config JSON, or a report holding one under ``key``), else ``base`` or the
     defaults, changed by the options of this config given on the command line (all of them without a file)."""
@@ -132,15 +150,18 @@ def data_config(ctx):
                       subset=bool(p.get("map_labels")))
 
 
-def run_flags(f):
-    """Options every model-producing command shares (prune, distill)."""
-    f = click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")(f)
-    f = click.option("--map-labels", is_flag=True,
-                     help="The data holds only some of the model's classes: match them by name.")(f)
-    f = click.option("--latency-runs", default=20, show_default=True, type=WARMUP,
-                     help="Timed CPU runs per model (0: skip).")(f)
-    f = config_file_option(f)
-    return f
+def run_flags(function: str):
+    """Options every model-producing command shares (prune, distill); ``function``: the recipe it calls, whose
+    ``latency_runs`` default the option shows."""
+
+    def add(f):
+        f = click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")(f)
+        f = click.option("--map-labels", is_flag=True,
+                         help="The data holds only some of the model's classes: match them by name.")(f)
+        f = api_option(function, "latency_runs", "--latency-runs", type=WARMUP, help="Timed CPU runs per model (0: skip).")(f)
+        return config_file_option(f)
+
+    return add
 
 
 def detector_options(config: str, prefix: str = ""):
