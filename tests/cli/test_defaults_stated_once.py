@@ -63,7 +63,9 @@ def test_derived_defaults_are_the_config_fields_and_signature_parameters():
             elif isinstance(p, SignatureOption):
                 from spc.cli.options import _config_class
 
-                param = inspect.signature(_config_class(p.function)).parameters[p.parameter]
+                params = inspect.signature(_config_class(p.function)).parameters
+                assert p.parameter in params, (name, p.name, "no such parameter")
+                param = params[p.parameter]
                 assert param.default is not inspect.Parameter.empty, (name, p.name)
                 assert p.get_default(None) == param.default, (name, p.name)
                 seen["signature"] += 1
