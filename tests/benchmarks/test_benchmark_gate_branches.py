@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,46 +16,23 @@ import demo_runs  # noqa: E402
 import int8_cpu  # noqa: E402
 import records  # noqa: E402
 
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"})
-
-
-# ---------------------------------------------------------------- records.problems: entries that name nothing
-def _repo(tmp_path: Path, entries: dict) -> Path:
-    """A git repo with one script, one measured module and one committed result ``r.json``; ``entries`` as measures.json."""
-    repo = tmp_path / "repo"
-    (repo / "benchmarks" / "results").mkdir(parents=True)
-    (repo / "toolchain").mkdir()
-    (repo / "benchmarks" / "bench.py").write_text("print(1)\n")
-    (repo / "toolchain" / "measured.py").write_text("x = 1\n")
-    (repo / "benchmarks" / "results" / "r.json").write_text("{}")
-    (repo / "benchmarks" / "results" / "measures.json").write_text(json.dumps({"results": entries}))
-    _git(repo, "init", "-q")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "code and result")
-    return repo
-
-
 GOOD = {"script": "benchmarks/bench.py", "measures": ["toolchain/measured.py"]}
 
 
-def test_records_flags_an_entry_with_no_committed_result(tmp_path):
-    repo = _repo(tmp_path, {"r.json": GOOD, "never.json": GOOD, "uncommitted.json": GOOD})
+def test_records_flags_an_entry_with_no_committed_result(records_repo):
+    repo = records_repo({"r.json": GOOD, "never.json": GOOD, "uncommitted.json": GOOD})
     (repo / "benchmarks" / "results" / "uncommitted.json").write_text("{}")  # on disk, but git does not track it
     assert records.problems(repo) == ["never.json: recorded in measures.json but no such committed result",
                                       "uncommitted.json: recorded in measures.json but no such committed result"]
 
 
-def test_records_flags_an_entry_whose_script_is_missing(tmp_path):
-    repo = _repo(tmp_path, {"r.json": {"script": "benchmarks/gone.py", "measures": ["toolchain/measured.py"]}})
+def test_records_flags_an_entry_whose_script_is_missing(records_repo):
+    repo = records_repo({"r.json": {"script": "benchmarks/gone.py", "measures": ["toolchain/measured.py"]}})
     assert records.problems(repo) == ["r.json: its script benchmarks/gone.py does not exist"]
 
 
-def test_records_flags_a_measured_path_that_is_missing(tmp_path):
-    repo = _repo(tmp_path, {"r.json": {"script": "benchmarks/bench.py",
+def test_records_flags_a_measured_path_that_is_missing(records_repo):
+    repo = records_repo({"r.json": {"script": "benchmarks/bench.py",
                                        "measures": ["toolchain/measured.py", "toolchain/gone.py", "toolchain/nodir"]}})
     assert records.problems(repo) == ["r.json: measures toolchain/gone.py, which does not exist",
                                       "r.json: measures toolchain/nodir, which does not exist"]

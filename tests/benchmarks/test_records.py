@@ -3,7 +3,6 @@ the READMEs sits outside a section a script writes (issue 38). The mechanism is 
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import records  # noqa: E402
+
+GOOD = {"script": "benchmarks/bench.py", "measures": ["toolchain/measured.py"]}
 
 #: measured figures as READMEs write them: ratios (2.44x), times (3.1 ms, 7.4 min), three-decimal rates (0.997)
 FIGURE = re.compile(r"(?<![\w.])\d+\.\d+x\b|(?<![\w.])\d+(\.\d+)? ?(ms|min|minutes)\b|(?<![\w.\-])0\.\d{3}\b")
@@ -29,38 +30,22 @@ def test_every_recorded_result_is_newer_than_the_code_it_measures():
     assert records.problems() == []
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"})
-
-
-def test_the_check_fails_when_a_measured_module_changes_after_its_result(tmp_path):
+def test_the_check_fails_when_a_measured_module_changes_after_its_result(records_repo, git_in):
     import os
     import time
 
-    repo = tmp_path / "repo"
-    (repo / "benchmarks" / "results").mkdir(parents=True)
-    (repo / "toolchain").mkdir()
-    (repo / "benchmarks" / "bench.py").write_text("print(1)\n")
-    (repo / "toolchain" / "measured.py").write_text("x = 1\n")
-    (repo / "benchmarks" / "results" / "r.json").write_text("{}")
-    (repo / "benchmarks" / "results" / "measures.json").write_text(json.dumps(
-        {"results": {"r.json": {"script": "benchmarks/bench.py", "measures": ["toolchain/measured.py"]}}}))
-    _git(repo, "init", "-q")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "code and result")
+    repo = records_repo({"r.json": GOOD})
     assert records.problems(repo) == []
     time.sleep(1.1)  # commit times have a resolution of one second
     (repo / "toolchain" / "measured.py").write_text("x = 2\n")
-    _git(repo, "commit", "-q", "-am", "the code changes")
+    git_in(repo, "commit", "-q", "-am", "the code changes")
     assert records.problems(repo) == ["r.json: toolchain/measured.py changed after the result was recorded: run "
                                       "benchmarks/bench.py again"]
     time.sleep(1.1)
     (repo / "benchmarks" / "results" / "r.json").write_text('{"again": 1}')
     (repo / "benchmarks" / "results" / "orphan.json").write_text("{}")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", "the result again, and one no script writes")
+    git_in(repo, "add", "-A")
+    git_in(repo, "commit", "-q", "-m", "the result again, and one no script writes")
     assert records.problems(repo) == ["orphan.json: no entry in measures.json says which script writes it"]
     assert os.path.isdir(repo)
 
