@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import tiny_configs, tone, write_wav
 from spc.cli import cli
 from spc.data import load_clips, open_dataset
-from spc.data.layouts import V2_12_WORDS, is_speech_commands_preprocessed, is_speech_commands_test_set
+from spc.data.speech_commands import V2_12_WORDS, is_speech_commands_preprocessed, is_speech_commands_test_set
 from spc.data.reader import detect_layout
 from spc.errors import SpcError
 

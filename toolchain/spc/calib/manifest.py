@@ -18,7 +18,7 @@ import numpy as np
 from ..data.clips import ClipSet, _balanced_head, load_clips
 from ..audio import BadAudio
 from ..data.hf_datasets import RowReaders
-from ..data.layouts import ClipItem, KwsDataset
+from ..data.dataset import ClipItem, KwsDataset
 from ..data.reader import open_dataset
 from ..errors import SpcError
 from ..fileio import atomic_write_text, read_json, refuse_overlap, sha256_file

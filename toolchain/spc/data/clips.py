@@ -11,7 +11,7 @@ from ..audio import BadAudio, fix_length, read_audio
 from ..errors import SpcError
 from ..progress import track
 from .hf_datasets import RowReaders
-from .layouts import ClipItem, KwsDataset
+from .dataset import ClipItem, KwsDataset
 
 
 @dataclass

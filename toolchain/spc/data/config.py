@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .layouts import KwsDataset
+from .dataset import KwsDataset
 from .reader import LAYOUTS, open_dataset
 
 

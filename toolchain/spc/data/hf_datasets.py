@@ -30,7 +30,8 @@ import numpy as np
 from ..audio import BadAudio, read_audio, read_audio_bytes
 from ..errors import SpcError
 from ..fileio import first_line
-from .layouts import SPLITS, ClipItem, KwsDataset, is_hidden
+from .dataset import SPLITS, ClipItem, KwsDataset
+from .scan import is_hidden
 
 AUDIO_COLUMN = "audio"
 LABEL_COLUMNS = ("label", "labels")

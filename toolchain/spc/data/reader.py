@@ -1,6 +1,6 @@
 """Opening a data folder in any supported layout: detect the layout, read it with its reader, check the result.
 
-Apart from ``layouts`` (the folder layouts and the data set type) so that the Hugging Face reader, which builds
+Apart from ``layouts`` (the folder layouts; the data set type in ``dataset``) so that the Hugging Face reader, which builds
 on those types, is one more layout here and not an import back into ``layouts``.
 """
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 from ..errors import SpcError
 from .hf_datasets import is_hf_dataset, read_hf_dataset
-from .layouts import (FSDD_NAME, LIST_FILES, KwsDataset, audio_files, is_speech_commands_test_set, read_folders,
-                      read_fsdd, read_speech_commands)
+from .dataset import KwsDataset
+from .layouts import FSDD_NAME, read_folders, read_fsdd
+from .scan import audio_files
+from .speech_commands import LIST_FILES, is_speech_commands_test_set, read_speech_commands
 
 LAYOUTS = ("auto", "speech-commands", "speech-commands-v2-12", "folders", "fsdd", "hf-datasets")
 
