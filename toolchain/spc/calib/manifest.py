@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.clips import ClipSet, _balanced_head, load_clips
 from ..audio import BadAudio
-from ..data.hf_datasets import RowReaders
+from ..data.hf_rows import RowReaders
 from ..data.dataset import ClipItem, KwsDataset
 from ..data.reader import open_dataset
 from ..errors import SpcError

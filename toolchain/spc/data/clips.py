@@ -10,7 +10,7 @@ import numpy as np
 from ..audio import BadAudio, fix_length, read_audio
 from ..errors import SpcError
 from ..progress import track
-from .hf_datasets import RowReaders
+from .hf_rows import RowReaders
 from .dataset import ClipItem, KwsDataset
 
 

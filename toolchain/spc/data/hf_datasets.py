@@ -11,23 +11,19 @@ follow ``datasets``: "valid", "val" and "dev" are validation, "eval" is test.
 
 The audio is read as stored (``Audio(decode=False)``: the encoded file's bytes, or a path) and decoded
 with soundfile, so neither torchcodec nor FFmpeg is needed, and nothing is copied out. A clip is a
-``ClipItem`` whose ``path`` is the folder and ``row``/``split`` its place; ``RowReaders`` opens each
-split once. ``datasets`` is an optional extra (``pip install 'spc[hf]'``), imported only here.
+``ClipItem`` whose ``path`` is the folder and ``row``/``split`` its place; ``hf_rows.RowReaders`` opens
+each split once. ``datasets`` is an optional extra (``pip install 'spc[hf]'``), imported only here.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
-from ..audio import BadAudio, read_audio, read_audio_bytes
 from ..errors import SpcError
 from ..fileio import first_line
 from .dataset import SPLITS, ClipItem, KwsDataset
@@ -41,7 +37,7 @@ SPLIT_WORDS = {"train": "train", "training": "train",
                "test": "test", "testing": "test", "eval": "test", "evaluation": "test"}
 
 
-def _datasets():
+def require_datasets():
     """The ``datasets`` module, or a one-line user error saying how to install it."""
     try:
         import datasets
@@ -138,7 +134,7 @@ def _label_column(features, where: str) -> str:
 
 def _class_names(feature, column: str, where: str) -> list[str] | None:
     """The ``ClassLabel`` names of the label column; None for a column of strings; else a user error."""
-    datasets = _datasets()
+    datasets = require_datasets()
     if isinstance(feature, datasets.ClassLabel):
         return list(feature.names)
     if isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string"):
@@ -205,7 +201,7 @@ def _items(root: Path, part: _Part, names: list[str]) -> tuple[list[ClipItem], i
 
 def _saved_parts(root: Path, form: str) -> tuple[list[_Part], list[str]]:
     """The splits of a ``save_to_disk`` folder: label values and class names of each, and notes."""
-    datasets = _datasets()
+    datasets = require_datasets()
     if form == "dataset":
         own = _saved_split_name(root)
         folders: dict[str | None, Path] = {None: root}
@@ -227,7 +223,7 @@ def _saved_parts(root: Path, form: str) -> tuple[list[_Part], list[str]]:
     for own, folder in folders.items():
         if mapped[own] is None:
             continue
-        ds = _load_from_disk(datasets, folder)
+        ds = load_saved_split(datasets, folder)
         where = str(folder)
         _check_audio_column(ds.features, where)
         column = _label_column(ds.features, where)
@@ -245,7 +241,7 @@ def _saved_split_name(root: Path) -> str | None:
     return str(own) if own else None
 
 
-def _load_from_disk(datasets, folder: Path):
+def load_saved_split(datasets, folder: Path):
     """``datasets.load_from_disk`` of one split folder, memory-mapped; a damaged one is a one-line user error."""
     try:
         ds = datasets.load_from_disk(str(folder))
@@ -263,7 +259,7 @@ def _parquet_parts(root: Path) -> tuple[list[_Part], list[str]]:
     """The splits of a Parquet folder: label values and class names of each, and notes."""
     import pyarrow.parquet as pq
 
-    datasets = _datasets()
+    datasets = require_datasets()
     files, notes = parquet_splits(root)
     parts = []
     for split, paths in files.items():
@@ -308,117 +304,3 @@ def _common_classes(root: Path, parts: list[_Part]) -> list[str]:
             raise SpcError(f"{root}: the classes of split '{p.own or p.split}' differ from those of "
                            f"'{first.own or first.split}'")
     return list(first.names or [])
-
-
-# ------------------------------------------------------------------ reading rows
-def _decode_value(value, base: Path, rate: int, start: float, duration: float | None) -> np.ndarray:
-    """A row's stored audio (``{"bytes", "path"}`` or bytes) as mono float32 at ``rate``; raises ``BadAudio``."""
-    if isinstance(value, (bytes, bytearray)):
-        value = {"bytes": value}
-    if not isinstance(value, dict):
-        raise BadAudio(f"no audio in this row ({type(value).__name__})")
-    if value.get("bytes"):
-        return read_audio_bytes(bytes(value["bytes"]), rate, start, duration)
-    if value.get("path"):
-        path = Path(value["path"])
-        path = path if path.is_absolute() else base / path
-        if not path.is_file():
-            raise BadAudio(f"the row holds no audio bytes and its path {value['path']} is not a file")
-        return read_audio(path, rate, start, duration)
-    raise BadAudio("the row holds no audio (no bytes and no path)")
-
-
-class _SavedRows:
-    """The audio column of one ``save_to_disk`` split, memory-mapped and cast to ``Audio(decode=False)``."""
-
-    def __init__(self, folder: Path):
-        datasets = _datasets()
-        ds = _load_from_disk(datasets, folder).select_columns([AUDIO_COLUMN])
-        if isinstance(ds.features[AUDIO_COLUMN], datasets.Audio):
-            ds = ds.cast_column(AUDIO_COLUMN, datasets.Audio(decode=False))  # bytes and path, no torchcodec
-        self.ds, self.base = ds, folder
-
-    def value(self, row: int):
-        """The stored audio value of ``row``."""
-        if not 0 <= row < len(self.ds):
-            raise BadAudio(f"row {row} is not in the split (it has {len(self.ds)} rows)")
-        return self.ds[row][AUDIO_COLUMN]
-
-
-class _ParquetRows:
-    """The audio column of one split's Parquet files, read a row group at a time (the last few kept)."""
-
-    def __init__(self, files: list[Path], base: Path, keep: int = 4):
-        import pyarrow.parquet as pq
-
-        self.files = [pq.ParquetFile(f) for f in files]
-        self.groups: list[tuple[int, int]] = []  # (file, row group) in row order
-        self.starts: list[int] = []
-        total = 0
-        for i, pf in enumerate(self.files):
-            for g in range(pf.metadata.num_row_groups):
-                self.groups.append((i, g))
-                self.starts.append(total)
-                total += pf.metadata.row_group(g).num_rows
-        self.total, self.base, self.keep = total, base, keep
-        self.cache: OrderedDict[int, list] = OrderedDict()
-
-    def value(self, row: int):
-        """The stored audio value of ``row`` (its row group read once while it stays in the cache)."""
-        if not 0 <= row < self.total:
-            raise BadAudio(f"row {row} is not in the split (it has {self.total} rows)")
-        k = bisect.bisect_right(self.starts, row) - 1
-        if k not in self.cache:
-            i, g = self.groups[k]
-            self.cache[k] = self.files[i].read_row_group(g, columns=[AUDIO_COLUMN]).column(0).to_pylist()
-            while len(self.cache) > self.keep:
-                self.cache.popitem(last=False)
-        self.cache.move_to_end(k)
-        return self.cache[k][row - self.starts[k]]
-
-
-class RowReaders:
-    """Reads rows of datasets folders, opening each (folder, split) once and keeping it open."""
-
-    def __init__(self):
-        self.open: dict[tuple[str, str | None], _SavedRows | _ParquetRows] = {}
-
-    def _reader(self, folder: str, split: str | None):
-        """The reader of ``folder``'s split ``split``, opened on first use."""
-        key = (folder, split)
-        if key not in self.open:
-            root = Path(folder)
-            form = hf_form(root)
-            if form == "dataset":
-                self.open[key] = _SavedRows(root)
-            elif form == "dataset_dict":
-                self.open[key] = _SavedRows(root / str(split))
-            elif form == "parquet":
-                self.open[key] = _ParquetRows(parquet_splits(root)[0].get(str(split), []), root)
-            else:
-                raise SpcError(f"{folder} is no longer a Hugging Face datasets folder")
-        return self.open[key]
-
-    def read(self, item: ClipItem, rate: int) -> np.ndarray:
-        """The audio of a row item as mono float32 at ``rate``; raises ``BadAudio`` for a row that cannot be used."""
-        reader = self._reader(item.path, item.split)
-        return _decode_value(reader.value(int(item.row)), reader.base, rate, item.start, item.duration)
-
-    def sha256(self, item: ClipItem) -> str:
-        """The sha256 of a row item's stored audio (its encoded bytes, or the file its path names): what a
-        calibration manifest records, so that a changed row is found like a changed file."""
-        import hashlib
-
-        reader = self._reader(item.path, item.split)
-        value = reader.value(int(item.row))
-        if isinstance(value, (bytes, bytearray)):
-            value = {"bytes": value}
-        if isinstance(value, dict) and value.get("bytes"):
-            return hashlib.sha256(bytes(value["bytes"])).hexdigest()
-        if isinstance(value, dict) and value.get("path"):
-            path = Path(value["path"]) if Path(value["path"]).is_absolute() else reader.base / value["path"]
-            if path.is_file():
-                from ..fileio import sha256_file
-
-                return sha256_file(path)
-        raise BadAudio("the row holds no audio (no bytes and no readable path)")
