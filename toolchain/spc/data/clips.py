@@ -68,21 +68,7 @@ def load_clips(
         items = _balanced_head(items, limit, seed)
     n = int(round(rate * clip_seconds))
     audio = np.zeros((len(items), n), dtype=np.float32)
-    good = np.zeros(len(items), dtype=bool)
-    reasons: dict[int, str] = {}
-    rows = RowReaders()  # rows of datasets folders: each split opened once
-    long: list[tuple[str, float]] = []
-    for i in track(_read_order(items), f"reading {split}", show=show_progress):
-        it = items[i]
-        try:
-            x = rows.read(it, rate) if it.row is not None else read_audio(it.path, rate, it.start, it.duration)
-        except BadAudio as exc:
-            reasons[i] = str(exc)
-            continue
-        if len(x) > LONG_CLIPS * n:
-            long.append((items[i].source(), len(x) / rate))
-        audio[i] = fix_length(x, n)
-        good[i] = True
+    good, reasons, long = _read_into(audio, items, rate, f"reading {split}", show_progress)
     kept, usable = 0, np.flatnonzero(good)
     for i in usable:  # close the gaps in place, in the split's order (no second array)
         if kept != i:
@@ -93,17 +79,48 @@ def load_clips(
     skipped += [(items[i].path if items[i].row is None else items[i].source(), reasons[i]) for i in sorted(reasons)]
     if kept == 0:
         raise SpcError(f"split '{split}' of {dataset.root} has no usable clips ({len(skipped)} bad files)")
-    if long:
-        from ..console import warn
-
-        worst = max(long, key=lambda x: x[1])
-        warn(f"{len(long)} clip{'s' if len(long) != 1 else ''} of split '{split}' last more than {LONG_CLIPS} times the "
-             f"{clip_seconds:g} s clip (longest: {worst[0]}, {worst[1]:.1f} s): each is centre-cropped to "
-             f"{clip_seconds:g} s; long recordings are streams (spc run --stream, stream-eval --negatives), not clips")
+    _warn_long(long, split, clip_seconds)
     targets = [index[items[i].label] for i in usable]
     paths = [items[i].source() for i in usable]
     mapping = labels.record() if isinstance(labels, LabelOrder) else None
     return ClipSet(audio[:kept], np.asarray(targets, dtype=np.int64), order, paths, skipped, mapping)
+
+
+def _read_into(audio: np.ndarray, items: list[ClipItem], rate: int, what: str,
+               show_progress: bool) -> tuple[np.ndarray, dict[int, str], list[tuple[str, float]]]:
+    """Read each item into its row of ``audio`` (N, samples), cut or padded to the row's length.
+
+    Returns which rows were read (N,) bool, why each other one was not, and the clips far longer than a row.
+    """
+    n = audio.shape[1]
+    good = np.zeros(len(items), dtype=bool)
+    reasons: dict[int, str] = {}
+    rows = RowReaders()  # rows of datasets folders: each split opened once
+    long: list[tuple[str, float]] = []
+    for i in track(_read_order(items), what, show=show_progress):
+        it = items[i]
+        try:
+            x = rows.read(it, rate) if it.row is not None else read_audio(it.path, rate, it.start, it.duration)
+        except BadAudio as exc:
+            reasons[i] = str(exc)
+            continue
+        if len(x) > LONG_CLIPS * n:
+            long.append((it.source(), len(x) / rate))
+        audio[i] = fix_length(x, n)
+        good[i] = True
+    return good, reasons, long
+
+
+def _warn_long(long: list[tuple[str, float]], split: str, clip_seconds: float) -> None:
+    """One warning for the clips that are recordings rather than clips (each was centre-cropped)."""
+    if not long:
+        return
+    from ..console import warn
+
+    worst = max(long, key=lambda x: x[1])
+    warn(f"{len(long)} clip{'s' if len(long) != 1 else ''} of split '{split}' last more than {LONG_CLIPS} times the "
+         f"{clip_seconds:g} s clip (longest: {worst[0]}, {worst[1]:.1f} s): each is centre-cropped to "
+         f"{clip_seconds:g} s; long recordings are streams (spc run --stream, stream-eval --negatives), not clips")
 
 
 #: a clip longer than this many clip lengths is not a clip (a recording read as one): said when it is cropped
