@@ -73,17 +73,25 @@ def _threads_text(final: dict) -> str:
 
 
 def render_markdown(report: dict, figures: dict[str, str]) -> str:
+    """compress's report.md from its report.json (``figures``: image name -> path relative to the report)."""
+    lines = [*_summary_lines(report), *_candidate_lines(report), *_floor_lines(report.get("latency_floor")),
+             *_tiny_lines((report.get("config") or {}).get("tiny"), "tiny" in report.get("candidates", {})),
+             *_params_lines(report), *_device_lines(report.get("device_results")), *_stream_lines(report.get("stream")),
+             *_figure_lines(figures), *_next_step_lines(report), *_settings_lines(report)]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_lines(report: dict) -> list[str]:
+    """The title, the verdict with its figures, warnings and how the candidate was chosen."""
     f = report["final"]
-    t = report["target"]
-    verdict = compress_verdict(report)
-    lines = [
-        f"# spc compress report: {report['model']} for {t['name']}",
+    return [
+        f"# spc compress report: {report['model']} for {report['target']['name']}",
         "",
-        f"**{verdict}**: the {f['kind']} artifact keeps **{f['retention']:.3f}** of the original's test accuracy "
-        f"({pct(f['test_accuracy'])} vs {pct(f['original_test_accuracy'])}; target {report['retention_target']:.2f}"
-        f"{_uncertainty(f)}), and runs **{f['speedup_p50']:.2f}x** faster (p50 {f['latency_ms']['p50_ms']:.2f} ms vs "
-        f"{f['original_latency_ms']['p50_ms']:.2f} ms, batch {f['latency_ms']['batch']}, "
-        f"{f['latency_ms']['samples']} samples{_threads_text(f)}) on "
+        f"**{compress_verdict(report)}**: the {f['kind']} artifact keeps **{f['retention']:.3f}** of the original's test "
+        f"accuracy ({pct(f['test_accuracy'])} vs {pct(f['original_test_accuracy'])}; target "
+        f"{report['retention_target']:.2f}{_uncertainty(f)}), and runs **{f['speedup_p50']:.2f}x** faster (p50 "
+        f"{f['latency_ms']['p50_ms']:.2f} ms vs {f['original_latency_ms']['p50_ms']:.2f} ms, batch "
+        f"{f['latency_ms']['batch']}, {f['latency_ms']['samples']} samples{_threads_text(f)}) on "
         f"{report['machine'].get('gpu') or report['machine']['cpu']}.",
         "",
         *_detector_lines(f),
@@ -94,6 +102,12 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
         + (f" Choice: {report['choice']['reason']}." if (report.get("choice") or {}).get("reason") else ""),
         "",
         *_uncertainty_note(report),
+    ]
+
+
+def _candidate_lines(report: dict) -> list[str]:
+    """The candidates table (the chosen one starred)."""
+    lines = [
         "## Candidates",
         "",
         "| candidate | method | parameters | stack layers | val acc (artifact) | val retention | passed by (clips) | detector retention (val) | latency p50 (ms) | vs original | x floor | as built p50 (ms) | parity max diff |",
@@ -106,43 +120,65 @@ def render_markdown(report: dict, figures: dict[str, str]) -> str:
             f"{pct(c.val_accuracy)} | {retention_text(c.val_retention, c.val_retention_ci)} | "
             f"{_margin(c.val_margin_clips)} | {detector_text(c.detector_val)} | {c.latency_onnx_ms['p50_ms']:.2f} | "
             f"{c.latency_ratio:.2f}x | {_x_floor(c)} | {_as_built(c)} | {c.parity['max_abs_diff']:.1e} |")
-    lines += _floor_lines(report.get("latency_floor"))
-    lines += _tiny_lines((report.get("config") or {}).get("tiny"), "tiny" in report.get("candidates", {}))
-    lines += ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
-              "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    return lines
+
+
+def _params_lines(report: dict) -> list[str]:
+    """Parameters of each candidate by part."""
+    lines = ["", "## Parameters by part", "", "| candidate | feature encoder | stack | stack layers | head | total |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, c in candidates_of(report).items():
         p = c.params
         lines.append(f"| {name} | {millions(p['feature_encoder'])} | {millions(p['stack'])} | "
                      f"{millions(p['stack_layers'])} | {millions(p['head'])} | {millions(p['total'])} |")
-    if report.get("device_results"):
-        lines += ["", "## Measured on the device", "", "| artifact | batch | samples | p50 ms | p99 ms | clips/s | test acc |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for r in report["device_results"]:
-            for row in r["latency"]:
-                lines.append(f"| {Path(r['artifact']).name} | {row['batch']} | {row['samples']} | {row['p50_ms']:.2f} | "
-                             f"{row['p99_ms']:.2f} | {row['clips_per_s']:.1f} | {pct(r.get('accuracy'))} |")
-    lines += _stream_lines(report.get("stream"))
-    lines += ["", "## Figures", ""]
-    titles = {"accuracy_latency.png": "Accuracy against measured latency", "heatmap_cka.png": "Layer similarity (CKA)",
-              "heatmap_cosine.png": "Layer similarity (cosine)", "block_influence.png": "Block Influence per layer",
-              "pruning_curves.png": "Pruning curves (validation)"}
-    for name, rel in figures.items():
-        lines += [f"### {titles.get(name, name)}", "", f"![{titles.get(name, name)}]({rel})", ""]
-    if report.get("next_steps"):
-        lines += ["## On the device", "", f"This machine could not build for {t['name']} "
-                  f"({report['build'].get('deferred')}). Run there, from this folder's parent:", "", "```bash",
-                  *report["next_steps"], "```", ""]
-    lines += ["## Settings", "", f"- data: `{report['data']['root']}` ({report['data']['layout']}), "
-              f"{report['data']['val_clips']} validation and {report['data']['test_clips']} test clips, "
-              f"{len(report['data']['skipped'])} files skipped",
-              f"- target: {t['name']} ({t['backend']}, {t['precision']}; {t['power_mode']})",
-              f"- calibration: {report['calibration']['manifest']} (hash {report['calibration']['hash']})"
-              if report.get("calibration") else "- calibration: a seeded class-balanced sample of the validation split",
-              f"- machine: {report['machine']}", f"- versions: {report['versions']}",
-              f"- stages: {', '.join(report['stages'])}; {report['seconds']} s",
-              "", "Every setting is in `report.json`."]
-    return "\n".join(lines) + "\n"
+    return lines
 
+
+def _device_lines(device_results: list | None) -> list[str]:
+    """What a device measured of the built artifacts (after ``bench --report``), if anything."""
+    if not device_results:
+        return []
+    lines = ["", "## Measured on the device", "", "| artifact | batch | samples | p50 ms | p99 ms | clips/s | test acc |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in device_results:
+        for row in r["latency"]:
+            lines.append(f"| {Path(r['artifact']).name} | {row['batch']} | {row['samples']} | {row['p50_ms']:.2f} | "
+                         f"{row['p99_ms']:.2f} | {row['clips_per_s']:.1f} | {pct(r.get('accuracy'))} |")
+    return lines
+
+
+_FIGURE_TITLES = {"accuracy_latency.png": "Accuracy against measured latency", "heatmap_cka.png": "Layer similarity (CKA)",
+                  "heatmap_cosine.png": "Layer similarity (cosine)", "block_influence.png": "Block Influence per layer",
+                  "pruning_curves.png": "Pruning curves (validation)"}
+
+
+def _figure_lines(figures: dict[str, str]) -> list[str]:
+    lines = ["", "## Figures", ""]
+    for name, rel in figures.items():
+        title = _FIGURE_TITLES.get(name, name)
+        lines += [f"### {title}", "", f"![{title}]({rel})", ""]
+    return lines
+
+
+def _next_step_lines(report: dict) -> list[str]:
+    """The commands to run on the device when this machine could not build for the target."""
+    if not report.get("next_steps"):
+        return []
+    return ["## On the device", "", f"This machine could not build for {report['target']['name']} "
+            f"({report['build'].get('deferred')}). Run there, from this folder's parent:", "", "```bash",
+            *report["next_steps"], "```", ""]
+
+
+def _settings_lines(report: dict) -> list[str]:
+    t, d = report["target"], report["data"]
+    return ["## Settings", "", f"- data: `{d['root']}` ({d['layout']}), {d['val_clips']} validation and "
+            f"{d['test_clips']} test clips, {len(d['skipped'])} files skipped",
+            f"- target: {t['name']} ({t['backend']}, {t['precision']}; {t['power_mode']})",
+            f"- calibration: {report['calibration']['manifest']} (hash {report['calibration']['hash']})"
+            if report.get("calibration") else "- calibration: a seeded class-balanced sample of the validation split",
+            f"- machine: {report['machine']}", f"- versions: {report['versions']}",
+            f"- stages: {', '.join(report['stages'])}; {report['seconds']} s",
+            "", "Every setting is in `report.json`."]
 
 def _x_floor(c: Candidate) -> str:
     return "-" if c.latency_x_floor is None else f"{c.latency_x_floor:.2f}x"
