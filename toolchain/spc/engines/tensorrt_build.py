@@ -103,38 +103,9 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
                      "pairs run in the model's FP32, not FP16")
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    # explicit batch is the only mode from TensorRT 10 on (its flag deprecated in 10, removed in 11); strong typing
-    # is asked for by its flag's bit (its value differs between 10.x and 11.x, where it is always on)
-    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strongly_typed else 0
-    network = builder.create_network(flags)
-    if network is None:
-        raise RuntimeError("TensorRT could not create a network definition")
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise SpcError(f"TensorRT cannot parse {onnx_path}: {errors}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, target.workspace_mb << 20)
-    if target.precision == "fp16" and not strongly_typed:
-        config.set_flag(trt.BuilderFlag.FP16)
-    if qdq and not strongly_typed:
-        config.set_flag(trt.BuilderFlag.INT8)  # Q/DQ layers run INT8 (without the flag the weak build fails)
-    fp32 = None
-    if fp32_nodes and strongly_typed:
-        _note(notes, "the model is strongly typed: its own types decide each layer's precision (--fp32-layers unused)")
-    elif fp32_nodes:
-        fp32 = pin_fp32(trt, network, list(fp32_nodes))
-        if fp32["pinned_layers"]:
-            config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-    if target.use_dla:  # targets.py guarantees a static profile
-        config.default_device_type = trt.DeviceType.DLA
-        config.DLA_core = 0
-        config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
-    shapes = shape_profile(target, src["sampling_rate"], src["max_samples"], opt_batch)
-    profile = builder.create_optimization_profile()
-    profile.set_shape(src["input"], shapes["min"], shapes["opt"], shapes["max"])  # raises on inconsistent shapes
-    if config.add_optimization_profile(profile) < 0:
-        raise SpcError(f"TensorRT refused the shape profile {shapes} of {target.name} for '{src['input']}'")
+    network = _parse(trt, builder, logger, onnx_path, strongly_typed)
+    config, fp32 = _builder_config(trt, builder, network, target, strongly_typed, qdq, fp32_nodes, notes)
+    shapes = _add_profile(builder, config, target, src, opt_batch)
     cache_path = timing_cache_path(timing_cache_dir or out_path.parent, gpu, trt.__version__)
     attach_timing_cache(config, cache_path, lambda t: _note(notes, t))
     t0 = time.perf_counter()
@@ -156,3 +127,50 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
         build_seconds=round(seconds, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     write_manifest(out_path, manifest)
     return manifest
+
+
+def _parse(trt, builder, logger, onnx_path: Path, strongly_typed: bool):
+    """The network definition parsed from the ONNX file; a parse failure is one line with the parser's errors."""
+    # explicit batch is the only mode from TensorRT 10 on (its flag deprecated in 10, removed in 11); strong typing
+    # is asked for by its flag's bit (its value differs between 10.x and 11.x, where it is always on)
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strongly_typed else 0
+    network = builder.create_network(flags)
+    if network is None:
+        raise RuntimeError("TensorRT could not create a network definition")
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise SpcError(f"TensorRT cannot parse {onnx_path}: {errors}")
+    return network
+
+
+def _builder_config(trt, builder, network, target, strongly_typed: bool, qdq: bool, fp32_nodes, notes: list[str]):
+    """(the builder config: workspace, precision flags, FP32 pins, DLA; what was pinned FP32, or None)."""
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, target.workspace_mb << 20)
+    if target.precision == "fp16" and not strongly_typed:
+        config.set_flag(trt.BuilderFlag.FP16)
+    if qdq and not strongly_typed:
+        config.set_flag(trt.BuilderFlag.INT8)  # Q/DQ layers run INT8 (without the flag the weak build fails)
+    fp32 = None
+    if fp32_nodes and strongly_typed:
+        _note(notes, "the model is strongly typed: its own types decide each layer's precision (--fp32-layers unused)")
+    elif fp32_nodes:
+        fp32 = pin_fp32(trt, network, list(fp32_nodes))
+        if fp32["pinned_layers"]:
+            config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+    if target.use_dla:  # targets.py guarantees a static profile
+        config.default_device_type = trt.DeviceType.DLA
+        config.DLA_core = 0
+        config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+    return config, fp32
+
+
+def _add_profile(builder, config, target, src: dict, opt_batch: int) -> dict:
+    """The target's shape profile (min/opt/max of the audio input) added to ``config``; returns the shapes."""
+    shapes = shape_profile(target, src["sampling_rate"], src["max_samples"], opt_batch)
+    profile = builder.create_optimization_profile()
+    profile.set_shape(src["input"], shapes["min"], shapes["opt"], shapes["max"])  # raises on inconsistent shapes
+    if config.add_optimization_profile(profile) < 0:
+        raise SpcError(f"TensorRT refused the shape profile {shapes} of {target.name} for '{src['input']}'")
+    return shapes
