@@ -110,8 +110,7 @@ FUNCTION_LINES, MODULE_LINES = 60, 400
 #: what is still over the limits (issue 37), each at its size today: the list may only shrink. These sit in code that
 #: recorded results measure (benchmarks/results/measures.json), so each is split when its benchmark is rerun.
 STILL_LONG = {
-    "distill/tiny.py:distill_tiny": 99, "distill/trainer.py:distill_mimic": 137, "prune/search.py": 437,
-    "prune/search.py:prune": 122, "streaming/evaluation.py": 473, "streaming/negatives.py": 443,
+    "distill/tiny.py:distill_tiny": 99, "distill/trainer.py:distill_mimic": 137, "streaming/evaluation.py": 473, "streaming/negatives.py": 443,
     "streaming/streams.py:build_streams": 63, "training/finetuning.py:classifier_task": 75, "training/loop.py:fit": 85,
 }
 

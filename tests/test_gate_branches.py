@@ -12,7 +12,8 @@ from rich.text import Text
 
 from spc.console import compress_verdict_line
 from spc.export.parity import ParityReport, check_parity
-from spc.prune.search import OrderResult, choose_cuts, judge_cut
+from spc.prune.results import OrderResult, judge_cut
+from spc.prune.search import choose_cuts
 from spc.report import _stream_lines
 from spc.stats import CandidateScore, choose_candidate, combined_verdict, retention_interval
 from spc.streaming.detector import detector_verdict

@@ -16,7 +16,7 @@ from spc.models import build_model, load_model, save_model
 from spc.accuracy import evaluate, predict_logits, torch_predictor
 from spc.prune import HealConfig, PruneConfig, prune, prune_model
 from spc.prune.orders import order_backward, order_bi, order_forward, order_random
-from spc.prune.search import StackEvaluator
+from spc.prune.evaluator import StackEvaluator
 
 LABELS = ["a", "b", "c"]
 
@@ -324,7 +324,7 @@ def _correctness(n: int, wrong: int, seed: int = 0) -> np.ndarray:
 
 
 def test_a_cut_passing_by_the_point_estimate_only_is_not_safe():
-    from spc.prune.search import judge_cut
+    from spc.prune.results import judge_cut
     from spc.stats import retention_interval
 
     original = _correctness(700, 27)  # 673 right (96.1%): the 95% target needs ceil(0.95 * 673) = 640
@@ -345,7 +345,8 @@ def test_a_cut_passing_by_the_point_estimate_only_is_not_safe():
 
 
 def test_choice_takes_the_deepest_safe_cut_and_flags_the_deeper_point_only_one():
-    from spc.prune.search import Cut, OrderResult, choose_cuts
+    from spc.prune.results import Cut, OrderResult
+    from spc.prune.search import choose_cuts
 
     def cut(order, removed, lo, standing, acc=0.9):
         return Cut(order, removed, list(range(6 - removed)), acc, 0.96, (lo, 1.0), 5, standing)
@@ -369,7 +370,8 @@ def test_choice_takes_the_deepest_safe_cut_and_flags_the_deeper_point_only_one()
 def test_orders_tied_at_the_safe_depth_are_split_by_the_interval_so_the_choice_is_that_depths_candidate():
     """Two orders safe at 4 layers with the same validation accuracy (the FSDD run of 2026-12-02: bi and
     backward): the one with the higher lower bound is the pruned model, and it is the depth's pruned-4."""
-    from spc.prune.search import Cut, OrderResult, choose_cuts
+    from spc.prune.results import Cut, OrderResult
+    from spc.prune.search import choose_cuts
 
     def order(name, lo, acc=0.91):
         cuts = [Cut(name, 4, [0, 1], acc, 0.993, (lo, 1.01), 11, "safe")]

@@ -482,3 +482,55 @@ def test_a_new_candidate_kind_is_one_registered_producer(teacher_and_data, tmp_p
     with pytest.raises(SpcError, match="two candidates are named mimic"):
         run_compress(teacher, data, tmp_path / "clash", "cpu", config=replace(FAST, method="mimic"), show_progress=False)
     assert not list((tmp_path / "clash" / "work").glob("export-*"))
+
+
+class _TimedStderr:
+    """stderr as a log file (not a terminal) that remembers when each line was written."""
+
+    def __init__(self):
+        import time
+
+        self.clock, self.lines, self._part = time.perf_counter, [], ""
+
+    def write(self, text: str) -> int:
+        self._part += text
+        *done, self._part = self._part.split("\n")
+        self.lines += [(self.clock(), line) for line in done if line.strip()]
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_no_stage_is_silent_and_each_ends_with_its_time(teacher_and_data, tmp_path, monkeypatch):
+    """Issue 40: every heal has its own progress naming the cut, every stage ends with one line giving its time, and
+    no stretch of the run is silent (progress lines printed from a loop's start here, so that a tiny model's short
+    stages speak as a base-size model's long ones do after 5 s)."""
+    import sys
+    import time
+
+    from spc.progress import LineProgress
+
+    teacher, data = teacher_and_data
+    monkeypatch.setattr(LineProgress.__init__, "__defaults__", (None, None, 0.1, 0.5, 0.0))
+    err = _TimedStderr()
+    monkeypatch.setattr(sys, "stderr", err)
+    t0 = time.perf_counter()
+    report = run_compress(teacher, data, tmp_path / "r", "cpu", config=replace(FAST, stream=True), show_progress=True)
+    t1 = time.perf_counter()
+    monkeypatch.undo()
+    text = [line for _, line in err.lines]
+    stages = [entry.rsplit(" ", 2)[0] for entry in report["stages"]]
+    said = [line.split("compress: ", 1)[1].split(" done in ")[0] for line in text if line.startswith("compress: ")]
+    assert said == stages and len(stages) >= 8, (said, stages)
+    (summary,) = (tmp_path / "r" / "work").rglob("prune.json")
+    healed = {tuple(cut["keep"]) for o in json.loads(summary.read_text())["orders"] for cut in o["cuts"] if cut["healed"]}
+    assert healed, "the fixture heals no cut: the heal's progress is not exercised"
+    for keep in healed:
+        assert any(f"healing the head of the cut keeping layers {','.join(map(str, keep))}" in line for line in text), keep
+    times = [t0] + [t for t, _ in err.lines] + [t1]
+    gaps = sorted(((b - a), text[i - 1] if i else "(start)") for i, (a, b) in enumerate(zip(times, times[1:])))
+    assert gaps[-1][0] < 5.0, f"silent for {gaps[-1][0]:.1f} s after: {gaps[-1][1]}"

@@ -95,13 +95,14 @@ def teacher_windows(teacher, train: ClipSet, config: HealConfig, *, negatives: l
 
 def heal(pruned, teacher, train: ClipSet, val: ClipSet, config: HealConfig, work: Path, *, teacher_cache=None,
          windows: SoftTargets | None = None, negatives: list[np.ndarray] | None = None, run_id: str = "",
-         show_progress: bool = False) -> Healed:
+         show_progress: bool = False, what: str = "healing the head") -> Healed:
     """Repair ``pruned`` (a pruned copy of ``teacher``, changed in place) as ``config`` says; the head heal
-    learns from ``windows`` too (``teacher_windows``), the distill heal makes its own from ``negatives``."""
+    learns from ``windows`` too (``teacher_windows``), the distill heal makes its own from ``negatives``.
+    ``what`` names the head heal's progress (which cut)."""
     t0 = time.perf_counter()
     if config.method == "head":
         result = finetune(pruned, train, val, FinetuneConfig(train=config.head, train_layers=0), work / "head.pt",
-                          run_id=run_id, show_progress=show_progress, what="healing the head", soft=windows)
+                          run_id=run_id, show_progress=show_progress, what=what, soft=windows)
         acc = result.best["val_accuracy"]
     elif config.method == "distill":
         from ..distill.trainer import DistillConfig, distill_mimic as distill

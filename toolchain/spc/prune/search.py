@@ -1,10 +1,5 @@
-"""Scoring pruning candidates fast, the search over removal orders, and healing the candidates.
-
-The feature encoder's output (the stack input h_0) is computed once per clip and kept; where the
-memory budget allows, the full model's hidden states h_1..h_L are kept too, so that a candidate
-that keeps layers 0..r-1 starts from h_r instead of recomputing the layers it shares with the
-full model.
-"""
+"""The search over removal orders: each order's cuts judged on validation (healed where asked), the choice, and
+the chosen cuts' test accuracy. Cuts are scored on ``evaluator.StackEvaluator``'s cached hidden states."""
 
 from __future__ import annotations
 
@@ -14,15 +9,15 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
-from ..analysis.metrics import cosine_flat, cosine_frames
 from ..data.clips import ClipSet
 from ..errors import SpcError
 from ..accuracy import predict_logits, score, torch_predictor
 from ..progress import track
-from ..stats import EPS, lower_bound, margin_clips, retention_interval, retention_point
+from ..stats import lower_bound
+from .evaluator import StackEvaluator
 from .heal import HealConfig, Healed, heal, teacher_windows
+from .results import Cut, OrderResult, PruneResult, judge_cut, keep_after
 from .orders import ORDERS, order_backward, order_bi, order_forward, order_random
 
 
@@ -78,159 +73,6 @@ class PruneConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-class StackEvaluator:
-    """Logits and hidden states of any subset of a model's layers on a fixed set of clips."""
-
-    def __init__(self, model, clips: ClipSet, batch_size: int = 64, device: str | torch.device = "cpu",
-                 cache_mb: int = 2048, show_progress: bool = False, what: str = "caching"):
-        self.model = model.to(device).eval()
-        self.clips = clips
-        self.device = device
-        self.n_layers = model.num_layers
-        starts = list(range(0, len(clips), batch_size))
-        self.batches: list[list[torch.Tensor]] = []
-        per_state = None
-        keep_all = True
-        with torch.inference_mode():
-            for s in track(starts, what, show=show_progress):
-                audio = torch.from_numpy(clips.audio[s : s + batch_size]).to(device)
-                h0 = model.stack_input(audio)
-                if per_state is None:
-                    per_state = h0.numel() * h0.element_size() * len(clips) / len(audio) / 2**20
-                    keep_all = per_state * (self.n_layers + 1) <= cache_mb
-                hs = model.run_stack(h0) if keep_all else [h0]
-                self.batches.append([h.cpu() for h in hs])
-        self.prefix_cached = keep_all
-
-    def _start(self, keep: Sequence[int]) -> int:
-        r = 0
-        while self.prefix_cached and r < len(keep) and keep[r] == r:
-            r += 1
-        return r
-
-    def hidden_states(self, keep: Sequence[int]):
-        """Per batch, [h_0, outputs of each kept layer]; shared prefixes come from the cache."""
-        keep = sorted(keep)
-        r = self._start(keep)
-        with torch.inference_mode():
-            for cached in self.batches:
-                prefix = [cached[i].to(self.device) for i in range(r)]
-                yield prefix + self.model.run_stack(cached[r].to(self.device), keep[r:])
-
-    def logits(self, keep: Sequence[int]) -> np.ndarray:
-        """Logits of the model that keeps layers ``keep`` (without any surgery)."""
-        keep = sorted(keep)
-        outs = []
-        with torch.inference_mode():
-            for hs in self.hidden_states(keep):
-                outs.append(self.model.logits_from_hidden(hs, keep).float().cpu().numpy())
-        return np.concatenate(outs)
-
-    def accuracy(self, keep: Sequence[int]) -> float:
-        return score(self.logits(keep), self.clips.targets, self.clips.labels).accuracy
-
-    def block_influence(self, keep: Sequence[int], variant: str = "frames") -> list[float]:
-        """BI of each kept layer (in ``sorted(keep)`` order) on these clips."""
-        cos = cosine_frames if variant == "frames" else cosine_flat
-        sums = np.zeros(len(keep))
-        for hs in self.hidden_states(keep):
-            for j in range(len(keep)):
-                sums[j] += float(cos(hs[j], hs[j + 1]).double().sum())
-        return (1.0 - sums / len(self.clips)).tolist()
-
-
-@dataclass
-class Cut:
-    """One cut of a removal order judged on validation against the target: retention with its 95%
-    paired bootstrap interval, how many clips it cleared (or missed) the target by, and its standing
-    ("safe": the interval's lower bound clears the target; "point estimate only"; "fails")."""
-
-    order: str
-    removed: int
-    keep: list[int]
-    val_accuracy: float
-    retention: float
-    interval: tuple[float, float]
-    margin_clips: int  # correct validation clips above (>= 0) or below (< 0) the fewest the target allows
-    standing: str
-    healed: bool = False
-    test_accuracy: float | None = None
-
-
-def judge_cut(order: str, keep: list[int], n_layers: int, original_correct: np.ndarray, correct: np.ndarray,
-              retention: float, seed: int, healed: bool = False) -> Cut:
-    """A ``Cut`` from per-clip correctness of the original and the cut model on the same validation clips."""
-    point = retention_point(original_correct, correct)
-    lo, hi = retention_interval(original_correct, correct, seed=seed)
-    standing = "fails" if not point >= retention - EPS else "safe" if lo >= retention - EPS else "point estimate only"
-    return Cut(order, n_layers - len(keep), list(keep), float(np.mean(correct)), point, (lo, hi),
-               margin_clips(original_correct, correct, retention), standing, healed)
-
-
-@dataclass
-class OrderResult:
-    """One removal order: its validation curves (unhealed, healed) and the model it gives at the target."""
-
-    name: str
-    removal: list[int]
-    val_curve: list[float]  # accuracy after removing 0, 1, 2, ... layers in this order, no retraining
-    removed_at_target: int  # the deepest *safe* cut (interval rule), by the healed curve where healing is on
-    keep: list[int]
-    val_accuracy: float  # of the chosen candidate (healed where healing is on)
-    healed_curve: list[float | None] = field(default_factory=list)  # None: not healed (past the first miss)
-    heal_seconds: list[float | None] = field(default_factory=list)
-    test_accuracy: float | None = None
-    baseline: bool = False  # random orders: shown for comparison, not chosen
-    removed_point: int = 0  # the deepest cut that clears the target on the point estimate
-    cuts: list[Cut] = field(default_factory=list)  # every cut scored, 1, 2, ... layers removed
-
-
-@dataclass
-class PruneResult:
-    baseline_val_accuracy: float
-    target_val_accuracy: float
-    n_layers: int
-    bi: list[float]
-    orders: list[OrderResult]
-    best: str
-    config: dict = field(default_factory=dict)
-    baseline_test_accuracy: float | None = None
-    heal: str = "none"
-    safe: Cut | None = None  # the deepest cut whose validation interval clears the target (the choice)
-    point: Cut | None = None  # the deepest cut that clears it on the point estimate only, where deeper than ``safe``
-    depths: list[Cut] = field(default_factory=list)  # per depth, the best cut that passes (compress's candidates)
-    models: dict = field(default_factory=dict, repr=False, compare=False)  # keep tuple -> model (not serialised)
-
-    def order(self, name: str) -> OrderResult:
-        return next(o for o in self.orders if o.name == name)
-
-    def model_of(self, cut: Cut):
-        """The (healed) model of a cut in ``depths``, ``safe`` or ``point``."""
-        return self.models[tuple(cut.keep)]
-
-    def heal_seconds(self) -> float:
-        """Time spent healing, each healed candidate (a set of kept layers) counted once across the orders."""
-        return heal_seconds_of([(o.removal, o.heal_seconds) for o in self.orders], self.n_layers)
-
-    def as_dict(self) -> dict:
-        return asdict(replace(self, models={}))  # the models stay out of the JSON
-
-
-def heal_seconds_of(orders: Sequence[tuple[Sequence[int], Sequence[float | None]]], n_layers: int) -> float:
-    """Sum of heal times over distinct candidates: (removal order, heal seconds after m removals) per order."""
-    spent: dict[tuple[int, ...], float] = {}
-    for removal, seconds in orders:
-        for m, sec in enumerate(seconds):
-            if sec:
-                spent[tuple(_keep_after(n_layers, removal[:m]))] = sec
-    return round(sum(spent.values()), 2)
-
-
-def _keep_after(n_layers: int, removed: Sequence[int]) -> list[int]:
-    gone = set(removed)
-    return [i for i in range(n_layers) if i not in gone]
 
 
 def _iterative_bi(calib: StackEvaluator, n: int, steps: int, variant: str) -> list[int]:
@@ -297,8 +139,7 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
     n = model.num_layers
     config.check_model(n)
     config.check_clips(len(val))
-    healing = config.heal.method != "none"
-    if healing and (train is None or work is None):
+    if config.heal.method != "none" and (train is None or work is None):
         raise SpcError("healing needs the training clips and a work folder")
     device = train_device(replace(config.heal.head, device=config.device))
     steps = config.max_remove or n - 1
@@ -307,97 +148,144 @@ def prune(model, config: PruneConfig, val: ClipSet, calib: ClipSet, *, test: Cli
     full = list(range(n))
     base_correct = _correct(v.logits(full), val)
     baseline = float(base_correct.mean())
-    target = config.retention * baseline
     bi = c.block_influence(full, config.bi_variant)
     removals = _orders(config, n, steps, v, c, bi, show_progress)
-
-    unhealed: dict[tuple[int, ...], np.ndarray] = {tuple(full): base_correct}
-    healed: dict[tuple[int, ...], tuple[Healed, np.ndarray]] = {}
-    teacher_cache = None
-    windows = None  # the head heal's teacher-labelled stream windows, made on first use
-
-    def plain(keep: list[int]) -> np.ndarray:
-        if tuple(keep) not in unhealed:
-            unhealed[tuple(keep)] = _correct(v.logits(keep), val)
-        return unhealed[tuple(keep)]
-
-    def healed_of(keep: list[int]) -> tuple[Healed, np.ndarray]:
-        nonlocal teacher_cache, windows
-        key = tuple(keep)
-        if key not in healed:
-            if config.heal.method == "distill" and teacher_cache is None:
-                from ..distill.trainer import teacher_outputs
-
-                teacher_cache = teacher_outputs(model, {"train": train, "validation": val}, [n], device=device,
-                                                show_progress=show_progress)
-            if config.heal.method == "head" and windows is None:
-                windows = teacher_windows(model, train, config.heal, negatives=negatives, device=device,
-                                          seed=config.seed, show_progress=show_progress) or False
-            heal_cfg = _heal_on(config.heal, config.device)
-            h = heal(prune_model(model, keep), model, train, val, heal_cfg,
-                     work / ("keep-" + "-".join(map(str, keep))), teacher_cache=teacher_cache,
-                     windows=windows or None, negatives=negatives, show_progress=False)
-            pred = torch_predictor(h.model, device)
-            healed[key] = (h, _correct(predict_logits(pred, val.audio, config.batch_size), val))
-        return healed[key]
-
-    results = []
-    for name, (removal, known, is_baseline) in track(list(removals.items()), "scoring orders", show=show_progress):
-        keeps = [_keep_after(n, removal[: m + 1]) for m in range(len(removal))]
-        curve = [baseline] + (known if known is not None else [float(plain(k).mean()) for k in keeps])
-        hcurve: list[float | None] = [baseline] + [None] * len(removal)
-        hsec: list[float | None] = [None] * (len(removal) + 1)
-        cuts: list[Cut] = []
-        for m, keep in enumerate(keeps, start=1):
-            if healing and not is_baseline:
-                h, correct = healed_of(keep)
-                hcurve[m], hsec[m] = float(correct.mean()), h.seconds
-            else:
-                correct = plain(keep)
-            cuts.append(judge_cut(name, keep, n, base_correct, correct, config.retention, config.seed,
-                                  healed=healing and not is_baseline))
-            if healing and not is_baseline and cuts[-1].standing == "fails":
-                break  # deeper cuts of this order are not healed
-        safe_m = max([cut.removed for cut in cuts if cut.standing == "safe"], default=0)
-        point_m = max([cut.removed for cut in cuts if cut.standing != "fails"], default=0)
-        scores = hcurve if healing and not is_baseline else curve
-        results.append(OrderResult(name, removal, curve, safe_m, _keep_after(n, removal[:safe_m]), scores[safe_m],
-                                   hcurve if healing else [], hsec if healing else [], baseline=is_baseline,
-                                   removed_point=point_m, cuts=cuts))
-
-    def candidate(keep: list[int]):
-        if len(keep) == n:
-            return model
-        if healing and tuple(keep) in healed:
-            return healed[tuple(keep)][0].model
-        return prune_model(model, keep)
-
+    cuts = _CutModels(model, config, v, train, work, negatives, device, show_progress, {tuple(full): base_correct})
+    results = [_score_order(name, removal, known, is_baseline, cuts)
+               for name, (removal, known, is_baseline) in track(list(removals.items()), "scoring orders",
+                                                                 show=show_progress)]
     best, safe, point, depths = choose_cuts(results)
-
     baseline_test = None
     if test is not None:
-        t = StackEvaluator(model, test, config.batch_size, device, config.cache_mb, show_progress, "caching test")
-        baseline_test = t.accuracy(full)
-        tested: dict[tuple[int, ...], float] = {}
-
-        def test_acc(keep: list[int]) -> float:
-            if tuple(keep) not in tested:
-                if healing and tuple(keep) in healed:
-                    logits = predict_logits(torch_predictor(candidate(keep), device), test.audio, config.batch_size)
-                    tested[tuple(keep)] = score(logits, test.targets, test.labels).accuracy
-                else:
-                    tested[tuple(keep)] = t.accuracy(keep)
-            return tested[tuple(keep)]
-
-        for r in results:
-            r.test_accuracy = test_acc(r.keep)
-        for cut in [*depths, *(x for x in (safe, point) if x is not None)]:
-            cut.test_accuracy = test_acc(cut.keep)
-    models = {tuple(cut.keep): candidate(cut.keep) for cut in depths}
-    result = PruneResult(baseline, target, n, bi, results, best.name, config.as_dict(), baseline_test,
-                         config.heal.method, safe, point, depths, models)
-    pruned = candidate(best.keep)
+        baseline_test = _test_accuracies(cuts, test, results, [*depths, *(x for x in (safe, point) if x is not None)])
+    models = {tuple(cut.keep): cuts.model_of(cut.keep) for cut in depths}
+    result = PruneResult(baseline, config.retention * baseline, n, bi, results, best.name, config.as_dict(),
+                         baseline_test, config.heal.method, safe, point, depths, models)
+    pruned = cuts.model_of(best.keep)
     return (prune_model(model, best.keep) if pruned is model else pruned), result
+
+
+@dataclass
+class _CutModels:
+    """Each cut (a tuple of kept layers) scored on validation once: unhealed from the evaluator's cache, or cut,
+    healed (``config.heal``) and run; the teacher's outputs and stream windows the heals share, made on first use."""
+
+    model: object
+    config: PruneConfig
+    v: StackEvaluator
+    train: ClipSet | None
+    work: Path | None
+    negatives: list[np.ndarray] | None
+    device: object
+    show_progress: bool
+    unhealed: dict = field(default_factory=dict)  # keep -> (N,) correct on validation
+    healed: dict = field(default_factory=dict)  # keep -> (Healed, (N,) correct on validation)
+    teacher_cache: object = None
+    windows: object = None  # the head heal's teacher-labelled stream windows (False: none asked for)
+
+    @property
+    def healing(self) -> bool:
+        return self.config.heal.method != "none"
+
+    @property
+    def n(self) -> int:
+        return self.model.num_layers
+
+    def plain(self, keep: list[int]) -> np.ndarray:
+        """(N,) per validation clip, whether the unhealed cut keeping ``keep`` gets it right."""
+        if tuple(keep) not in self.unhealed:
+            self.unhealed[tuple(keep)] = _correct(self.v.logits(keep), self.v.clips)
+        return self.unhealed[tuple(keep)]
+
+    def healed_of(self, keep: list[int]) -> tuple[Healed, np.ndarray]:
+        """The healed cut keeping ``keep`` and its (N,) validation correctness; healed once."""
+        from .surgery import prune_model
+
+        key, config = tuple(keep), self.config
+        if key not in self.healed:
+            if config.heal.method == "distill" and self.teacher_cache is None:
+                from ..distill.trainer import teacher_outputs
+
+                self.teacher_cache = teacher_outputs(self.model, {"train": self.train, "validation": self.v.clips},
+                                                     [self.n], device=self.device, show_progress=self.show_progress)
+            if config.heal.method == "head" and self.windows is None:
+                self.windows = teacher_windows(self.model, self.train, config.heal, negatives=self.negatives,
+                                               device=self.device, seed=config.seed,
+                                               show_progress=self.show_progress) or False
+            h = heal(prune_model(self.model, keep), self.model, self.train, self.v.clips,
+                     _heal_on(config.heal, config.device), self.work / ("keep-" + "-".join(map(str, keep))),
+                     teacher_cache=self.teacher_cache, windows=self.windows or None, negatives=self.negatives,
+                     show_progress=self.show_progress,
+                     what=f"healing the head of the cut keeping layers {','.join(map(str, keep))}")
+            pred = torch_predictor(h.model, self.device)
+            self.healed[key] = (h, _correct(predict_logits(pred, self.v.clips.audio, config.batch_size), self.v.clips))
+        return self.healed[key]
+
+    def model_of(self, keep: list[int]):
+        """The model of a cut: the original where nothing is cut, the healed one where it was healed."""
+        from .surgery import prune_model
+
+        if len(keep) == self.n:
+            return self.model
+        if self.healing and tuple(keep) in self.healed:
+            return self.healed[tuple(keep)][0].model
+        return prune_model(self.model, keep)
+
+
+def _score_order(name: str, removal: list[int], known: list[float] | None, is_baseline: bool,
+                 cuts: _CutModels) -> OrderResult:
+    """One order's cuts, one layer deeper at a time, each judged against the target (``judge_cut``); healed where
+    healing is on and the order is not a baseline, stopping at the first healed cut that fails."""
+    n, config, full = cuts.n, cuts.config, tuple(range(cuts.n))
+    base_correct = cuts.unhealed[full]
+    baseline = float(base_correct.mean())
+    heals = cuts.healing and not is_baseline
+    keeps = [keep_after(n, removal[: m + 1]) for m in range(len(removal))]
+    curve = [baseline] + (known if known is not None else [float(cuts.plain(k).mean()) for k in keeps])
+    hcurve: list[float | None] = [baseline] + [None] * len(removal)
+    hsec: list[float | None] = [None] * (len(removal) + 1)
+    judged: list[Cut] = []
+    for m, keep in enumerate(keeps, start=1):
+        if heals:
+            h, correct = cuts.healed_of(keep)
+            hcurve[m], hsec[m] = float(correct.mean()), h.seconds
+        else:
+            correct = cuts.plain(keep)
+        judged.append(judge_cut(name, keep, n, base_correct, correct, config.retention, config.seed, healed=heals))
+        if heals and judged[-1].standing == "fails":
+            break  # deeper cuts of this order are not healed
+    safe_m = max([cut.removed for cut in judged if cut.standing == "safe"], default=0)
+    point_m = max([cut.removed for cut in judged if cut.standing != "fails"], default=0)
+    scores = hcurve if heals else curve
+    return OrderResult(name, removal, curve, safe_m, keep_after(n, removal[:safe_m]), scores[safe_m],
+                       hcurve if cuts.healing else [], hsec if cuts.healing else [], baseline=is_baseline,
+                       removed_point=point_m, cuts=judged)
+
+
+def _test_accuracies(cuts: _CutModels, test: ClipSet, results: list[OrderResult], chosen: list[Cut]) -> float:
+    """Sets the test accuracy of each order's pick and of the chosen cuts (each cut run once); returns the
+    original's."""
+    config = cuts.config
+    t = StackEvaluator(cuts.model, test, config.batch_size, cuts.device, config.cache_mb, cuts.show_progress,
+                       "caching test")
+    tested: dict[tuple[int, ...], float] = {}
+
+    def test_acc(keep: list[int]) -> float:
+        if tuple(keep) not in tested:
+            if cuts.healing and tuple(keep) in cuts.healed:
+                logits = predict_logits(torch_predictor(cuts.model_of(keep), cuts.device), test.audio,
+                                        config.batch_size)
+                tested[tuple(keep)] = score(logits, test.targets, test.labels).accuracy
+            else:
+                tested[tuple(keep)] = t.accuracy(keep)
+        return tested[tuple(keep)]
+
+    baseline_test = t.accuracy(list(range(cuts.n)))
+    for r in results:
+        r.test_accuracy = test_acc(r.keep)
+    for cut in chosen:
+        cut.test_accuracy = test_acc(cut.keep)
+    return baseline_test
 
 
 def choose_cuts(results: Sequence[OrderResult]) -> tuple[OrderResult, Cut | None, Cut | None, list[Cut]]:

@@ -95,6 +95,12 @@ class Run:
         return path, done(path)
 
     def mark(self, name: str) -> None:
+        """End a stage: its time goes into the timeline and, with progress shown, one line on stderr."""
         now = time.perf_counter()
-        self.timeline.append(f"{name} {now - (self.clock or self.t0):.1f} s")
+        seconds = now - (self.clock or self.t0)
+        self.timeline.append(f"{name} {seconds:.1f} s")
         self.clock = now
+        if self.show_progress:
+            from ...console import stderr
+
+            stderr().print(f"compress: {name} done in {seconds:.1f} s ({now - self.t0:.0f} s in all)", highlight=False)
