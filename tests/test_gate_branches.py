@@ -14,7 +14,7 @@ from spc.console import compress_verdict_line
 from spc.export.parity import ParityReport, check_parity
 from spc.prune.results import OrderResult, judge_cut
 from spc.prune.search import choose_cuts
-from spc.report import _stream_lines
+from spc.compress_report import _stream_lines
 from spc.stats import CandidateScore, choose_candidate, combined_verdict, retention_interval
 from spc.streaming.detector import detector_verdict
 

@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 
 from spc.console import compress_table, compress_verdict_line, retention_text
-from spc.report import render_markdown
+from spc.compress_report import render_markdown
 
 
 def candidate(method: str, val_acc: float, retention: float, p50: float, ratio: float) -> dict:

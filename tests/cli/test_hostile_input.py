@@ -478,7 +478,7 @@ def test_damaged_files_spc_reads_are_one_line(inputs, tmp_path):
     from spc.analysis.run import AnalysisResult
     from spc.calib.manifest import load_manifest, make_from_rule
     from spc.engines.fp32_layers import flagged_nodes
-    from spc.workdir import done
+    from spc.recipes.compress.workdir import done
 
     corrupt = inputs["corrupt"]
     for call, what in ((lambda: load_manifest(corrupt), "calibration manifest"),

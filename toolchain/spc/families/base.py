@@ -90,7 +90,7 @@ class FamilyAdapter:
     # ---- forward, piece by piece ---------------------------------------------------------
     def make_preprocessor(self, model: nn.Module, normalize: bool) -> nn.Module:
         """Raw audio (B x S, float, model sampling rate) -> the model's input, as a module."""
-        from ..preprocess import ZeroMeanUnitVar
+        from .preprocess import ZeroMeanUnitVar
 
         return ZeroMeanUnitVar() if normalize else nn.Identity()
 

@@ -1,6 +1,6 @@
 """The Whisper encoder with an audio-classification head (``WhisperForAudioClassification``).
 
-Quirks: log-mel input (made in torch, see ``spc.preprocess.LogMel``), sinusoidal positions for
+Quirks: log-mel input (made in torch, see ``spc.families.preprocess.LogMel``), sinusoidal positions for
 30 s that are trimmed to the clip length, and a final LayerNorm after the stack.
 """
 
@@ -49,7 +49,7 @@ class WhisperAdapter(FamilyAdapter):
     def make_preprocessor(self, model: nn.Module, normalize: bool) -> nn.Module:
         from transformers import WhisperFeatureExtractor
 
-        from ..preprocess import LogMel
+        from .preprocess import LogMel
 
         n_fft = getattr(model.config, "spc_n_fft", N_FFT)  # a tiny student may choose its own window
         fe = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins, n_fft=n_fft)

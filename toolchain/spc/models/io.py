@@ -26,7 +26,7 @@ from ..errors import SpcError
 from ..families import get_adapter, supported_model_types
 from ..fileio import file_mode, first_line, read_json
 from ..net import reachable
-from ..presets import PRESETS, preset_config
+from .presets import PRESETS, preset_config
 from .classifier import SCHEMA_VERSION, ModelMeta, SpeechClassifier
 from .mimic import MimicConfig, MimicStack
 

@@ -91,7 +91,7 @@ REPORT_KEYS = ("schema_version", "run_id", "chosen", "candidates", "final", "ana
 def check_report(path: Path) -> dict:
     """The compress report at ``path``; one line, before any timing, where it is damaged, was not written by
     ``spc compress``, or was written by an spc whose report layout this one does not render."""
-    from ..report import REPORT_SCHEMA
+    from ..compress_report import REPORT_SCHEMA
 
     report = read_json(path, "compress report")
     missing = [k for k in REPORT_KEYS if k not in report]
@@ -124,7 +124,7 @@ def _accuracy(runners: dict, data: DataConfig, split: str) -> tuple[dict, dict]:
 
 
 def _add_to_report(report_dir: Path, names: list[str], result: dict) -> None:
-    from ..report import write_report
+    from ..compress_report import write_report
 
     path = report_dir / "report.json"
     report = read_json(path, "compress report")

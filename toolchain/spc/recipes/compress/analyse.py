@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...analysis.plots import write_figures
 from ...analysis.run import AnalysisConfig, analyze_model
-from ...workdir import finish
+from .workdir import finish
 from .inputs import Run
 
 

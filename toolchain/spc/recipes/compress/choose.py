@@ -14,7 +14,7 @@ from ...engines.build import BuildConfig
 from ...engines.loader import open_runner
 from ...stats import EPS, CandidateScore, Pick, choose_candidate, margin_clips, retention_interval, retention_point
 from ...timing import bench_callables, shapes_for
-from ...workdir import finish
+from .workdir import finish
 from .candidate import Candidate
 from .detect import detector_score, judge_on_validation, synthetic_note
 from .exporting import ORIGINAL

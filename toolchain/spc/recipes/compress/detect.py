@@ -17,7 +17,7 @@ from ...streaming.evaluation import split_classes, split_streams
 from ...streaming.negatives import negative_audio
 from ...streaming.operating_point import MANIFEST_KEY as OP_KEY
 from ...streaming.scoring import score_streams
-from ...workdir import done, finish, stage_dir
+from .workdir import done, finish, stage_dir
 from .candidate import Candidate
 from .settings import CompressConfig
 

@@ -6,7 +6,7 @@ from ...export import ExportConfig, export_onnx
 from ...models import load_model, weights_hash
 from ...params import count_parameters
 from ...prune.surgery import stackless
-from ...workdir import finish
+from .workdir import finish
 from .candidate import Candidate
 from .inputs import Run
 

@@ -14,7 +14,7 @@ from ...fileio import check_output_dir, read_json, refuse_overlap, remove_output
 from ...models import load_model, weights_hash
 from ...targets import get_target
 from ...training.loop import fingerprint
-from ...workdir import done, stage_dir
+from .workdir import done, stage_dir
 from .settings import REPORT, CompressConfig
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from ...data import DataConfig
 from ...fileio import mark_output
 from ...locking import locks_output
-from ...report import write_report
+from ...compress_report import write_report
 from .analyse import analyse
 from .candidate import Candidate, check_names
 from .choose import choose

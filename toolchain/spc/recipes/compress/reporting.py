@@ -10,7 +10,7 @@ from pathlib import Path
 from ... import __version__
 from ...engines import artifact_name
 from ...engines.artifact_manifest import manifest_path
-from ...report import REPORT_SCHEMA
+from ...compress_report import REPORT_SCHEMA
 from ...targets import get_target
 from ...timing import machine_info
 from .candidate import Candidate

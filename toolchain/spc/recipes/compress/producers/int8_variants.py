@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ....errors import SpcError
 from ....precision.int8_cpu import QuantizeConfig, quantize_for_cpu
-from ....workdir import finish
+from ..workdir import finish
 from ..candidate import Candidate, Producer, register
 from ..inputs import Run
 

@@ -11,7 +11,7 @@ from ....prune.curves import curves_figure
 from ..candidate import Candidate, Producer, register
 from ..detect import stream_keywords, train_negatives
 from ..inputs import Run
-from ....workdir import finish
+from ..workdir import finish
 
 
 def pruned_depths(run: Run) -> dict[str, Candidate]:

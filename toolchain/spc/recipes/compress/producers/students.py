@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from ....distill import MimicConfig, build_student, distill
 from ....models import save_model
-from ....workdir import finish
+from ..workdir import finish
 from ..candidate import Candidate, Producer, register
 from ..detect import stream_keywords, train_negatives
 from ..inputs import Run

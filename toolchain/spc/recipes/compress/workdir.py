@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .fileio import atomic_write_text, read_json
-from .training.loop import fingerprint
+from ...fileio import atomic_write_text, read_json
+from ...training.loop import fingerprint
 
 DONE = "stage.json"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import SpcError
+from ..errors import SpcError
 
 # A small wav2vec2-architecture model: the full 7-layer CNN (stride 320, 49 frames per second)
 # with narrow channels, and a 6-layer, 144-wide transformer stack. About 1.4 M parameters.
