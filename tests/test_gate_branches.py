@@ -162,7 +162,7 @@ def test_choose_cuts_with_only_random_baselines_chooses_among_them():
     assert best is r1 and safe is cut and point is None and depths == [cut]
 
 
-# ---------------------------------------------------------------- report.py: _stream_lines "not resolved" (row 66)
+# ---------------------------------------------------------------- compress_report.py: _stream_lines "not resolved" (row 66)
 def test_stream_lines_say_not_resolved_instead_of_a_miss_rate():
     def model(resolved: bool, miss: float) -> dict:
         return {"resolved": resolved, "miss_rate": miss, "miss_rate_ci": [miss - 0.05, miss + 0.1],

@@ -146,7 +146,8 @@ def test_fake_refuses_q_dq_builds_the_real_library_refuses(monkeypatch, tmp_path
     for flags, typed in (({trt.BuilderFlag.FP16}, 0), ({trt.BuilderFlag.FP16}, 1 << 1)):
         builder = trt.Builder(trt.Logger())
         net = builder.create_network(typed)
-        assert trt.OnnxParser(net, None).parse_from_file(str(qdq))
+        parser = trt.OnnxParser(net, None)  # held until the build: it owns the network's weights
+        assert parser.parse_from_file(str(qdq))
         config = builder.create_builder_config()
         for f in flags:
             config.set_flag(f)
@@ -277,3 +278,18 @@ def test_cpu_graphs_are_timed_on_the_threads_their_build_chose(tmp_path):
     assert lat["original"].artifact.endswith("original.cpu.ort.onnx") and lat["original"].batch == 1
     with open_runner(built["original"]) as r:  # what time_built opened: the build's own count
         assert r.threads == read_manifest(built["original"])["thread_choice"]["threads"]
+
+
+def test_a_parser_freed_before_the_build_fails_as_the_real_library_does(monkeypatch, tmp_path):
+    """The ONNX parser owns the weights the network points to (TensorRT developer guide, "Importing a Model Using
+    the ONNX Parser"): freed before the build, the fake's build raises where real TensorRT reads freed memory;
+    build_tensorrt keeps it alive (the tests above build through it)."""
+    trt, _ = trt_fakes.install(monkeypatch)
+    onnx_path = trt_fakes.tiny_onnx(tmp_path / "m.onnx")
+    builder = trt.Builder(trt.Logger())
+    net = builder.create_network(0)
+    assert trt.OnnxParser(net, None).parse_from_file(str(onnx_path))  # the parser is dropped at once
+    config = builder.create_builder_config()
+    config.add_optimization_profile(_profile(trt))
+    with pytest.raises(RuntimeError, match="freed before the build"):
+        builder.build_serialized_network(net, config)

@@ -292,6 +292,7 @@ class Network:
     explicit_batch: bool = True
     strongly_typed: bool = False
     has_qdq: bool = False
+    parser: object = None  # a weak reference to the parser that filled it
 
     @property
     def num_layers(self):
@@ -306,8 +307,13 @@ class OnnxParser:
     (as the real parser adds helper layers), integer outputs for shape arithmetic."""
 
     def __init__(self, network, logger):
+        import weakref
+
         self.network = network
         self.errors: list[str] = []
+        # the parser owns the weights the network points to (TensorRT developer guide, "Importing a Model Using the
+        # ONNX Parser": do not delete it until the builder has run); the fake's builder checks it is still alive
+        network.parser = weakref.ref(self)
 
     def parse_from_file(self, path):
         import onnx
@@ -422,6 +428,8 @@ class Builder:
     def build_serialized_network(self, network, config):
         if self.trt.fail_build:
             return None
+        if network.parser is not None and network.parser() is None:  # real TensorRT reads freed weights here
+            raise RuntimeError("the ONNX parser that owns the network's weights was freed before the build")
         precision = {int(BuilderFlag.FP16), int(BuilderFlag.INT8), int(BuilderFlag.OBEY_PRECISION_CONSTRAINTS)}
         if network.strongly_typed and {int(f) for f in config.flags} & precision:
             self.trt.log.append("Error: precision flags are not allowed on a strongly typed network")

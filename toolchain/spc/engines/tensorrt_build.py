@@ -103,7 +103,7 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
                      "pairs run in the model's FP32, not FP16")
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = _parse(trt, builder, logger, onnx_path, strongly_typed)
+    network, parser = _parse(trt, builder, logger, onnx_path, strongly_typed)  # parser: held until the build ends
     config, fp32 = _builder_config(trt, builder, network, target, strongly_typed, qdq, fp32_nodes, notes)
     shapes = _add_profile(builder, config, target, src, opt_batch)
     cache_path = timing_cache_path(timing_cache_dir or out_path.parent, gpu, trt.__version__)
@@ -113,6 +113,7 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
     if engine is None:
         raise SpcError(f"TensorRT could not build an engine for {target.name} from {onnx_path} (see its log above)")
     seconds = time.perf_counter() - t0
+    del parser  # it owns the weights the network points to: freed only once the builder has copied them
     tmp = out_path.with_name(out_path.name + ".tmp")
     tmp.write_bytes(bytes(engine))
     os.replace(tmp, out_path)
@@ -130,7 +131,10 @@ def build_tensorrt(onnx_path: Path, target, out_path: Path, *, fp32_nodes: list[
 
 
 def _parse(trt, builder, logger, onnx_path: Path, strongly_typed: bool):
-    """The network definition parsed from the ONNX file; a parse failure is one line with the parser's errors."""
+    """(the network definition parsed from the ONNX file, the parser); a parse failure is one line with its errors.
+
+    The parser owns the memory of the weights the network points to, so the caller keeps it until the builder has
+    run (TensorRT developer guide, "Importing a Model Using the ONNX Parser")."""
     # explicit batch is the only mode from TensorRT 10 on (its flag deprecated in 10, removed in 11); strong typing
     # is asked for by its flag's bit (its value differs between 10.x and 11.x, where it is always on)
     flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if strongly_typed else 0
@@ -141,7 +145,7 @@ def _parse(trt, builder, logger, onnx_path: Path, strongly_typed: bool):
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise SpcError(f"TensorRT cannot parse {onnx_path}: {errors}")
-    return network
+    return network, parser
 
 
 def _builder_config(trt, builder, network, target, strongly_typed: bool, qdq: bool, fp32_nodes, notes: list[str]):
