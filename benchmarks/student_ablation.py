@@ -129,6 +129,8 @@ def readme(work: Path | None = None) -> str:
                   f"validation and carried to test. Teacher: test miss rate {t['miss_rate']:.3f} "
                   f"[{_num((t.get('miss_rate_ci') or [None])[0], '.3f')}, "
                   f"{_num((t.get('miss_rate_ci') or [None, None])[1], '.3f')}].", "",
+                  "Each model is read at its own carried point, so their test false-accept rates differ (FA/h column): "
+                  "fewer misses at a higher FA/h is partly the trade, not only a better detector.", "",
                   "| recipe | clip retention (test) | test miss rate at the carried point [95%] | misses vs teacher | "
                   "hit-rate retention [95%] | FA/h | misses at 5-10 dB | training s |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
