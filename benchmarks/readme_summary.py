@@ -63,12 +63,14 @@ def lines() -> list[str]:
     if abl and abl.get("detectors"):
         d = abl["detectors"]
         tm = d["teacher"]["at_point"]["miss_rate"]
-        rows = [f"{n} {d[n]['at_point']['miss_rate']:.3f} ({d[n]['at_point']['miss_rate'] / tm:.2f}x the teacher's)"
-                if tm else f"{n} {d[n]['at_point']['miss_rate']:.3f}" for n in abl["recipes"] if n in d]
+        rows = [f"{n} {d[n]['at_point']['miss_rate']:.3f} ({d[n]['at_point']['miss_rate'] / tm:.2f}x the teacher's, "
+                f"{d[n]['at_point']['fa_per_hour']:.1f} FA/h)" if tm else f"{n} {d[n]['at_point']['miss_rate']:.3f}"
+                for n in abl["recipes"] if n in d]
         out += ["", f"**What each student ingredient is worth** (`results/student_ablation/ablation.json`, "
                 f"{commit_of('student_ablation/ablation.json')}; budget {abl['config']['max_fa_per_hour']:g} FA/h, "
-                f"teacher {tm:.3f}): test miss rate of the default mimic as each ingredient is added: "
-                + ", ".join(rows) + "."]
+                f"teacher {tm:.3f} at {d['teacher']['at_point']['fa_per_hour']:.1f} FA/h): test miss rate of the default "
+                "mimic as each ingredient is added, each at its own carried point (so at different test FA/h): "
+                + ", ".join(rows) + ". Not yet the defaults; the 1 FA/h figures above are the defaults'."]
     comp = _load("whisper_fsdd/compress.json")
     if comp:
         out += ["", f"**`spc compress --target cpu` on the pre-trained Whisper tiny.en digit teacher** "
