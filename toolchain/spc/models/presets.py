@@ -26,6 +26,15 @@ PRESETS: dict[str, dict] = {
         classifier_proj_size=64, dropout=0.1, attention_dropout=0.0, activation_dropout=0.0,
         encoder_layerdrop=0.0, mask_time_prob=0.0,
     ),
+    # The Whisper base encoder's shape (80 mel bands, 6 layers, 512 wide) with random weights: for timing compress on a
+    # base-size stack (benchmarks/compress_time.py).
+    "whisper-base": dict(
+        model_type="whisper",
+        num_mel_bins=80, d_model=512, encoder_layers=6, encoder_attention_heads=8, encoder_ffn_dim=2048,
+        decoder_layers=1, decoder_attention_heads=8, decoder_ffn_dim=512, max_source_positions=1500,
+        classifier_proj_size=256, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+        encoder_layerdrop=0.0, mask_time_prob=0.0,
+    ),
     # Base-size wav2vec2 (12 layers, 768 wide) with random weights: for benchmarks and accounting.
     "wav2vec2-base": dict(model_type="wav2vec2"),
 }
