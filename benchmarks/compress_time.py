@@ -61,15 +61,17 @@ def run_compress_logged(teacher: Path, data: Path, out: Path, log: Path) -> dict
     t0 = last = time.perf_counter()
     gaps: list[tuple[float, str]] = []
     previous = "(start)"
-    with log.open("w") as f, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                              bufsize=1) as proc:
+    out_file = log.with_suffix(".stdout")  # a file, not a pipe nobody reads until the end (a full pipe blocks compress)
+    # the log line-buffered, so that what is tailed while compress runs is what it printed so far
+    with log.open("w", buffering=1) as f, out_file.open("w") as so, \
+            subprocess.Popen(cmd, stdout=so, stderr=subprocess.PIPE, text=True, bufsize=1) as proc:
         for line in proc.stderr:
             now = time.perf_counter()
             gaps.append((now - last, previous))
             f.write(f"{now - t0:8.1f} {line}")
             last, previous = now, line.strip()[:160]
-        stdout = proc.stdout.read()
         code = proc.wait()
+    stdout = out_file.read_text()
     wall = time.perf_counter() - t0
     gaps.append((wall - (last - t0), previous))
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
